@@ -1,0 +1,319 @@
+//! The body of `POST /deploy`: every field checked, defaults filled in.
+
+use std::collections::BTreeMap;
+
+use crate::fields::{
+    parse_vars, AppName, BranchName, Domain, FieldError, RelativePath, RepoPolicy, RepoUrl,
+};
+
+/// Bodies above this are refused before they are parsed.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+pub const MAX_REPO_TOKEN_BYTES: usize = 4096;
+
+const FIELDS: &[&str] = &[
+    "name",
+    "repo",
+    "branch",
+    "dockerfile",
+    "context",
+    "port",
+    "repoToken",
+    "cpu",
+    "memory",
+    "domain",
+    "env",
+    "secrets",
+];
+
+/// Where the source comes from and how to build it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GitSource {
+    pub repo: RepoUrl,
+    pub branch: BranchName,
+    pub dockerfile: RelativePath,
+    pub context: RelativePath,
+}
+
+/// How the container runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunConfig {
+    pub port: u16,
+    /// Thousandths of a CPU, so 0.5 is 500.
+    pub millicpu: u32,
+    pub memory_mb: u32,
+    pub domain: Option<Domain>,
+    pub env: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeployRequest {
+    pub name: AppName,
+    pub source: GitSource,
+    pub run: RunConfig,
+    pub repo_token: Option<String>,
+    pub secrets: BTreeMap<String, String>,
+}
+
+/// Why a body was refused. `Field` names the field at fault.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum RequestError {
+    #[error("the body is {0} bytes; at most {MAX_BODY_BYTES} are accepted")]
+    TooLarge(usize),
+    #[error("the body is not valid JSON: {0}")]
+    NotJson(String),
+    #[error(transparent)]
+    Field(#[from] FieldError),
+}
+
+impl DeployRequest {
+    pub fn parse(body: &[u8], policy: RepoPolicy) -> Result<Self, RequestError> {
+        let obj = json_object(body)?;
+        if let Some(unknown) = obj.keys().find(|k| !FIELDS.contains(&k.as_str())) {
+            return Err(FieldError::new(
+                unknown.as_str(),
+                format!(
+                    "unknown field {unknown:?}; known fields are {}",
+                    FIELDS.join(", ")
+                ),
+            )
+            .into());
+        }
+        let name = AppName::parse("name", required_str(&obj, "name")?)?;
+        let repo = RepoUrl::parse("repo", required_str(&obj, "repo")?, policy)?;
+        let branch = BranchName::parse("branch", optional_str(&obj, "branch")?.unwrap_or("main"))?;
+        let dockerfile = RelativePath::parse(
+            "dockerfile",
+            optional_str(&obj, "dockerfile")?.unwrap_or("Dockerfile"),
+        )?;
+        let context =
+            RelativePath::parse("context", optional_str(&obj, "context")?.unwrap_or("."))?;
+        let port = match obj.get("port") {
+            None | Some(serde_json::Value::Null) => 80,
+            Some(v) => v
+                .as_u64()
+                .filter(|p| (1..=65535).contains(p))
+                .map(|p| p as u16)
+                .ok_or_else(|| {
+                    FieldError::new(
+                        "port",
+                        format!("{v} is not a port; give an integer from 1 to 65535"),
+                    )
+                })?,
+        };
+        let millicpu = match obj.get("cpu") {
+            None | Some(serde_json::Value::Null) => 1000,
+            Some(v) => v
+                .as_f64()
+                .filter(|c| (0.1..=8.0).contains(c))
+                .map(|c| (c * 1000.0).round() as u32)
+                .ok_or_else(|| {
+                    FieldError::new(
+                        "cpu",
+                        format!("{v} is out of range; give a number of CPUs from 0.1 to 8"),
+                    )
+                })?,
+        };
+        let memory_mb = match obj.get("memory") {
+            None | Some(serde_json::Value::Null) => 512,
+            Some(v) => v
+                .as_u64()
+                .filter(|m| (64..=16384).contains(m))
+                .map(|m| m as u32)
+                .ok_or_else(|| {
+                    FieldError::new(
+                        "memory",
+                        format!(
+                            "{v} is out of range; give megabytes as an integer from 64 to 16384"
+                        ),
+                    )
+                })?,
+        };
+        let domain = optional_str(&obj, "domain")?
+            .map(|d| Domain::parse("domain", d))
+            .transpose()?;
+        let repo_token = optional_str(&obj, "repoToken")?
+            .map(|t| {
+                if t.is_empty()
+                    || t.len() > MAX_REPO_TOKEN_BYTES
+                    || t.chars().any(|c| c.is_control())
+                {
+                    Err(FieldError::new(
+                        "repoToken",
+                        format!(
+                            "must be 1 to {MAX_REPO_TOKEN_BYTES} bytes with no control characters"
+                        ),
+                    ))
+                } else {
+                    Ok(t.to_owned())
+                }
+            })
+            .transpose()?;
+        let env = vars(&obj, "env")?;
+        let secrets = vars(&obj, "secrets")?;
+        if let Some(both) = env.keys().find(|k| secrets.contains_key(*k)) {
+            return Err(FieldError::new(
+                format!("secrets.{both}"),
+                "is also set in env; give each variable once",
+            )
+            .into());
+        }
+        Ok(Self {
+            name,
+            source: GitSource {
+                repo,
+                branch,
+                dockerfile,
+                context,
+            },
+            run: RunConfig {
+                port,
+                millicpu,
+                memory_mb,
+                domain,
+                env,
+            },
+            repo_token,
+            secrets,
+        })
+    }
+}
+
+fn json_object(body: &[u8]) -> Result<serde_json::Map<String, serde_json::Value>, RequestError> {
+    if body.len() > MAX_BODY_BYTES {
+        return Err(RequestError::TooLarge(body.len()));
+    }
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(serde_json::Value::Object(obj)) => Ok(obj),
+        Ok(_) => Err(RequestError::NotJson("expected a JSON object".into())),
+        Err(e) => Err(RequestError::NotJson(e.to_string())),
+    }
+}
+
+fn required_str<'a>(
+    obj: &'a serde_json::Map<String, serde_json::Value>,
+    field: &str,
+) -> Result<&'a str, FieldError> {
+    optional_str(obj, field)?.ok_or_else(|| FieldError::new(field, "is required"))
+}
+
+fn optional_str<'a>(
+    obj: &'a serde_json::Map<String, serde_json::Value>,
+    field: &str,
+) -> Result<Option<&'a str>, FieldError> {
+    match obj.get(field) {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(FieldError::new(field, "must be a string")),
+    }
+}
+
+fn vars(
+    obj: &serde_json::Map<String, serde_json::Value>,
+    field: &str,
+) -> Result<BTreeMap<String, String>, FieldError> {
+    match obj.get(field) {
+        None | Some(serde_json::Value::Null) => Ok(BTreeMap::new()),
+        Some(v) => parse_vars(field, v),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(v: serde_json::Value) -> Result<DeployRequest, RequestError> {
+        DeployRequest::parse(v.to_string().as_bytes(), RepoPolicy::default())
+    }
+
+    fn field_of(v: serde_json::Value) -> String {
+        match parse(v) {
+            Err(RequestError::Field(e)) => e.field,
+            other => panic!("expected a field error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults_are_filled_in() {
+        let r = parse(serde_json::json!({"name": "api", "repo": "https://github.com/acme/api"}))
+            .unwrap();
+        assert_eq!(r.source.branch.as_str(), "main");
+        assert_eq!(r.source.dockerfile.as_str(), "Dockerfile");
+        assert_eq!(r.source.context.as_str(), ".");
+        assert_eq!(r.run.port, 80);
+        assert_eq!(r.run.millicpu, 1000);
+        assert_eq!(r.run.memory_mb, 512);
+        assert!(r.repo_token.is_none());
+    }
+
+    #[test]
+    fn the_monorepo_layout_is_accepted() {
+        let r = parse(serde_json::json!({
+            "name": "api", "repo": "https://github.com/acme/monorepo",
+            "dockerfile": "services/api/Dockerfile", "context": "services/api",
+            "port": 8080, "cpu": 0.5, "memory": 256, "domain": "api.acme.dev",
+            "repoToken": "ghp_x", "env": {"RUST_LOG": "info"}, "secrets": {"DATABASE_URL": "postgres://x"}
+        }))
+        .unwrap();
+        assert_eq!(r.source.context.as_str(), "services/api");
+        assert_eq!(r.run.millicpu, 500);
+        assert_eq!(r.secrets["DATABASE_URL"], "postgres://x");
+    }
+
+    #[test]
+    fn each_bad_field_is_named() {
+        let base = |k: &str, v: serde_json::Value| {
+            let mut m = serde_json::json!({"name": "api", "repo": "https://github.com/acme/api"});
+            m[k] = v;
+            m
+        };
+        assert_eq!(
+            field_of(base("dockerfile", "../Dockerfile".into())),
+            "dockerfile"
+        );
+        assert_eq!(field_of(base("context", "..".into())), "context");
+        assert_eq!(field_of(base("port", 0.into())), "port");
+        assert_eq!(field_of(base("port", 70000.into())), "port");
+        assert_eq!(field_of(base("port", "80".into())), "port");
+        assert_eq!(field_of(base("cpu", 9.into())), "cpu");
+        assert_eq!(field_of(base("memory", 10.into())), "memory");
+        assert_eq!(field_of(base("name", "My App".into())), "name");
+        assert_eq!(field_of(base("branch", "-x".into())), "branch");
+        assert_eq!(field_of(base("repoToken", "".into())), "repoToken");
+        assert_eq!(field_of(base("colour", "red".into())), "colour");
+        assert_eq!(
+            field_of(serde_json::json!({"repo": "https://github.com/a/b"})),
+            "name"
+        );
+        assert_eq!(field_of(serde_json::json!({"name": "a"})), "repo");
+        assert_eq!(
+            field_of(
+                base("secrets", serde_json::json!({"A": "1"}))
+                    .as_object()
+                    .cloned()
+                    .map(|mut m| {
+                        m.insert("env".into(), serde_json::json!({"A": "2"}));
+                        serde_json::Value::Object(m)
+                    })
+                    .unwrap()
+            ),
+            "secrets.A"
+        );
+    }
+
+    #[test]
+    fn non_json_and_huge_bodies_are_refused() {
+        assert!(matches!(
+            DeployRequest::parse(b"name=api", RepoPolicy::default()),
+            Err(RequestError::NotJson(_))
+        ));
+        assert!(matches!(
+            DeployRequest::parse(b"[1]", RepoPolicy::default()),
+            Err(RequestError::NotJson(_))
+        ));
+        let big = vec![b' '; MAX_BODY_BYTES + 1];
+        assert!(matches!(
+            DeployRequest::parse(&big, RepoPolicy::default()),
+            Err(RequestError::TooLarge(_))
+        ));
+    }
+}

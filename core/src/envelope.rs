@@ -1,0 +1,141 @@
+//! KMS envelope encryption: a fresh AES-256 data key per sealed value from
+//! `GenerateDataKey`, AES-256-GCM over the value, the app id bound in twice
+//! (KMS encryption context and GCM associated data) so a sealed value copied
+//! onto another app does not open.
+
+use aes_gcm::aead::{Aead, Payload};
+use aes_gcm::{Aes256Gcm, KeyInit, Nonce};
+use aws_sdk_kms::primitives::Blob;
+use aws_sdk_kms::types::DataKeySpec;
+
+const VERSION: u8 = 1;
+const NONCE_LEN: usize = 12;
+const CONTEXT_KEY: &str = "appId";
+
+#[derive(Debug, thiserror::Error)]
+pub enum EnvelopeError {
+    #[error("KMS refused the request: {0}")]
+    Kms(String),
+    #[error("the sealed value is malformed")]
+    Malformed,
+    #[error("the sealed value does not open for this app")]
+    Tampered,
+}
+
+#[derive(Clone)]
+pub struct Envelope {
+    kms: aws_sdk_kms::Client,
+    key_id: String,
+}
+
+impl Envelope {
+    pub fn new(kms: aws_sdk_kms::Client, key_id: impl Into<String>) -> Self {
+        Self {
+            kms,
+            key_id: key_id.into(),
+        }
+    }
+
+    /// `version | len(encrypted key) u16 BE | encrypted key | nonce | ciphertext+tag`
+    pub async fn seal(&self, app_id: &str, plaintext: &[u8]) -> Result<Vec<u8>, EnvelopeError> {
+        let key = self
+            .kms
+            .generate_data_key()
+            .key_id(&self.key_id)
+            .key_spec(DataKeySpec::Aes256)
+            .encryption_context(CONTEXT_KEY, app_id)
+            .send()
+            .await
+            .map_err(|e| {
+                EnvelopeError::Kms(aws_sdk_kms::error::DisplayErrorContext(e).to_string())
+            })?;
+        let data_key = key.plaintext().ok_or(EnvelopeError::Malformed)?.as_ref();
+        let wrapped = key
+            .ciphertext_blob()
+            .ok_or(EnvelopeError::Malformed)?
+            .as_ref();
+        let cipher = Aes256Gcm::new_from_slice(data_key).map_err(|_| EnvelopeError::Malformed)?;
+        let mut nonce = [0u8; NONCE_LEN];
+        getrandom::fill(&mut nonce).map_err(|_| EnvelopeError::Malformed)?;
+        let sealed = cipher
+            .encrypt(
+                Nonce::from_slice(&nonce),
+                Payload {
+                    msg: plaintext,
+                    aad: app_id.as_bytes(),
+                },
+            )
+            .map_err(|_| EnvelopeError::Malformed)?;
+        let wrapped_len = u16::try_from(wrapped.len()).map_err(|_| EnvelopeError::Malformed)?;
+        let mut out = Vec::with_capacity(3 + wrapped.len() + NONCE_LEN + sealed.len());
+        out.push(VERSION);
+        out.extend_from_slice(&wrapped_len.to_be_bytes());
+        out.extend_from_slice(wrapped);
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(&sealed);
+        Ok(out)
+    }
+
+    pub async fn open(&self, app_id: &str, sealed: &[u8]) -> Result<Vec<u8>, EnvelopeError> {
+        let (wrapped, nonce, ciphertext) = split(sealed)?;
+        let key = self
+            .kms
+            .decrypt()
+            .key_id(&self.key_id)
+            .ciphertext_blob(Blob::new(wrapped))
+            .encryption_context(CONTEXT_KEY, app_id)
+            .send()
+            .await
+            .map_err(|e| match e.as_service_error() {
+                Some(se) if se.is_invalid_ciphertext_exception() => EnvelopeError::Tampered,
+                _ => EnvelopeError::Kms(aws_sdk_kms::error::DisplayErrorContext(e).to_string()),
+            })?;
+        let data_key = key.plaintext().ok_or(EnvelopeError::Malformed)?.as_ref();
+        let cipher = Aes256Gcm::new_from_slice(data_key).map_err(|_| EnvelopeError::Malformed)?;
+        cipher
+            .decrypt(
+                Nonce::from_slice(nonce),
+                Payload {
+                    msg: ciphertext,
+                    aad: app_id.as_bytes(),
+                },
+            )
+            .map_err(|_| EnvelopeError::Tampered)
+    }
+}
+
+fn split(sealed: &[u8]) -> Result<(&[u8], &[u8], &[u8]), EnvelopeError> {
+    let (&version, rest) = sealed.split_first().ok_or(EnvelopeError::Malformed)?;
+    if version != VERSION || rest.len() < 2 {
+        return Err(EnvelopeError::Malformed);
+    }
+    let len = u16::from_be_bytes([rest[0], rest[1]]) as usize;
+    let rest = &rest[2..];
+    if rest.len() < len + NONCE_LEN + 16 {
+        return Err(EnvelopeError::Malformed);
+    }
+    let (wrapped, rest) = rest.split_at(len);
+    let (nonce, ciphertext) = rest.split_at(NONCE_LEN);
+    Ok((wrapped, nonce, ciphertext))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn malformed_values_are_refused_before_kms_is_asked() {
+        assert!(matches!(split(&[]), Err(EnvelopeError::Malformed)));
+        assert!(matches!(split(&[2, 0, 0]), Err(EnvelopeError::Malformed)));
+        assert!(matches!(
+            split(&[1, 0, 5, 1, 2]),
+            Err(EnvelopeError::Malformed)
+        ));
+        let mut ok = vec![1, 0, 2, 9, 9];
+        ok.extend_from_slice(&[0; NONCE_LEN + 16]);
+        let (wrapped, nonce, ct) = split(&ok).unwrap();
+        assert_eq!(wrapped, &[9, 9]);
+        assert_eq!(nonce.len(), NONCE_LEN);
+        assert_eq!(ct.len(), 16);
+    }
+}

@@ -1,0 +1,38 @@
+//! The SQS job message: ids only, never configuration or credentials, so a
+//! message can be read by anyone with queue access without leaking a thing.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct JobMessage {
+    pub deployment_id: String,
+    pub app_id: String,
+}
+
+impl JobMessage {
+    pub fn encode(&self) -> String {
+        serde_json::to_string(self).expect("two strings always serialise")
+    }
+
+    pub fn decode(body: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(body)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_message_holds_exactly_two_ids() {
+        let m = JobMessage {
+            deployment_id: "d".into(),
+            app_id: "a".into(),
+        };
+        let v: serde_json::Value = serde_json::from_str(&m.encode()).unwrap();
+        assert_eq!(v, serde_json::json!({"deploymentId": "d", "appId": "a"}));
+        assert_eq!(JobMessage::decode(&m.encode()).unwrap(), m);
+        assert!(JobMessage::decode(r#"{"deploymentId":"d","appId":"a","token":"x"}"#).is_err());
+    }
+}

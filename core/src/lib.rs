@@ -1,0 +1,12 @@
+//! Slipway's domain: request validation, the deployment status machine, the
+//! DynamoDB store, the SQS job message and KMS envelope encryption.
+
+pub mod api_token;
+pub mod deploy_request;
+pub mod envelope;
+pub mod fields;
+pub mod ids;
+pub mod job;
+pub mod model;
+pub mod status;
+pub mod store;

@@ -1,0 +1,208 @@
+//! What the table holds: apps and deployments as stored items.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::deploy_request::DeployRequest;
+use crate::status::DeploymentStatus;
+
+/// Where an app's source comes from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum Source {
+    Git {
+        repo: String,
+        branch: String,
+        dockerfile: String,
+        context: String,
+    },
+}
+
+/// Everything `POST /deploy` sets. Replaced as a whole on each deploy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AppConfig {
+    pub source: Source,
+    pub port: u16,
+    pub millicpu: u32,
+    pub memory_mb: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
+    pub env: BTreeMap<String, String>,
+    pub secret_names: Vec<String>,
+    pub has_repo_token: bool,
+    /// [`Credentials`] as JSON, sealed with the app's envelope, base64.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed_credentials: Option<String>,
+}
+
+impl AppConfig {
+    pub fn from_request(req: &DeployRequest, sealed_credentials: Option<String>) -> Self {
+        Self {
+            source: Source::Git {
+                repo: req.source.repo.as_str().to_owned(),
+                branch: req.source.branch.as_str().to_owned(),
+                dockerfile: req.source.dockerfile.as_str().to_owned(),
+                context: req.source.context.as_str().to_owned(),
+            },
+            port: req.run.port,
+            millicpu: req.run.millicpu,
+            memory_mb: req.run.memory_mb,
+            domain: req.run.domain.as_ref().map(|d| d.as_str().to_owned()),
+            env: req.run.env.clone(),
+            secret_names: req.secrets.keys().cloned().collect(),
+            has_repo_token: req.repo_token.is_some(),
+            sealed_credentials,
+        }
+    }
+}
+
+/// The values that are sealed before they are stored. Its `Debug` shows no
+/// value, so it cannot leak through a log line.
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Credentials {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repo_token: Option<String>,
+    #[serde(default)]
+    pub secrets: BTreeMap<String, String>,
+}
+
+impl Credentials {
+    pub fn is_empty(&self) -> bool {
+        self.repo_token.is_none() && self.secrets.is_empty()
+    }
+
+    /// Every value a log line must never show.
+    pub fn values(&self) -> impl Iterator<Item = &str> {
+        self.repo_token
+            .iter()
+            .map(String::as_str)
+            .chain(self.secrets.values().map(String::as_str))
+    }
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field(
+                "repo_token",
+                &self.repo_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("secrets", &self.secrets.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct App {
+    pub id: String,
+    pub owner: String,
+    pub name: String,
+    pub created_at: String,
+    pub updated_at: String,
+    /// Bumped by every config change; updates are conditioned on it.
+    pub version: u64,
+    pub config: AppConfig,
+    pub sealed_webhook_secret: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latest_deployment_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live_deployment_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default)]
+    pub stopped: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted_at: Option<String>,
+}
+
+/// How long one phase of a deployment took.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Phase {
+    pub started_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub millis: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Trigger {
+    Api,
+    Webhook,
+    Redeploy,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Deployment {
+    pub id: String,
+    pub app_id: String,
+    pub owner: String,
+    pub status: DeploymentStatus,
+    pub trigger: Trigger,
+    pub created_at: String,
+    pub updated_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_hit: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(default)]
+    pub phases: BTreeMap<String, Phase>,
+    #[serde(default)]
+    pub cancel_requested: bool,
+    /// Raised by each runner that claims the deployment; a runner's writes
+    /// are conditioned on the attempt it claimed (fencing).
+    #[serde(default)]
+    pub attempt: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runner_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+impl Deployment {
+    pub fn queued(app: &App, trigger: Trigger) -> Self {
+        let now = crate::ids::now_rfc3339();
+        Self {
+            id: crate::ids::new_id(),
+            app_id: app.id.clone(),
+            owner: app.owner.clone(),
+            status: DeploymentStatus::Queued,
+            trigger,
+            created_at: now.clone(),
+            updated_at: now,
+            commit: None,
+            cache_hit: None,
+            error: None,
+            phases: BTreeMap::new(),
+            cancel_requested: false,
+            attempt: 0,
+            runner_id: None,
+            url: None,
+        }
+    }
+}
+
+/// What a user sees as the app's state, derived from its live deployment and
+/// its newest one.
+pub fn app_status(app: &App, latest: Option<&Deployment>) -> &'static str {
+    if app.deleted_at.is_some() {
+        "deleted"
+    } else if app.live_deployment_id.is_some() {
+        if app.stopped {
+            "stopped"
+        } else {
+            "running"
+        }
+    } else {
+        latest.map_or("new", |d| d.status.as_str())
+    }
+}

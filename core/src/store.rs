@@ -1,0 +1,561 @@
+//! The DynamoDB store: one table, `PK`/`SK`, and `GSI1` (an owner's apps by
+//! name; an app's deployments by id, which sorts by creation).
+//!
+//! | item       | PK                  | SK      | GSI1PK             | GSI1SK        |
+//! |------------|---------------------|---------|--------------------|---------------|
+//! | app        | `APP#<id>`          | `APP`   | `OWNER#<owner>`    | `APP#<name>`  |
+//! | name guard | `NAME#<owner>#<n>`  | `NAME`  |                    |               |
+//! | deployment | `DEP#<id>`          | `DEP`   | `APPDEPS#<appId>`  | `DEP#<id>`    |
+//! | API token  | `TOKEN#<sha256>`    | `TOKEN` |                    |               |
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Delete, KeysAndAttributes, Put, ReturnValue, TransactWriteItem, Update,
+};
+use aws_sdk_dynamodb::Client;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::model::{App, AppConfig, Deployment};
+use crate::status::DeploymentStatus;
+
+pub const GSI1: &str = "GSI1";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("DynamoDB: {0}")]
+    Dynamo(String),
+    #[error("the item changed meanwhile")]
+    Conflict,
+    #[error("stored item is malformed: {0}")]
+    Malformed(String),
+}
+
+fn dynamo<E, R>(e: SdkError<E, R>) -> StoreError
+where
+    E: std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    StoreError::Dynamo(DisplayErrorContext(e).to_string())
+}
+
+/// A conditional write that did not hold is a conflict, anything else an error.
+fn conditional<E, R>(e: SdkError<E, R>) -> StoreError
+where
+    E: std::error::Error + aws_sdk_dynamodb::error::ProvideErrorMetadata + 'static,
+    R: std::fmt::Debug,
+{
+    match e.as_service_error().and_then(|se| se.code()) {
+        Some("ConditionalCheckFailedException") | Some("TransactionCanceledException") => {
+            StoreError::Conflict
+        }
+        _ => dynamo(e),
+    }
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn app_pk(id: &str) -> String {
+    format!("APP#{id}")
+}
+fn dep_pk(id: &str) -> String {
+    format!("DEP#{id}")
+}
+fn guard_pk(owner: &str, name: &str) -> String {
+    format!("NAME#{owner}#{name}")
+}
+
+fn to_item<T: Serialize>(
+    value: &T,
+    keys: [(&str, String); 4],
+) -> Result<HashMap<String, AttributeValue>, StoreError> {
+    let mut item: HashMap<String, AttributeValue> =
+        serde_dynamo::to_item(value).map_err(|e| StoreError::Malformed(e.to_string()))?;
+    for (k, v) in keys {
+        item.insert(k.to_owned(), s(v));
+    }
+    Ok(item)
+}
+
+fn from_item<T: DeserializeOwned>(item: HashMap<String, AttributeValue>) -> Result<T, StoreError> {
+    serde_dynamo::from_item(item).map_err(|e| StoreError::Malformed(e.to_string()))
+}
+
+fn app_item(app: &App) -> Result<HashMap<String, AttributeValue>, StoreError> {
+    to_item(
+        app,
+        [
+            ("PK", app_pk(&app.id)),
+            ("SK", "APP".into()),
+            ("GSI1PK", format!("OWNER#{}", app.owner)),
+            ("GSI1SK", format!("APP#{}", app.name)),
+        ],
+    )
+}
+
+fn deployment_item(d: &Deployment) -> Result<HashMap<String, AttributeValue>, StoreError> {
+    to_item(
+        d,
+        [
+            ("PK", dep_pk(&d.id)),
+            ("SK", "DEP".into()),
+            ("GSI1PK", format!("APPDEPS#{}", d.app_id)),
+            ("GSI1SK", format!("DEP#{}", d.id)),
+        ],
+    )
+}
+
+/// The outcome of `POST /deployments/{id}/cancel`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CancelOutcome {
+    /// It was still queued: now `cancelled`.
+    Cancelled,
+    /// A runner holds it: the flag is set and the runner stops it.
+    Requested,
+    /// It had already finished in this status.
+    AlreadyFinished(DeploymentStatus),
+}
+
+#[derive(Clone)]
+pub struct Store {
+    db: Client,
+    table: String,
+}
+
+impl Store {
+    pub fn new(db: Client, table: impl Into<String>) -> Self {
+        Self {
+            db,
+            table: table.into(),
+        }
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    async fn get<T: DeserializeOwned>(
+        &self,
+        pk: String,
+        sk: &str,
+    ) -> Result<Option<T>, StoreError> {
+        let out = self
+            .db
+            .get_item()
+            .table_name(&self.table)
+            .key("PK", s(pk))
+            .key("SK", s(sk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(dynamo)?;
+        out.item.map(from_item).transpose()
+    }
+
+    pub async fn put_token(&self, owner: &str, token: &str) -> Result<(), StoreError> {
+        self.db
+            .put_item()
+            .table_name(&self.table)
+            .item(
+                "PK",
+                s(format!("TOKEN#{}", crate::api_token::digest(token))),
+            )
+            .item("SK", s("TOKEN"))
+            .item("owner", s(owner))
+            .item("createdAt", s(crate::ids::now_rfc3339()))
+            .condition_expression("attribute_not_exists(PK)")
+            .send()
+            .await
+            .map_err(conditional)?;
+        Ok(())
+    }
+
+    pub async fn owner_for_token(&self, token: &str) -> Result<Option<String>, StoreError> {
+        let out = self
+            .db
+            .get_item()
+            .table_name(&self.table)
+            .key(
+                "PK",
+                s(format!("TOKEN#{}", crate::api_token::digest(token))),
+            )
+            .key("SK", s("TOKEN"))
+            .send()
+            .await
+            .map_err(dynamo)?;
+        Ok(out
+            .item
+            .and_then(|i| i.get("owner").and_then(|o| o.as_s().ok()).cloned()))
+    }
+
+    pub async fn app_id_for_name(
+        &self,
+        owner: &str,
+        name: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let out = self
+            .db
+            .get_item()
+            .table_name(&self.table)
+            .key("PK", s(guard_pk(owner, name)))
+            .key("SK", s("NAME"))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(dynamo)?;
+        Ok(out
+            .item
+            .and_then(|i| i.get("appId").and_then(|o| o.as_s().ok()).cloned()))
+    }
+
+    pub async fn get_app(&self, id: &str) -> Result<Option<App>, StoreError> {
+        self.get(app_pk(id), "APP").await
+    }
+
+    /// The app if it exists, is not deleted and belongs to `owner`. Another
+    /// owner's app is indistinguishable from a missing one.
+    pub async fn get_owned_app(&self, owner: &str, id: &str) -> Result<Option<App>, StoreError> {
+        if !crate::ids::is_id(id) {
+            return Ok(None);
+        }
+        Ok(self
+            .get_app(id)
+            .await?
+            .filter(|a| a.owner == owner && a.deleted_at.is_none()))
+    }
+
+    pub async fn list_apps(&self, owner: &str) -> Result<Vec<App>, StoreError> {
+        let mut apps = Vec::new();
+        let mut pages = self
+            .db
+            .query()
+            .table_name(&self.table)
+            .index_name(GSI1)
+            .key_condition_expression("GSI1PK = :pk AND begins_with(GSI1SK, :app)")
+            .expression_attribute_values(":pk", s(format!("OWNER#{owner}")))
+            .expression_attribute_values(":app", s("APP#"))
+            .into_paginator()
+            .items()
+            .send();
+        while let Some(item) = pages.next().await {
+            let app: App = from_item(item.map_err(dynamo)?)?;
+            if app.deleted_at.is_none() {
+                apps.push(app);
+            }
+        }
+        Ok(apps)
+    }
+
+    /// Creates the app, its name guard and its first deployment at once.
+    /// `Conflict` when the name was taken meanwhile.
+    pub async fn create_app(&self, app: &App, first: &Deployment) -> Result<(), StoreError> {
+        let guard = Put::builder()
+            .table_name(&self.table)
+            .item("PK", s(guard_pk(&app.owner, &app.name)))
+            .item("SK", s("NAME"))
+            .item("appId", s(&app.id))
+            .condition_expression("attribute_not_exists(PK)")
+            .build()
+            .map_err(|e| StoreError::Dynamo(e.to_string()))?;
+        let app_put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(app_item(app)?))
+            .condition_expression("attribute_not_exists(PK)")
+            .build()
+            .map_err(|e| StoreError::Dynamo(e.to_string()))?;
+        self.db
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(guard).build())
+            .transact_items(TransactWriteItem::builder().put(app_put).build())
+            .transact_items(self.put_deployment_op(first)?)
+            .send()
+            .await
+            .map_err(conditional)?;
+        Ok(())
+    }
+
+    fn put_deployment_op(&self, d: &Deployment) -> Result<TransactWriteItem, StoreError> {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(deployment_item(d)?))
+            .condition_expression("attribute_not_exists(PK)")
+            .build()
+            .map_err(|e| StoreError::Dynamo(e.to_string()))?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// Records a new deployment as the app's newest, replacing its config when
+    /// one is given. Conditioned on the version read, so two concurrent
+    /// deploys of one app cannot interleave; `Conflict` asks the caller to
+    /// read again.
+    pub async fn add_deployment(
+        &self,
+        app: &App,
+        config: Option<&AppConfig>,
+        deployment: &Deployment,
+    ) -> Result<(), StoreError> {
+        let mut set = vec![
+            "latestDeploymentId = :dep",
+            "updatedAt = :now",
+            "version = version + :one",
+        ];
+        let mut update = Update::builder()
+            .table_name(&self.table)
+            .key("PK", s(app_pk(&app.id)))
+            .key("SK", s("APP"))
+            .condition_expression("version = :v AND attribute_not_exists(deletedAt)")
+            .expression_attribute_values(":dep", s(&deployment.id))
+            .expression_attribute_values(":now", s(&deployment.created_at))
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .expression_attribute_values(":v", AttributeValue::N(app.version.to_string()));
+        if let Some(config) = config {
+            set.push("config = :config");
+            update = update.expression_attribute_values(
+                ":config",
+                serde_dynamo::to_attribute_value(config)
+                    .map_err(|e| StoreError::Malformed(e.to_string()))?,
+            );
+        }
+        let update = update
+            .update_expression(format!("SET {}", set.join(", ")))
+            .build()
+            .map_err(|e| StoreError::Dynamo(e.to_string()))?;
+        self.db
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(update).build())
+            .transact_items(self.put_deployment_op(deployment)?)
+            .send()
+            .await
+            .map_err(conditional)?;
+        Ok(())
+    }
+
+    /// Marks every queued or building deployment of the app older than
+    /// `newest` as superseded. Returns how many.
+    pub async fn supersede_older(&self, app_id: &str, newest: &str) -> Result<usize, StoreError> {
+        let mut count = 0;
+        for d in self.list_deployments(app_id, None).await? {
+            if d.id.as_str() >= newest
+                || !matches!(
+                    d.status,
+                    DeploymentStatus::Queued | DeploymentStatus::Building
+                )
+            {
+                continue;
+            }
+            match self
+                .set_status(
+                    &d.id,
+                    DeploymentStatus::Superseded,
+                    None,
+                    Some(&format!("a newer deployment ({newest}) replaced it")),
+                )
+                .await
+            {
+                Ok(_) => count += 1,
+                Err(StoreError::Conflict) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(count)
+    }
+
+    /// Moves a deployment to `to` when its current status allows it (and,
+    /// for a runner, when it still holds the claim `attempt`), recording why
+    /// when `error` is given.
+    pub async fn set_status(
+        &self,
+        id: &str,
+        to: DeploymentStatus,
+        attempt: Option<u32>,
+        error: Option<&str>,
+    ) -> Result<Deployment, StoreError> {
+        let from = to.predecessors();
+        let placeholders: Vec<String> = (0..from.len()).map(|i| format!(":from{i}")).collect();
+        let mut condition = format!("#status IN ({})", placeholders.join(", "));
+        let mut set = "SET #status = :to, updatedAt = :now".to_owned();
+        let mut req = self
+            .db
+            .update_item()
+            .table_name(&self.table)
+            .key("PK", s(dep_pk(id)))
+            .key("SK", s("DEP"))
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":to", s(to.as_str()))
+            .expression_attribute_values(":now", s(crate::ids::now_rfc3339()))
+            .return_values(ReturnValue::AllNew);
+        for (p, st) in placeholders.iter().zip(from) {
+            req = req.expression_attribute_values(p, s(st.as_str()));
+        }
+        if let Some(attempt) = attempt {
+            condition.push_str(" AND attempt = :attempt");
+            req =
+                req.expression_attribute_values(":attempt", AttributeValue::N(attempt.to_string()));
+        }
+        if let Some(error) = error {
+            set.push_str(", #error = :error");
+            req = req
+                .expression_attribute_names("#error", "error")
+                .expression_attribute_values(":error", s(error));
+        }
+        let out = req
+            .update_expression(set)
+            .condition_expression(condition)
+            .send()
+            .await
+            .map_err(conditional)?;
+        from_item(out.attributes.unwrap_or_default())
+    }
+
+    pub async fn get_deployment(&self, id: &str) -> Result<Option<Deployment>, StoreError> {
+        if !crate::ids::is_id(id) {
+            return Ok(None);
+        }
+        self.get(dep_pk(id), "DEP").await
+    }
+
+    /// The app's deployments, newest first.
+    pub async fn list_deployments(
+        &self,
+        app_id: &str,
+        limit: Option<i32>,
+    ) -> Result<Vec<Deployment>, StoreError> {
+        let out = self
+            .db
+            .query()
+            .table_name(&self.table)
+            .index_name(GSI1)
+            .key_condition_expression("GSI1PK = :pk")
+            .expression_attribute_values(":pk", s(format!("APPDEPS#{app_id}")))
+            .scan_index_forward(false)
+            .set_limit(limit)
+            .send()
+            .await
+            .map_err(dynamo)?;
+        out.items
+            .unwrap_or_default()
+            .into_iter()
+            .map(from_item)
+            .collect()
+    }
+
+    /// The deployments with these ids that exist, in no particular order.
+    pub async fn get_deployments(&self, ids: &[&str]) -> Result<Vec<Deployment>, StoreError> {
+        let mut found = Vec::new();
+        for chunk in ids.chunks(100) {
+            let mut keys = KeysAndAttributes::builder();
+            for id in chunk {
+                keys = keys.keys(HashMap::from([
+                    ("PK".to_owned(), s(dep_pk(id))),
+                    ("SK".to_owned(), s("DEP")),
+                ]));
+            }
+            let mut request = HashMap::from([(
+                self.table.clone(),
+                keys.build()
+                    .map_err(|e| StoreError::Dynamo(e.to_string()))?,
+            )]);
+            while !request.is_empty() {
+                let out = self
+                    .db
+                    .batch_get_item()
+                    .set_request_items(Some(request))
+                    .send()
+                    .await
+                    .map_err(dynamo)?;
+                for item in out
+                    .responses
+                    .unwrap_or_default()
+                    .remove(&self.table)
+                    .unwrap_or_default()
+                {
+                    found.push(from_item(item)?);
+                }
+                request = out.unprocessed_keys.unwrap_or_default();
+            }
+        }
+        Ok(found)
+    }
+
+    /// A queued deployment is cancelled at once; one a runner holds gets the
+    /// flag its runner watches.
+    pub async fn request_cancel(&self, d: &Deployment) -> Result<CancelOutcome, StoreError> {
+        if d.status == DeploymentStatus::Queued {
+            match self
+                .set_status(
+                    &d.id,
+                    DeploymentStatus::Cancelled,
+                    None,
+                    Some("cancelled before a runner took it"),
+                )
+                .await
+            {
+                Ok(_) => return Ok(CancelOutcome::Cancelled),
+                Err(StoreError::Conflict) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let out = self
+            .db
+            .update_item()
+            .table_name(&self.table)
+            .key("PK", s(dep_pk(&d.id)))
+            .key("SK", s("DEP"))
+            .update_expression("SET cancelRequested = :t, updatedAt = :now")
+            .condition_expression("#status IN (:b, :d)")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":t", AttributeValue::Bool(true))
+            .expression_attribute_values(":now", s(crate::ids::now_rfc3339()))
+            .expression_attribute_values(":b", s(DeploymentStatus::Building.as_str()))
+            .expression_attribute_values(":d", s(DeploymentStatus::Deploying.as_str()))
+            .send()
+            .await;
+        match out {
+            Ok(_) => Ok(CancelOutcome::Requested),
+            Err(e) => match conditional(e) {
+                StoreError::Conflict => {
+                    let now = self
+                        .get_deployment(&d.id)
+                        .await?
+                        .ok_or(StoreError::Conflict)?;
+                    Ok(CancelOutcome::AlreadyFinished(now.status))
+                }
+                other => Err(other),
+            },
+        }
+    }
+
+    /// Marks the app deleted and frees its name at once; runners remove its
+    /// container on their next reconcile.
+    pub async fn delete_app(&self, app: &App) -> Result<(), StoreError> {
+        let mark = Update::builder()
+            .table_name(&self.table)
+            .key("PK", s(app_pk(&app.id)))
+            .key("SK", s("APP"))
+            .update_expression("SET deletedAt = :now, updatedAt = :now REMOVE GSI1PK, GSI1SK")
+            .condition_expression("attribute_exists(PK) AND attribute_not_exists(deletedAt)")
+            .expression_attribute_values(":now", s(crate::ids::now_rfc3339()))
+            .build()
+            .map_err(|e| StoreError::Dynamo(e.to_string()))?;
+        let free = Delete::builder()
+            .table_name(&self.table)
+            .key("PK", s(guard_pk(&app.owner, &app.name)))
+            .key("SK", s("NAME"))
+            .condition_expression("appId = :id")
+            .expression_attribute_values(":id", s(&app.id))
+            .build()
+            .map_err(|e| StoreError::Dynamo(e.to_string()))?;
+        self.db
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(mark).build())
+            .transact_items(TransactWriteItem::builder().delete(free).build())
+            .send()
+            .await
+            .map_err(conditional)?;
+        Ok(())
+    }
+}

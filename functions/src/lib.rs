@@ -1,0 +1,11 @@
+//! Slipway's HTTP API: the handlers, the bearer authorizer, and what the
+//! Lambda binaries and `local-api` share.
+
+pub mod auth;
+pub mod authorizer;
+pub mod config;
+pub mod error;
+pub mod routes;
+pub mod state;
+pub mod telemetry;
+pub mod views;

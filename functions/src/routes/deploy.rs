@@ -1,0 +1,234 @@
+//! `POST /deploy` and `POST /apps/{id}/deploy`: record a queued deployment,
+//! supersede older ones, send the job.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use base64::Engine;
+use slipway_core::deploy_request::DeployRequest;
+use slipway_core::ids;
+use slipway_core::job::JobMessage;
+use slipway_core::model::{App, AppConfig, Credentials, Deployment, Trigger};
+use slipway_core::status::DeploymentStatus;
+use slipway_core::store::StoreError;
+use tracing::Instrument;
+
+use crate::auth::{Owner, PublicBase};
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::views;
+
+/// How often a deploy re-reads the app when a concurrent deploy of the same
+/// app won the conditional write.
+const ATTEMPTS: usize = 5;
+
+type Accepted = (StatusCode, Json<serde_json::Value>);
+
+pub async fn deploy(
+    State(state): State<AppState>,
+    Owner(owner): Owner,
+    PublicBase(base): PublicBase,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<Accepted, ApiError> {
+    let req = DeployRequest::parse(&body?, state.config.repo_policy)?;
+    for _ in 0..ATTEMPTS {
+        let existing = match state
+            .store
+            .app_id_for_name(&owner, req.name.as_str())
+            .await?
+        {
+            Some(id) => state.store.get_app(&id).await?,
+            None => None,
+        };
+        let outcome = match existing {
+            Some(app) => update_and_queue(&state, app, &req).await,
+            None => create_and_queue(&state, &owner, &req).await,
+        };
+        match outcome {
+            Ok((app, deployment, secret)) => {
+                return enqueue(&state, &base, app, deployment, &secret).await
+            }
+            Err(ApiError {
+                code: "conflict", ..
+            }) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(busy())
+}
+
+pub async fn deploy_app(
+    State(state): State<AppState>,
+    Owner(owner): Owner,
+    PublicBase(base): PublicBase,
+    Path(id): Path<String>,
+) -> Result<Accepted, ApiError> {
+    for _ in 0..ATTEMPTS {
+        let app = state
+            .store
+            .get_owned_app(&owner, &id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("app"))?;
+        let deployment = Deployment::queued(&app, Trigger::Api);
+        match state.store.add_deployment(&app, None, &deployment).await {
+            Ok(()) => {
+                let secret = webhook_secret(&state, &app).await?;
+                return enqueue(&state, &base, app, deployment, &secret).await;
+            }
+            Err(StoreError::Conflict) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(busy())
+}
+
+fn busy() -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "conflict",
+        "the app is being changed by another request; try again",
+    )
+}
+
+fn conflict_or(e: StoreError) -> ApiError {
+    match e {
+        StoreError::Conflict => busy(),
+        other => other.into(),
+    }
+}
+
+async fn seal_credentials(
+    state: &AppState,
+    app_id: &str,
+    req: &DeployRequest,
+) -> Result<Option<String>, ApiError> {
+    let credentials = Credentials {
+        repo_token: req.repo_token.clone(),
+        secrets: req.secrets.clone(),
+    };
+    if credentials.is_empty() {
+        return Ok(None);
+    }
+    let json = serde_json::to_vec(&credentials)
+        .map_err(|e| ApiError::internal("encoding credentials", e))?;
+    let sealed = state.envelope.seal(app_id, &json).await?;
+    Ok(Some(
+        base64::engine::general_purpose::STANDARD.encode(sealed),
+    ))
+}
+
+async fn webhook_secret(state: &AppState, app: &App) -> Result<String, ApiError> {
+    let sealed = base64::engine::general_purpose::STANDARD
+        .decode(&app.sealed_webhook_secret)
+        .map_err(|e| ApiError::internal("reading the webhook secret", e))?;
+    let plain = state.envelope.open(&app.id, &sealed).await?;
+    String::from_utf8(plain).map_err(|e| ApiError::internal("reading the webhook secret", e))
+}
+
+async fn create_and_queue(
+    state: &AppState,
+    owner: &str,
+    req: &DeployRequest,
+) -> Result<(App, Deployment, String), ApiError> {
+    let id = ids::new_id();
+    let secret = ids::random_hex(32);
+    let sealed_secret = state.envelope.seal(&id, secret.as_bytes()).await?;
+    let now = ids::now_rfc3339();
+    let mut app = App {
+        id: id.clone(),
+        owner: owner.to_owned(),
+        name: req.name.as_str().to_owned(),
+        created_at: now.clone(),
+        updated_at: now,
+        version: 1,
+        config: AppConfig::from_request(req, seal_credentials(state, &id, req).await?),
+        sealed_webhook_secret: base64::engine::general_purpose::STANDARD.encode(sealed_secret),
+        latest_deployment_id: None,
+        live_deployment_id: None,
+        url: None,
+        stopped: false,
+        deleted_at: None,
+    };
+    let deployment = Deployment::queued(&app, Trigger::Api);
+    app.latest_deployment_id = Some(deployment.id.clone());
+    state
+        .store
+        .create_app(&app, &deployment)
+        .await
+        .map_err(conflict_or)?;
+    tracing::info!(app_id = %app.id, deployment_id = %deployment.id, "app created");
+    Ok((app, deployment, secret))
+}
+
+async fn update_and_queue(
+    state: &AppState,
+    app: App,
+    req: &DeployRequest,
+) -> Result<(App, Deployment, String), ApiError> {
+    let config = AppConfig::from_request(req, seal_credentials(state, &app.id, req).await?);
+    let deployment = Deployment::queued(&app, Trigger::Api);
+    state
+        .store
+        .add_deployment(&app, Some(&config), &deployment)
+        .await
+        .map_err(conflict_or)?;
+    let secret = webhook_secret(state, &app).await?;
+    let app = App { config, ..app };
+    Ok((app, deployment, secret))
+}
+
+/// Older queued work is superseded, then the job is sent. A job that cannot
+/// be sent fails its deployment at once rather than leaving it queued forever.
+async fn enqueue(
+    state: &AppState,
+    base: &str,
+    app: App,
+    deployment: Deployment,
+    webhook_secret: &str,
+) -> Result<Accepted, ApiError> {
+    let span = tracing::info_span!("enqueue", app_id = %app.id, deployment_id = %deployment.id);
+    async {
+        if let Err(e) = state.store.supersede_older(&app.id, &deployment.id).await {
+            tracing::warn!(error = %e, "could not supersede older deployments");
+        }
+        let message = JobMessage {
+            deployment_id: deployment.id.clone(),
+            app_id: app.id.clone(),
+        };
+        let sent = state
+            .sqs
+            .send_message()
+            .queue_url(&state.config.queue_url)
+            .message_body(message.encode())
+            .send()
+            .await;
+        if let Err(e) = sent {
+            tracing::error!(error = %aws_sdk_sqs::error::DisplayErrorContext(&e), "could not queue the job");
+            let failed = state
+                .store
+                .set_status(
+                    &deployment.id,
+                    DeploymentStatus::Failed,
+                    None,
+                    Some("the build queue was unavailable"),
+                )
+                .await;
+            if let Err(e) = failed {
+                tracing::error!(error = %e, "could not mark the unqueued deployment failed");
+            }
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "queue_unavailable",
+                "the build queue is unavailable; nothing was deployed, try again",
+            ));
+        }
+        tracing::info!("deployment queued");
+        Ok((
+            StatusCode::ACCEPTED,
+            Json(views::queued(base, &app, &deployment, webhook_secret)),
+        ))
+    }
+    .instrument(span)
+    .await
+}

@@ -1,0 +1,47 @@
+//! The HTTP routes, grouped as the Lambda functions that serve them.
+
+pub mod apps;
+pub mod deploy;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::Router;
+use slipway_core::deploy_request::MAX_BODY_BYTES;
+
+use crate::state::AppState;
+
+/// Served by the deploy function: may encrypt and decrypt, may send jobs.
+pub fn deploy_routes(state: AppState) -> Router {
+    Router::new()
+        .route("/deploy", post(deploy::deploy))
+        .route("/apps/{id}/deploy", post(deploy::deploy_app))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+/// Served by the apps function: reads and light writes, no decryption.
+pub fn apps_routes(state: AppState) -> Router {
+    Router::new()
+        .route("/apps", get(apps::list))
+        .route("/apps/{id}", get(apps::show).delete(apps::delete))
+        .route("/apps/{id}/deployments", get(apps::deployments))
+        .route("/deployments/{id}", get(apps::show_deployment))
+        .route("/deployments/{id}/cancel", post(apps::cancel))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+/// Everything behind the bearer authorizer, as `local-api` serves it.
+pub fn authorized_routes(state: AppState) -> Router {
+    deploy_routes(state.clone())
+        .merge(apps_routes(state.clone()))
+        .layer(axum::middleware::from_fn_with_state(
+            state,
+            crate::auth::authorize,
+        ))
+}
+
+/// An unknown path gets the same error shape as everything else.
+pub async fn not_found() -> crate::error::ApiError {
+    crate::error::ApiError::not_found("route")
+}

@@ -1,0 +1,28 @@
+//! The clients a function needs, built once per process (a Lambda cold start).
+
+use std::sync::Arc;
+
+use slipway_core::envelope::Envelope;
+use slipway_core::store::Store;
+
+use crate::config::Config;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub store: Store,
+    pub envelope: Envelope,
+    pub sqs: aws_sdk_sqs::Client,
+}
+
+impl AppState {
+    pub async fn from_env(config: Config) -> Self {
+        let aws = aws_config::load_from_env().await;
+        Self {
+            store: Store::new(aws_sdk_dynamodb::Client::new(&aws), config.table.clone()),
+            envelope: Envelope::new(aws_sdk_kms::Client::new(&aws), config.kms_key_id.clone()),
+            sqs: aws_sdk_sqs::Client::new(&aws),
+            config: Arc::new(config),
+        }
+    }
+}

@@ -1,0 +1,225 @@
+#!/usr/bin/env bash
+# The local Slipway stack: the AWS emulator, a Docker engine, a registry, the
+# resources of template.yaml, the API and the runner, all on 127.0.0.1.
+#
+#   infra/stack.sh up      install what is missing, start everything, deploy the example
+#   infra/stack.sh down    stop what `up` or `test` started (by pid)
+#   infra/stack.sh test    install what is missing, start the services, run every test
+#   infra/stack.sh bench   the benchmarks
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+STATE=$ROOT/.slipway
+PIDS=$STATE/pids
+MOTO_PORT=${SLIPWAY_MOTO_PORT:-4566}
+REGISTRY_PORT=${SLIPWAY_REGISTRY_PORT:-5000}
+API_PORT=${SLIPWAY_API_PORT:-8780}
+GIT_PORT=${SLIPWAY_GIT_PORT:-8781}
+PREFIX=slipway-local
+BASE_IMAGE=slipway/busybox:latest
+PY=$ROOT/.venv/bin/python
+
+export AWS_ENDPOINT_URL=http://127.0.0.1:$MOTO_PORT
+export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
+export AWS_ACCESS_KEY_ID=slipway-local AWS_SECRET_ACCESS_KEY=slipway-local
+export SLIPWAY_REGISTRY=127.0.0.1:$REGISTRY_PORT
+export SLIPWAY_BASE_IMAGE=$BASE_IMAGE
+export CARGO_TERM_COLOR=never
+
+mkdir -p "$PIDS"
+
+log() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+alive() { [ -f "$PIDS/$1.pid" ] && kill -0 "$(cat "$PIDS/$1.pid")" 2>/dev/null; }
+
+start_bg() {
+  local name=$1; shift
+  nohup "$@" >"$STATE/$name.log" 2>&1 &
+  echo $! >"$PIDS/$name.pid"
+}
+
+wait_for() {
+  local what=$1; shift
+  for _ in $(seq 1 120); do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    sleep 0.5
+  done
+  die "$what did not come up; see $STATE/*.log"
+}
+
+deps() {
+  local missing=()
+  for pkg in docker.io docker-registry busybox-static git curl; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    log "installing ${missing[*]} (apt)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -qq "${missing[@]}" >/dev/null 2>&1 \
+      || { apt-get update -qq >/dev/null && apt-get install -y -qq "${missing[@]}" >/dev/null; }
+  fi
+  if [ ! -x "$ROOT/.venv/bin/moto_server" ] || [ ! -x "$ROOT/.venv/bin/cfn-lint" ]; then
+    log "installing moto server and cfn-lint into .venv (pip)"
+    python3 -m venv "$ROOT/.venv"
+    "$ROOT/.venv/bin/pip" install -q 'moto[server,dynamodb,s3,sqs,kms]' cfn-lint
+  fi
+}
+
+moto() {
+  if curl -s -o /dev/null "$AWS_ENDPOINT_URL"; then return; fi
+  log "starting the AWS emulator on 127.0.0.1:$MOTO_PORT"
+  start_bg moto "$ROOT/.venv/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT"
+  wait_for "the AWS emulator" curl -s -o /dev/null "$AWS_ENDPOINT_URL"
+}
+
+docker_engine() {
+  if docker info >/dev/null 2>&1; then return; fi
+  log "starting a Docker engine"
+  start_bg dockerd dockerd --host=unix:///var/run/docker.sock
+  wait_for "the Docker engine" docker info
+}
+
+registry() {
+  if curl -sf "http://$SLIPWAY_REGISTRY/v2/" >/dev/null; then return; fi
+  log "starting a registry on $SLIPWAY_REGISTRY"
+  mkdir -p "$STATE/registry"
+  cat >"$STATE/registry.yml" <<EOF
+version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: $STATE/registry
+  delete:
+    enabled: true
+http:
+  addr: $SLIPWAY_REGISTRY
+EOF
+  start_bg registry docker-registry serve "$STATE/registry.yml"
+  wait_for "the registry" curl -sf "http://$SLIPWAY_REGISTRY/v2/"
+}
+
+# No image can be pulled here: the base image is made from Debian's busybox-static.
+base_image() {
+  if docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then return; fi
+  log "importing $BASE_IMAGE from busybox-static"
+  local rootfs
+  rootfs=$(mktemp -d)
+  mkdir -p "$rootfs/bin" "$rootfs/tmp" "$rootfs/etc" "$rootfs/www"
+  cp /bin/busybox "$rootfs/bin/busybox"
+  for applet in $(/bin/busybox --list); do
+    [ "$applet" = busybox ] || ln -sf busybox "$rootfs/bin/$applet"
+  done
+  echo 'root:x:0:0:root:/root:/bin/sh' >"$rootfs/etc/passwd"
+  echo 'nobody:x:65534:65534:nobody:/:/bin/false' >>"$rootfs/etc/passwd"
+  echo 'root:x:0:' >"$rootfs/etc/group"
+  tar -C "$rootfs" -c . | docker import --change 'CMD ["sh"]' --change 'ENV PATH=/bin' - "$BASE_IMAGE" >/dev/null
+  rm -rf "$rootfs"
+}
+
+services() {
+  deps
+  moto
+  docker_engine
+  registry
+  base_image
+}
+
+build() {
+  log "building (cargo build --workspace --bins)"
+  (cd "$ROOT" && cargo build --workspace --bins --quiet)
+}
+
+# Prints the resources of template.yaml for PREFIX as shell assignments.
+provision() {
+  "$PY" "$ROOT/infra/provision.py" --template "$ROOT/template.yaml" --prefix "$1" \
+    | "$PY" -c '
+import json, sys
+r = json.load(sys.stdin)
+print("SLIPWAY_TABLE=" + r["tables"]["Table"])
+print("SLIPWAY_QUEUE_URL=" + r["queues"]["JobQueue"])
+print("SLIPWAY_DLQ_URL=" + r["queues"]["JobDeadLetterQueue"])
+print("SLIPWAY_BUCKET=" + r["buckets"]["Bucket"])
+print("SLIPWAY_KMS_KEY_ID=" + r["keys"]["SealKey"])'
+}
+
+api_answers() { curl -s -o /dev/null "http://127.0.0.1:$API_PORT/apps"; }
+
+up() {
+  services
+  build
+  log "creating the resources of template.yaml (prefix $PREFIX)"
+  provision "$PREFIX" >"$STATE/resources.env"
+  set -a
+  # shellcheck disable=SC1091
+  . "$STATE/resources.env"
+  set +a
+  if ! alive api || ! api_answers; then
+    log "starting local-api on 127.0.0.1:$API_PORT"
+    SLIPWAY_LISTEN=127.0.0.1:$API_PORT SLIPWAY_ALLOW_LOOPBACK_REPOS=true \
+      start_bg api "$ROOT/target/debug/local-api"
+    wait_for "local-api" api_answers
+  fi
+  local token=""
+  if [ -f "$STATE/local.env" ]; then
+    token=$(sed -n 's/^SLIPWAY_TOKEN=//p' "$STATE/local.env")
+  fi
+  if [ -z "$token" ] || [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $token" "http://127.0.0.1:$API_PORT/apps")" != 200 ]; then
+    log "minting an API token for owner 'local'"
+    token=$("$ROOT/target/debug/slipway-admin" mint-token local)
+  fi
+  {
+    echo "SLIPWAY_API=http://127.0.0.1:$API_PORT"
+    echo "SLIPWAY_TOKEN=$token"
+  } >"$STATE/local.env"
+  chmod 600 "$STATE/local.env"
+  cat <<EOF
+
+Slipway is up.
+  API        http://127.0.0.1:$API_PORT   (token in .slipway/local.env)
+  registry   $SLIPWAY_REGISTRY
+  logs       .slipway/*.log          stop with: make down
+
+Deploy your own app (any https Git repo with a Dockerfile):
+
+  . .slipway/local.env
+  curl -s -X POST "\$SLIPWAY_API/deploy" \\
+    -H "Authorization: Bearer \$SLIPWAY_TOKEN" -H 'Content-Type: application/json' \\
+    -d '{"name":"hello","repo":"https://github.com/acme/hello.git","branch":"main","port":8080}'
+
+  curl -s "\$SLIPWAY_API/apps" -H "Authorization: Bearer \$SLIPWAY_TOKEN"
+EOF
+}
+
+down() {
+  for pidfile in "$PIDS"/*.pid; do
+    [ -e "$pidfile" ] || continue
+    local pid name
+    pid=$(cat "$pidfile")
+    name=$(basename "$pidfile" .pid)
+    if kill -0 "$pid" 2>/dev/null; then
+      log "stopping $name ($pid)"
+      kill "$pid" 2>/dev/null || true
+    fi
+    rm -f "$pidfile"
+  done
+}
+
+test_all() {
+  services
+  log "cfn-lint template.yaml"
+  "$ROOT/.venv/bin/cfn-lint" "$ROOT/template.yaml"
+  build
+  log "cargo test --workspace"
+  export SLIPWAY_ROOT=$ROOT SLIPWAY_PYTHON=$PY SLIPWAY_BIN_DIR=$ROOT/target/debug
+  (cd "$ROOT" && cargo test --workspace -- --test-threads 4)
+}
+
+case "${1:-}" in
+  up) up ;;
+  down) down ;;
+  test) test_all ;;
+  services) services ;;
+  *) die "usage: infra/stack.sh up|down|test|services" ;;
+esac
