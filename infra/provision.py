@@ -9,6 +9,7 @@ Prints one JSON object with the names the binaries need.
 """
 import argparse
 import json
+import os
 import sys
 
 import boto3
@@ -118,7 +119,9 @@ def main():
     with open(args.template) as f:
         resources = yaml.load(f, Loader=CfnLoader)["Resources"]
 
-    ddb, sqs, s3, kms = (boto3.client(s) for s in ("dynamodb", "sqs", "s3", "kms"))
+    # The Rust SDK reads AWS_REGION; older botocore only AWS_DEFAULT_REGION.
+    session = boto3.session.Session(region_name=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"))
+    ddb, sqs, s3, kms = (session.client(s) for s in ("dynamodb", "sqs", "s3", "kms"))
     out = {"tables": {}, "queues": {}, "buckets": {}, "keys": {}}
     arns = {}
     # Queues that others point at (dead-letter queues) first.

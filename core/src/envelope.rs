@@ -104,7 +104,10 @@ impl Envelope {
     }
 }
 
-fn split(sealed: &[u8]) -> Result<(&[u8], &[u8], &[u8]), EnvelopeError> {
+/// The parts of a sealed value: wrapped data key, nonce, ciphertext.
+type Parts<'a> = (&'a [u8], &'a [u8], &'a [u8]);
+
+fn split(sealed: &[u8]) -> Result<Parts<'_>, EnvelopeError> {
     let (&version, rest) = sealed.split_first().ok_or(EnvelopeError::Malformed)?;
     if version != VERSION || rest.len() < 2 {
         return Err(EnvelopeError::Malformed);

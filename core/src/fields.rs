@@ -102,22 +102,17 @@ impl RepoUrl {
         if url.fragment().is_some() {
             return Err(err("must not hold a #fragment"));
         }
-        match host {
+        let ip = match host {
             None => return Err(err("has no host")),
-            Some(url::Host::Domain(_)) if loopback && !policy.allow_loopback => {
-                return Err(err("points at this machine (localhost)"))
-            }
-            Some(url::Host::Ipv4(ip)) if !(loopback && policy.allow_loopback) => {
-                if is_internal(IpAddr::V4(ip)) {
-                    return Err(err(&format!("points at the internal address {ip}")));
-                }
-            }
-            Some(url::Host::Ipv6(ip)) if !(loopback && policy.allow_loopback) => {
-                if is_internal(IpAddr::V6(ip)) {
-                    return Err(err(&format!("points at the internal address {ip}")));
-                }
-            }
-            _ => {}
+            Some(url::Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
+            Some(url::Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
+            Some(url::Host::Domain(_)) => None,
+        };
+        if loopback && !policy.allow_loopback {
+            return Err(err("points at this machine"));
+        }
+        if let Some(ip) = ip.filter(|ip| !ip.is_loopback() && is_internal(*ip)) {
+            return Err(err(&format!("points at the internal address {ip}")));
         }
         Ok(Self(url.to_string()))
     }

@@ -1,1 +1,463 @@
+//! The end-to-end harness: each test gets its own copy of template.yaml's
+//! resources (a unique prefix) in the AWS emulator and its own `local-api`
+//! process, and drives them from outside over HTTP like a user.
+//!
+//! `make test` starts the emulator, the Docker engine and the registry and
+//! sets `SLIPWAY_ROOT`, `SLIPWAY_PYTHON`, `SLIPWAY_BIN_DIR` and the AWS
+//! variables these tests read.
 
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::Stdio;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+pub use serde_json::{json, Value};
+
+pub fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: run the end-to-end tests through `make test`, which starts the local services")
+    })
+}
+
+pub fn bin(name: &str) -> PathBuf {
+    PathBuf::from(env("SLIPWAY_BIN_DIR")).join(name)
+}
+
+/// One set of template.yaml's resources, made for one test.
+#[derive(Debug, Clone)]
+pub struct Resources {
+    pub prefix: String,
+    pub table: String,
+    pub queue_url: String,
+    pub dlq_url: String,
+    pub bucket: String,
+    pub kms_key: String,
+}
+
+impl Resources {
+    pub async fn create() -> Self {
+        let prefix = format!("e2e-{}", &slipway_core::ids::random_hex(5));
+        let out = Command::new(env("SLIPWAY_PYTHON"))
+            .arg(PathBuf::from(env("SLIPWAY_ROOT")).join("infra/provision.py"))
+            .arg("--template")
+            .arg(PathBuf::from(env("SLIPWAY_ROOT")).join("template.yaml"))
+            .arg("--prefix")
+            .arg(&prefix)
+            .output()
+            .await
+            .expect("provision.py runs");
+        assert!(
+            out.status.success(),
+            "provision.py failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let r: Value = serde_json::from_slice(&out.stdout).expect("provision.py prints JSON");
+        Self {
+            prefix,
+            table: r["tables"]["Table"].as_str().unwrap().to_owned(),
+            queue_url: r["queues"]["JobQueue"].as_str().unwrap().to_owned(),
+            dlq_url: r["queues"]["JobDeadLetterQueue"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+            bucket: r["buckets"]["Bucket"].as_str().unwrap().to_owned(),
+            kms_key: r["keys"]["SealKey"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    /// The variables every Slipway binary reads.
+    pub fn vars(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("SLIPWAY_TABLE", self.table.clone()),
+            ("SLIPWAY_QUEUE_URL", self.queue_url.clone()),
+            ("SLIPWAY_BUCKET", self.bucket.clone()),
+            ("SLIPWAY_KMS_KEY_ID", self.kms_key.clone()),
+        ]
+    }
+}
+
+/// A running `local-api` on its own resources.
+pub struct Api {
+    pub res: Resources,
+    pub base: String,
+    pub token: String,
+    pub http: reqwest::Client,
+    pub aws: aws_config::SdkConfig,
+    child: Child,
+}
+
+impl Api {
+    pub async fn start() -> Self {
+        Self::start_with(Resources::create().await, &[]).await
+    }
+
+    pub async fn start_with(res: Resources, extra: &[(&str, &str)]) -> Self {
+        let mut cmd = Command::new(bin("local-api"));
+        cmd.envs(res.vars())
+            .env("SLIPWAY_LISTEN", "127.0.0.1:0")
+            .env("SLIPWAY_ALLOW_LOOPBACK_REPOS", "true")
+            .env("RUST_LOG", "info")
+            .envs(extra.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true);
+        let mut child = cmd.spawn().expect("local-api starts");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let first = lines
+            .next_line()
+            .await
+            .unwrap()
+            .expect("local-api prints its address");
+        let base = first
+            .strip_prefix("listening on ")
+            .expect("first line names the address")
+            .to_owned();
+        let aws = aws_config::load_from_env().await;
+        let mut api = Self {
+            token: String::new(),
+            res,
+            base,
+            http: reqwest::Client::new(),
+            aws,
+            child,
+        };
+        api.token = api.mint_token("alice").await;
+        api
+    }
+
+    pub async fn mint_token(&self, owner: &str) -> String {
+        let out = Command::new(bin("slipway-admin"))
+            .args(["mint-token", owner])
+            .envs(self.res.vars())
+            .output()
+            .await
+            .expect("slipway-admin runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// A request with the test owner's bearer token; `(status, body)`.
+    pub async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        self.call_as(&self.token, method, path, body).await
+    }
+
+    pub async fn call_as(
+        &self,
+        token: &str,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut req = self
+            .http
+            .request(method.parse().unwrap(), self.url(path))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            req = req
+                .header("content-type", "application/json")
+                .body(body.to_string());
+        }
+        respond(req).await
+    }
+
+    pub async fn raw(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Vec<u8>,
+    ) -> (u16, Value) {
+        let mut req = self
+            .http
+            .request(method.parse().unwrap(), self.url(path))
+            .body(body);
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        respond(req).await
+    }
+
+    pub fn dynamo(&self) -> aws_sdk_dynamodb::Client {
+        aws_sdk_dynamodb::Client::new(&self.aws)
+    }
+
+    pub fn sqs(&self) -> aws_sdk_sqs::Client {
+        aws_sdk_sqs::Client::new(&self.aws)
+    }
+
+    pub fn kms(&self) -> aws_sdk_kms::Client {
+        aws_sdk_kms::Client::new(&self.aws)
+    }
+
+    /// Every item of the table, raw.
+    pub async fn items(&self) -> Vec<HashMap<String, AttributeValue>> {
+        let out = self
+            .dynamo()
+            .scan()
+            .table_name(&self.res.table)
+            .send()
+            .await
+            .unwrap();
+        out.items.unwrap_or_default()
+    }
+
+    /// Items other than API tokens: what a request could have written.
+    pub async fn written(&self) -> Vec<HashMap<String, AttributeValue>> {
+        self.items()
+            .await
+            .into_iter()
+            .filter(|i| !i["PK"].as_s().unwrap().starts_with("TOKEN#"))
+            .collect()
+    }
+
+    /// The bodies of the messages in the job queue, left in the queue.
+    pub async fn queued_messages(&self) -> Vec<String> {
+        let mut bodies = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..3 {
+            let out = self
+                .sqs()
+                .receive_message()
+                .queue_url(&self.res.queue_url)
+                .max_number_of_messages(10)
+                .visibility_timeout(0)
+                .wait_time_seconds(0)
+                .send()
+                .await
+                .unwrap();
+            for m in out.messages.unwrap_or_default() {
+                if seen.insert(m.message_id.clone().unwrap()) {
+                    bodies.push(m.body.unwrap_or_default());
+                }
+            }
+        }
+        bodies
+    }
+
+    pub async fn queue_depth(&self) -> usize {
+        let out = self
+            .sqs()
+            .get_queue_attributes()
+            .queue_url(&self.res.queue_url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
+            .attribute_names(
+                aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
+            )
+            .send()
+            .await
+            .unwrap();
+        out.attributes
+            .unwrap_or_default()
+            .values()
+            .map(|v| v.parse::<usize>().unwrap())
+            .sum()
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.child.start_kill();
+    }
+}
+
+async fn respond(req: reqwest::RequestBuilder) -> (u16, Value) {
+    let resp = req.send().await.expect("the API answers");
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap();
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"))
+    };
+    (status, body)
+}
+
+/// Whether `needle` appears anywhere in a raw item, in any attribute, as
+/// text or bytes.
+pub fn item_contains(item: &HashMap<String, AttributeValue>, needle: &str) -> bool {
+    format!("{item:?}").contains(needle)
+        || item.values().any(|v| match v {
+            AttributeValue::B(b) => b
+                .as_ref()
+                .windows(needle.len())
+                .any(|w| w == needle.as_bytes()),
+            _ => false,
+        })
+}
+
+/// Runs a Lambda binary against a small stand-in for the Lambda Runtime API
+/// and returns what it answered to each event, in order: `Ok(response)` or
+/// `Err(error payload)`.
+pub async fn invoke_lambda(
+    api: &Api,
+    binary: &str,
+    events: Vec<Value>,
+) -> Vec<Result<Value, Value>> {
+    use axum::extract::{Path, State};
+    use axum::http::HeaderMap;
+    use axum::routing::{get, post};
+    use std::sync::Arc;
+    use tokio::sync::{mpsc, Mutex};
+
+    type Answers = mpsc::UnboundedSender<(usize, Result<Value, Value>)>;
+    #[derive(Clone)]
+    struct Fake {
+        events: Arc<Mutex<std::vec::IntoIter<Value>>>,
+        next_id: Arc<std::sync::atomic::AtomicUsize>,
+        answers: Answers,
+    }
+    async fn next(State(f): State<Fake>) -> (HeaderMap, axum::Json<Value>) {
+        let event = f.events.lock().await.next();
+        let Some(event) = event else {
+            std::future::pending::<()>().await;
+            unreachable!()
+        };
+        let id = f.next_id.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let mut h = HeaderMap::new();
+        h.insert(
+            "lambda-runtime-aws-request-id",
+            id.to_string().parse().unwrap(),
+        );
+        let deadline = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis()
+            + 60_000;
+        h.insert(
+            "lambda-runtime-deadline-ms",
+            deadline.to_string().parse().unwrap(),
+        );
+        h.insert(
+            "lambda-runtime-invoked-function-arn",
+            "arn:aws:lambda:us-east-1:123456789012:function:slipway"
+                .parse()
+                .unwrap(),
+        );
+        h.insert(
+            "lambda-runtime-trace-id",
+            "Root=1-00000000-000000000000000000000000".parse().unwrap(),
+        );
+        (h, axum::Json(event))
+    }
+    async fn response(
+        State(f): State<Fake>,
+        Path(id): Path<usize>,
+        body: axum::body::Bytes,
+    ) -> &'static str {
+        let _ = f
+            .answers
+            .send((id, Ok(serde_json::from_slice(&body).unwrap_or(Value::Null))));
+        "{}"
+    }
+    async fn error(
+        State(f): State<Fake>,
+        Path(id): Path<usize>,
+        body: axum::body::Bytes,
+    ) -> &'static str {
+        let _ = f.answers.send((
+            id,
+            Err(serde_json::from_slice(&body).unwrap_or(Value::Null)),
+        ));
+        "{}"
+    }
+
+    let count = events.len();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let fake = Fake {
+        events: Arc::new(Mutex::new(events.into_iter())),
+        next_id: Arc::new(0.into()),
+        answers: tx,
+    };
+    let router = axum::Router::new()
+        .route("/2018-06-01/runtime/invocation/next", get(next))
+        .route(
+            "/2018-06-01/runtime/invocation/{id}/response",
+            post(response),
+        )
+        .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
+        .with_state(fake);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move { axum::serve(listener, router).await });
+    let mut child = Command::new(bin(binary))
+        .envs(api.res.vars())
+        .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
+        .env("AWS_LAMBDA_FUNCTION_NAME", binary)
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "test")
+        .env("AWS_LAMBDA_LOG_GROUP_NAME", "test")
+        .env("AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH", "true")
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the Lambda binary starts");
+    let mut answers: Vec<Option<Result<Value, Value>>> = vec![None; count];
+    for _ in 0..count {
+        let (id, answer) = tokio::time::timeout(std::time::Duration::from_secs(30), rx.recv())
+            .await
+            .expect("the Lambda binary answered in time")
+            .unwrap();
+        answers[id] = Some(answer);
+    }
+    let _ = child.start_kill();
+    server.abort();
+    answers.into_iter().map(Option::unwrap).collect()
+}
+
+/// An API Gateway REST (v1) proxy event as AWS sends it: the stage in
+/// `requestContext.path`, the authorizer's verdict in the context, the body
+/// base64-encoded.
+pub fn rest_event(method: &str, path: &str, owner: &str, body: Option<&Value>) -> Value {
+    use base64::Engine;
+    let host = "abc123defg.execute-api.us-east-1.amazonaws.com";
+    json!({
+        "resource": path,
+        "path": path,
+        "httpMethod": method,
+        "headers": {"Host": host, "Content-Type": "application/json", "Authorization": "Bearer hidden"},
+        "multiValueHeaders": {"Host": [host], "Content-Type": ["application/json"], "Authorization": ["Bearer hidden"]},
+        "queryStringParameters": null,
+        "multiValueQueryStringParameters": null,
+        "pathParameters": null,
+        "stageVariables": null,
+        "requestContext": {
+            "resourcePath": path,
+            "httpMethod": method,
+            "path": format!("/prod{path}"),
+            "stage": "prod",
+            "domainName": host,
+            "apiId": "abc123defg",
+            "accountId": "123456789012",
+            "requestId": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
+            "requestTimeEpoch": 1_700_000_000_000i64,
+            "protocol": "HTTP/1.1",
+            "identity": {"sourceIp": "203.0.113.7"},
+            "authorizer": {"principalId": owner, "owner": owner, "integrationLatency": 12}
+        },
+        "body": body.map(|b| base64::engine::general_purpose::STANDARD.encode(b.to_string())),
+        "isBase64Encoded": body.is_some()
+    })
+}
+
+/// The JSON body of a Lambda proxy response.
+pub fn proxy_body(resp: &Value) -> Value {
+    use base64::Engine;
+    let body = resp["body"].as_str().unwrap_or_default();
+    let bytes = if resp["isBase64Encoded"] == true {
+        base64::engine::general_purpose::STANDARD
+            .decode(body)
+            .unwrap()
+    } else {
+        body.as_bytes().to_vec()
+    };
+    serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+}

@@ -1,0 +1,401 @@
+//! The control plane from outside: `local-api` on real DynamoDB, SQS and KMS
+//! (the emulator) through the AWS SDK.
+
+use base64::Engine;
+use slipway_core::envelope::Envelope;
+use slipway_core::model::{App, Credentials};
+use slipway_e2e::*;
+
+const TOKEN: &str = "ghp_Sup3rS3cretRep0T0ken";
+const SECRET: &str = "postgres://app:hunter2-very-secret@db/app";
+
+fn seed_body() -> Value {
+    json!({
+        "name": "api",
+        "repo": "https://github.com/acme/api.git",
+        "branch": "main",
+        "dockerfile": "Dockerfile",
+        "context": ".",
+        "port": 8080,
+        "repoToken": TOKEN,
+        "cpu": 0.5,
+        "memory": 256,
+        "domain": "api.acme.dev",
+        "env": {"RUST_LOG": "info"},
+        "secrets": {"DATABASE_URL": SECRET}
+    })
+}
+
+async fn stored_app(api: &Api, id: &str) -> App {
+    let out = api
+        .dynamo()
+        .get_item()
+        .table_name(&api.res.table)
+        .key(
+            "PK",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("APP#{id}")),
+        )
+        .key(
+            "SK",
+            aws_sdk_dynamodb::types::AttributeValue::S("APP".into()),
+        )
+        .send()
+        .await
+        .unwrap();
+    serde_dynamo::from_item(out.item.expect("the app item exists")).unwrap()
+}
+
+#[tokio::test]
+async fn deploy_queues_ids_only_and_stores_the_token_sealed() {
+    let api = Api::start().await;
+    let (status, body) = api.call("POST", "/deploy", Some(seed_body())).await;
+    assert_eq!(status, 202, "{body}");
+    let app_id = body["appId"].as_str().unwrap();
+    let deployment_id = body["deploymentId"].as_str().unwrap();
+    assert_eq!(body["status"], "queued");
+    assert!(body.get("url").is_some());
+    let hook = &body["webhook"];
+    assert_eq!(
+        hook["url"],
+        format!("{}/webhooks/github/{app_id}", api.base)
+    );
+    assert_eq!(hook["contentType"], "application/json");
+    assert_eq!(hook["events"], json!(["push"]));
+    let secret = hook["secret"].as_str().unwrap();
+    assert!(secret.len() >= 64, "at least 32 random bytes");
+    assert!(!body.to_string().contains(TOKEN) && !body.to_string().contains(SECRET));
+
+    let messages = api.queued_messages().await;
+    assert_eq!(messages.len(), 1);
+    let message: Value = serde_json::from_str(&messages[0]).unwrap();
+    assert_eq!(
+        message,
+        json!({"deploymentId": deployment_id, "appId": app_id})
+    );
+
+    let b64 = base64::engine::general_purpose::STANDARD;
+    for item in api.items().await {
+        for needle in [
+            TOKEN,
+            SECRET,
+            secret,
+            &b64.encode(TOKEN),
+            &b64.encode(secret),
+        ] {
+            assert!(
+                !item_contains(&item, needle),
+                "a plaintext secret is in {item:?}"
+            );
+        }
+    }
+
+    let app = stored_app(&api, app_id).await;
+    let envelope = Envelope::new(api.kms(), api.res.kms_key.clone());
+    let sealed = b64.decode(app.config.sealed_credentials.unwrap()).unwrap();
+    let creds: Credentials =
+        serde_json::from_slice(&envelope.open(app_id, &sealed).await.unwrap()).unwrap();
+    assert_eq!(creds.repo_token.as_deref(), Some(TOKEN));
+    assert_eq!(creds.secrets["DATABASE_URL"], SECRET);
+    let hook_secret = envelope
+        .open(app_id, &b64.decode(&app.sealed_webhook_secret).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(hook_secret, secret.as_bytes());
+    assert!(
+        envelope
+            .open("01a2017e-0000-7000-8000-000000000000", &sealed)
+            .await
+            .is_err(),
+        "sealed values are bound to their app"
+    );
+}
+
+#[tokio::test]
+async fn the_same_name_updates_the_app_and_queues_a_new_deployment() {
+    let api = Api::start().await;
+    let (_, first) = api.call("POST", "/deploy", Some(seed_body())).await;
+    let mut monorepo = seed_body();
+    monorepo["dockerfile"] = "services/api/Dockerfile".into();
+    monorepo["context"] = "services/api".into();
+    monorepo["port"] = 9090.into();
+    let (status, second) = api.call("POST", "/deploy", Some(monorepo)).await;
+    assert_eq!(status, 202, "{second}");
+    assert_eq!(first["appId"], second["appId"]);
+    assert_ne!(first["deploymentId"], second["deploymentId"]);
+    assert_eq!(
+        first["webhook"]["secret"], second["webhook"]["secret"],
+        "the webhook secret is stable"
+    );
+
+    let app_id = first["appId"].as_str().unwrap();
+    let (status, app) = api.call("GET", &format!("/apps/{app_id}"), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(app["source"]["dockerfile"], "services/api/Dockerfile");
+    assert_eq!(app["source"]["context"], "services/api");
+    assert_eq!(app["port"], 9090);
+    assert_eq!(app["deployments"].as_array().unwrap().len(), 2);
+
+    let (_, older) = api
+        .call(
+            "GET",
+            &format!("/deployments/{}", first["deploymentId"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    assert_eq!(
+        older["status"], "superseded",
+        "the older queued deployment gives way"
+    );
+    let (_, list) = api.call("GET", "/apps", None).await;
+    assert_eq!(list["apps"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn an_app_shows_its_webhook_and_never_a_secret() {
+    let api = Api::start().await;
+    let (_, created) = api.call("POST", "/deploy", Some(seed_body())).await;
+    let id = created["appId"].as_str().unwrap();
+    let (status, app) = api.call("GET", &format!("/apps/{id}"), None).await;
+    assert_eq!(status, 200);
+    for key in [
+        "id",
+        "name",
+        "source",
+        "port",
+        "cpu",
+        "memory",
+        "domain",
+        "env",
+        "secretNames",
+        "status",
+        "url",
+        "webhook",
+        "deployments",
+    ] {
+        assert!(
+            app.get(key).is_some(),
+            "GET /apps/{{id}} lacks {key}: {app}"
+        );
+    }
+    assert_eq!(app["webhook"]["url"], created["webhook"]["url"]);
+    assert_eq!(app["source"]["hasRepoToken"], true);
+    assert_eq!(app["secretNames"], json!(["DATABASE_URL"]));
+    assert_eq!(app["cpu"], 0.5);
+    assert_eq!(app["status"], "queued");
+    let text = app.to_string();
+    assert!(!text.contains(TOKEN) && !text.contains(SECRET));
+    assert!(!text.contains("sealed"), "no sealed attribute is shown");
+
+    let (_, list) = api.call("GET", "/apps", None).await;
+    assert!(!list.to_string().contains(TOKEN));
+    let dep = created["deploymentId"].as_str().unwrap();
+    let (status, d) = api.call("GET", &format!("/deployments/{dep}"), None).await;
+    assert_eq!(status, 200);
+    for key in [
+        "id",
+        "appId",
+        "status",
+        "trigger",
+        "commit",
+        "cacheHit",
+        "error",
+        "createdAt",
+        "phases",
+    ] {
+        assert!(
+            d.get(key).is_some(),
+            "GET /deployments/{{id}} lacks {key}: {d}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn another_owner_sees_nothing_and_a_bad_bearer_gets_401() {
+    let api = Api::start().await;
+    let (_, created) = api.call("POST", "/deploy", Some(seed_body())).await;
+    let id = created["appId"].as_str().unwrap().to_owned();
+    let dep = created["deploymentId"].as_str().unwrap().to_owned();
+    let mallory = api.mint_token("mallory").await;
+    let routes = [
+        ("GET", format!("/apps/{id}")),
+        ("DELETE", format!("/apps/{id}")),
+        ("POST", format!("/apps/{id}/deploy")),
+        ("GET", format!("/apps/{id}/deployments")),
+        ("GET", format!("/deployments/{dep}")),
+        ("POST", format!("/deployments/{dep}/cancel")),
+    ];
+    let before = api.written().await.len();
+    for (method, path) in &routes {
+        let (status, body) = api.call_as(&mallory, method, path, None).await;
+        assert_eq!(status, 404, "{method} {path}: {body}");
+        assert_eq!(body["error"]["code"], "not_found");
+    }
+    let (_, theirs) = api.call_as(&mallory, "GET", "/apps", None).await;
+    assert_eq!(theirs["apps"], json!([]));
+    // Deploying the same name as another owner makes a separate app.
+    let (_, own) = api
+        .call_as(&mallory, "POST", "/deploy", Some(seed_body()))
+        .await;
+    assert_ne!(own["appId"], created["appId"]);
+    assert_eq!(
+        api.written().await.len(),
+        before + 3,
+        "mallory's app, its name and its deployment only"
+    );
+
+    for (method, path) in routes
+        .iter()
+        .chain([("GET", "/apps".to_owned()), ("POST", "/deploy".to_owned())].iter())
+    {
+        let (status, body) = api.raw(method, path, None, Vec::new()).await;
+        assert_eq!(status, 401, "{method} {path} without a token");
+        assert_eq!(body["error"]["code"], "unauthorized");
+        let (status, _) = api
+            .raw(method, path, Some("slw_not-a-real-token"), Vec::new())
+            .await;
+        assert_eq!(status, 401, "{method} {path} with a wrong token");
+    }
+    let (_, still) = api.call("GET", &format!("/apps/{id}"), None).await;
+    assert_eq!(
+        still["status"], "queued",
+        "nothing mallory sent changed alice's app"
+    );
+}
+
+#[tokio::test]
+async fn each_bad_field_gets_400_naming_it_and_writes_nothing() {
+    let api = Api::start().await;
+    let cases: Vec<(&str, Value)> = vec![
+        ("dockerfile", json!("../Dockerfile")),
+        ("dockerfile", json!("/etc/passwd")),
+        ("dockerfile", json!("a/../../b")),
+        ("context", json!("..")),
+        ("port", json!(0)),
+        ("port", json!(70000)),
+        ("repo", json!("http://github.com/acme/api.git")),
+        ("repo", json!("ssh://git@github.com/acme/api.git")),
+        ("repo", json!("file:///etc/passwd")),
+        ("repo", json!("git@github.com:a/b")),
+        ("repo", json!("https://user:pw@host/r")),
+        ("repo", json!("https://169.254.169.254/x")),
+        ("name", json!("My App")),
+        ("branch", json!("-x")),
+        ("cpu", json!(64)),
+        ("memory", json!(1)),
+        ("env", json!({"1BAD": "x"})),
+        ("secrets", json!("not-an-object")),
+        ("colour", json!("blue")),
+    ];
+    for (field, value) in cases {
+        let mut body = seed_body();
+        body[field] = value.clone();
+        let (status, resp) = api.call("POST", "/deploy", Some(body)).await;
+        assert_eq!(status, 400, "{field}={value}: {resp}");
+        assert_eq!(resp["error"]["code"], "invalid_field");
+        let named = resp["error"]["field"].as_str().unwrap();
+        assert!(named.starts_with(field), "{field}={value} named {named}");
+        assert!(resp["error"]["message"].as_str().unwrap().contains(field));
+        assert!(!resp.to_string().contains(TOKEN));
+    }
+    let (status, resp) = api
+        .raw(
+            "POST",
+            "/deploy",
+            Some(&api.token),
+            b"name=api&repo=x".to_vec(),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(resp["error"]["code"], "invalid_json");
+    let mut huge = seed_body();
+    huge["env"] = json!({"BIG": "x".repeat(1024 * 1024)});
+    let (status, resp) = api
+        .raw(
+            "POST",
+            "/deploy",
+            Some(&api.token),
+            huge.to_string().into_bytes(),
+        )
+        .await;
+    assert_eq!(status, 413, "{resp}");
+    assert_eq!(resp["error"]["code"], "payload_too_large");
+
+    assert!(
+        api.written().await.is_empty(),
+        "bad input wrote to the table"
+    );
+    assert_eq!(api.queue_depth().await, 0, "bad input queued a job");
+}
+
+#[tokio::test]
+async fn cancel_deploy_now_and_delete() {
+    let api = Api::start().await;
+    let (_, created) = api.call("POST", "/deploy", Some(seed_body())).await;
+    let id = created["appId"].as_str().unwrap();
+    let dep = created["deploymentId"].as_str().unwrap();
+
+    let (status, d) = api
+        .call("POST", &format!("/deployments/{dep}/cancel"), None)
+        .await;
+    assert_eq!(status, 200, "{d}");
+    assert_eq!(
+        d["status"], "cancelled",
+        "a queued deployment is cancelled at once"
+    );
+    let (status, again) = api
+        .call("POST", &format!("/deployments/{dep}/cancel"), None)
+        .await;
+    assert_eq!(status, 409, "{again}");
+
+    let (status, now) = api.call("POST", &format!("/apps/{id}/deploy"), None).await;
+    assert_eq!(status, 202, "{now}");
+    assert_eq!(now["appId"], created["appId"]);
+    assert_eq!(now["webhook"]["secret"], created["webhook"]["secret"]);
+    assert_eq!(api.queued_messages().await.len(), 2);
+    let (_, history) = api
+        .call("GET", &format!("/apps/{id}/deployments"), None)
+        .await;
+    let statuses: Vec<&str> = history["deployments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["queued", "cancelled"], "newest first");
+
+    let (status, _) = api.call("DELETE", &format!("/apps/{id}"), None).await;
+    assert_eq!(status, 202);
+    let (status, _) = api.call("GET", &format!("/apps/{id}"), None).await;
+    assert_eq!(status, 404);
+    let (_, list) = api.call("GET", "/apps", None).await;
+    assert_eq!(list["apps"], json!([]));
+    let new_dep = now["deploymentId"].as_str().unwrap();
+    let stored = api
+        .dynamo()
+        .get_item()
+        .table_name(&api.res.table)
+        .key(
+            "PK",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("DEP#{new_dep}")),
+        )
+        .key(
+            "SK",
+            aws_sdk_dynamodb::types::AttributeValue::S("DEP".into()),
+        )
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    assert_eq!(
+        stored["status"].as_s().unwrap(),
+        "cancelled",
+        "a deleted app's queued work is cancelled"
+    );
+    let (status, recreated) = api.call("POST", "/deploy", Some(seed_body())).await;
+    assert_eq!(status, 202);
+    assert_ne!(
+        recreated["appId"], created["appId"],
+        "the name is free again"
+    );
+}

@@ -1,0 +1,108 @@
+//! The Lambda binaries answer real API Gateway REST events the way
+//! `local-api` answers HTTP, so the local path hides no Lambda-only bug.
+
+use slipway_e2e::*;
+
+fn body(name: &str) -> Value {
+    json!({"name": name, "repo": "https://github.com/acme/api.git", "port": 8080, "repoToken": "ghp_lambdatoken"})
+}
+
+#[tokio::test]
+async fn deploy_and_apps_functions_match_local_api() {
+    let api = Api::start().await;
+    let (status, local) = api.call("POST", "/deploy", Some(body("api"))).await;
+    assert_eq!(status, 202);
+    let app_id = local["appId"].as_str().unwrap();
+
+    let mut bad = body("api");
+    bad["port"] = 0.into();
+    let answers = invoke_lambda(
+        &api,
+        "slipway-deploy",
+        vec![
+            rest_event("POST", "/deploy", "alice", Some(&body("api"))),
+            rest_event("POST", "/deploy", "alice", Some(&bad)),
+            rest_event("GET", "/nowhere", "alice", None),
+        ],
+    )
+    .await;
+    let ok = answers[0].as_ref().expect("the deploy function answered");
+    assert_eq!(ok["statusCode"], 202, "{ok}");
+    let lambda = proxy_body(ok);
+    assert_eq!(lambda["appId"], app_id, "same owner and name: the same app");
+    assert_ne!(lambda["deploymentId"], local["deploymentId"]);
+    assert_eq!(lambda["webhook"]["secret"], local["webhook"]["secret"]);
+    assert_eq!(
+        lambda["webhook"]["url"],
+        format!(
+            "https://abc123defg.execute-api.us-east-1.amazonaws.com/prod/webhooks/github/{app_id}"
+        ),
+        "the public URL keeps the stage"
+    );
+
+    let bad = answers[1].as_ref().unwrap();
+    assert_eq!(bad["statusCode"], 400);
+    let (_, local_bad) = api
+        .call(
+            "POST",
+            "/deploy",
+            Some(json!({"name": "api", "repo": "https://github.com/acme/api.git", "port": 0})),
+        )
+        .await;
+    assert_eq!(proxy_body(bad), local_bad);
+    assert_eq!(answers[2].as_ref().unwrap()["statusCode"], 404);
+
+    let answers = invoke_lambda(
+        &api,
+        "slipway-apps",
+        vec![
+            rest_event("GET", &format!("/apps/{app_id}"), "alice", None),
+            rest_event("GET", &format!("/apps/{app_id}"), "mallory", None),
+        ],
+    )
+    .await;
+    let shown = answers[0].as_ref().unwrap();
+    assert_eq!(shown["statusCode"], 200, "{shown}");
+    let mut lambda_app = proxy_body(shown);
+    let (_, mut local_app) = api.call("GET", &format!("/apps/{app_id}"), None).await;
+    lambda_app["webhook"]["url"] = Value::Null;
+    local_app["webhook"]["url"] = Value::Null;
+    assert_eq!(lambda_app, local_app);
+    assert_eq!(
+        answers[1].as_ref().unwrap()["statusCode"],
+        404,
+        "the owner comes from the authorizer"
+    );
+}
+
+#[tokio::test]
+async fn the_authorizer_function_allows_known_tokens_only() {
+    let api = Api::start().await;
+    let arn = "arn:aws:execute-api:us-east-1:123456789012:abc123defg/prod/GET/apps";
+    let answers = invoke_lambda(
+        &api,
+        "slipway-authorizer",
+        vec![
+            json!({"type": "TOKEN", "authorizationToken": format!("Bearer {}", api.token), "methodArn": arn}),
+            json!({"type": "TOKEN", "authorizationToken": "Bearer slw_wrong", "methodArn": arn}),
+            json!({"type": "TOKEN", "authorizationToken": api.token, "methodArn": arn}),
+        ],
+    )
+    .await;
+    let allow = answers[0].as_ref().expect("a known token is allowed");
+    assert_eq!(allow["principalId"], "alice");
+    assert_eq!(allow["context"]["owner"], "alice");
+    let statement = &allow["policyDocument"]["Statement"][0];
+    assert_eq!(statement["Effect"], "Allow");
+    assert_eq!(
+        statement["Resource"],
+        "arn:aws:execute-api:us-east-1:123456789012:abc123defg/prod/*/*"
+    );
+    for denied in &answers[1..] {
+        let err = denied.as_ref().expect_err("refused");
+        assert_eq!(
+            err["errorMessage"], "Unauthorized",
+            "API Gateway answers 401 on this message"
+        );
+    }
+}
