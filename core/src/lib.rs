@@ -8,5 +8,7 @@ pub mod fields;
 pub mod ids;
 pub mod job;
 pub mod model;
+pub mod redact;
+pub mod s3_keys;
 pub mod status;
 pub mod store;

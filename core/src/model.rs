@@ -111,6 +111,9 @@ pub struct App {
     pub latest_deployment_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub live_deployment_id: Option<String>,
+    /// The runner whose host runs the live container.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live_runner_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     #[serde(default)]

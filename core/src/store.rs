@@ -18,7 +18,7 @@ use aws_sdk_dynamodb::Client;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::model::{App, AppConfig, Deployment};
+use crate::model::{App, AppConfig, Deployment, Phase};
 use crate::status::DeploymentStatus;
 
 pub const GSI1: &str = "GSI1";
@@ -553,6 +553,176 @@ impl Store {
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().update(mark).build())
             .transact_items(TransactWriteItem::builder().delete(free).build())
+            .send()
+            .await
+            .map_err(conditional)?;
+        Ok(())
+    }
+
+    /// Takes a deployment for a runner: raises `attempt`, the fencing token
+    /// every later write of this runner is conditioned on, so a runner that
+    /// lost its claim (it was presumed dead) cannot write over its successor.
+    /// A queued deployment becomes `building`; one taken over from a dead
+    /// runner keeps its status and is done again from the start.
+    pub async fn claim(&self, d: &Deployment, runner_id: &str) -> Result<Deployment, StoreError> {
+        let to = if d.status == DeploymentStatus::Queued {
+            DeploymentStatus::Building
+        } else {
+            d.status
+        };
+        let out = self
+            .db
+            .update_item()
+            .table_name(&self.table)
+            .key("PK", s(dep_pk(&d.id)))
+            .key("SK", s("DEP"))
+            .update_expression("SET #status = :to, attempt = :next, runnerId = :runner, updatedAt = :now, #error = :none")
+            .condition_expression("#status = :seen AND attempt = :attempt AND cancelRequested = :f")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#error", "error")
+            .expression_attribute_values(":to", s(to.as_str()))
+            .expression_attribute_values(":seen", s(d.status.as_str()))
+            .expression_attribute_values(":attempt", AttributeValue::N(d.attempt.to_string()))
+            .expression_attribute_values(":next", AttributeValue::N((d.attempt + 1).to_string()))
+            .expression_attribute_values(":runner", s(runner_id))
+            .expression_attribute_values(":now", s(crate::ids::now_rfc3339()))
+            .expression_attribute_values(":none", AttributeValue::Null(true))
+            .expression_attribute_values(":f", AttributeValue::Bool(false))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await
+            .map_err(conditional)?;
+        from_item(out.attributes.unwrap_or_default())
+    }
+
+    /// Records facts about a deployment in progress (commit, cacheHit, …)
+    /// under the runner's claim.
+    pub async fn record(
+        &self,
+        id: &str,
+        attempt: u32,
+        fields: &[(&str, AttributeValue)],
+    ) -> Result<(), StoreError> {
+        let mut req = self
+            .db
+            .update_item()
+            .table_name(&self.table)
+            .key("PK", s(dep_pk(id)))
+            .key("SK", s("DEP"))
+            .condition_expression("attempt = :attempt")
+            .expression_attribute_values(":attempt", AttributeValue::N(attempt.to_string()))
+            .expression_attribute_values(":now", s(crate::ids::now_rfc3339()));
+        let mut set = vec!["updatedAt = :now".to_owned()];
+        for (i, (name, value)) in fields.iter().enumerate() {
+            set.push(format!("#f{i} = :f{i}"));
+            req = req
+                .expression_attribute_names(format!("#f{i}"), *name)
+                .expression_attribute_values(format!(":f{i}"), value.clone());
+        }
+        req.update_expression(format!("SET {}", set.join(", ")))
+            .send()
+            .await
+            .map_err(conditional)?;
+        Ok(())
+    }
+
+    /// Records how long one phase took.
+    pub async fn record_phase(
+        &self,
+        id: &str,
+        attempt: u32,
+        name: &str,
+        phase: &Phase,
+    ) -> Result<(), StoreError> {
+        self.db
+            .update_item()
+            .table_name(&self.table)
+            .key("PK", s(dep_pk(id)))
+            .key("SK", s("DEP"))
+            .update_expression("SET phases.#p = :phase, updatedAt = :now")
+            .condition_expression("attempt = :attempt")
+            .expression_attribute_names("#p", name)
+            .expression_attribute_values(
+                ":phase",
+                serde_dynamo::to_attribute_value(phase)
+                    .map_err(|e| StoreError::Malformed(e.to_string()))?,
+            )
+            .expression_attribute_values(":attempt", AttributeValue::N(attempt.to_string()))
+            .expression_attribute_values(":now", s(crate::ids::now_rfc3339()))
+            .send()
+            .await
+            .map_err(conditional)?;
+        Ok(())
+    }
+
+    /// Makes a deployment the app's live one, in one transaction with its
+    /// `running` status. Refused (`Conflict`) when a newer deployment is
+    /// already live, the app was deleted, or the claim was lost: an older
+    /// commit never goes live after a newer one.
+    pub async fn go_live(
+        &self,
+        d: &Deployment,
+        runner_id: &str,
+        url: &str,
+    ) -> Result<(), StoreError> {
+        let app = Update::builder()
+            .table_name(&self.table)
+            .key("PK", s(app_pk(&d.app_id)))
+            .key("SK", s("APP"))
+            .update_expression("SET liveDeploymentId = :dep, liveRunnerId = :runner, #url = :url, stopped = :f, updatedAt = :now")
+            .condition_expression(
+                "attribute_exists(PK) AND attribute_not_exists(deletedAt) AND (attribute_not_exists(liveDeploymentId) OR liveDeploymentId <= :dep)",
+            )
+            .expression_attribute_names("#url", "url")
+            .expression_attribute_values(":dep", s(&d.id))
+            .expression_attribute_values(":runner", s(runner_id))
+            .expression_attribute_values(":url", s(url))
+            .expression_attribute_values(":f", AttributeValue::Bool(false))
+            .expression_attribute_values(":now", s(crate::ids::now_rfc3339()))
+            .build()
+            .map_err(|e| StoreError::Dynamo(e.to_string()))?;
+        let dep = Update::builder()
+            .table_name(&self.table)
+            .key("PK", s(dep_pk(&d.id)))
+            .key("SK", s("DEP"))
+            .update_expression("SET #status = :running, #url = :url, updatedAt = :now")
+            .condition_expression("#status IN (:deploying, :running) AND attempt = :attempt")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#url", "url")
+            .expression_attribute_values(":running", s(DeploymentStatus::Running.as_str()))
+            .expression_attribute_values(":deploying", s(DeploymentStatus::Deploying.as_str()))
+            .expression_attribute_values(":attempt", AttributeValue::N(d.attempt.to_string()))
+            .expression_attribute_values(":url", s(url))
+            .expression_attribute_values(":now", s(crate::ids::now_rfc3339()))
+            .build()
+            .map_err(|e| StoreError::Dynamo(e.to_string()))?;
+        self.db
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(app).build())
+            .transact_items(TransactWriteItem::builder().update(dep).build())
+            .send()
+            .await
+            .map_err(conditional)?;
+        Ok(())
+    }
+
+    /// Whether the app's live container is down and could not be restarted.
+    pub async fn set_stopped(
+        &self,
+        app_id: &str,
+        live: &str,
+        stopped: bool,
+    ) -> Result<(), StoreError> {
+        self.db
+            .update_item()
+            .table_name(&self.table)
+            .key("PK", s(app_pk(app_id)))
+            .key("SK", s("APP"))
+            .update_expression("SET stopped = :s, updatedAt = :now")
+            .condition_expression("liveDeploymentId = :live")
+            .expression_attribute_values(":s", AttributeValue::Bool(stopped))
+            .expression_attribute_values(":live", s(live))
+            .expression_attribute_values(":now", s(crate::ids::now_rfc3339()))
             .send()
             .await
             .map_err(conditional)?;

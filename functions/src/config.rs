@@ -7,6 +7,7 @@ pub struct Config {
     pub table: String,
     pub queue_url: String,
     pub kms_key_id: String,
+    pub bucket: String,
     /// Base URL users reach the API at, for webhook URLs. Unset on Lambda,
     /// where it is taken from the request (domain and stage).
     pub public_api_url: Option<String>,
@@ -30,6 +31,7 @@ impl Config {
             table: required("SLIPWAY_TABLE")?,
             queue_url: required("SLIPWAY_QUEUE_URL")?,
             kms_key_id: required("SLIPWAY_KMS_KEY_ID")?,
+            bucket: required("SLIPWAY_BUCKET")?,
             public_api_url: std::env::var("SLIPWAY_PUBLIC_API_URL")
                 .ok()
                 .filter(|v| !v.is_empty())

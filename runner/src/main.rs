@@ -1,1 +1,50 @@
-fn main() {}
+//! `slipway-runner`: the build-host daemon. Pulls deployment jobs from SQS,
+//! clones, builds, pushes, runs the app, keeps its containers in line with
+//! the table, and on SIGTERM drains before it exits.
+
+mod config;
+mod job;
+mod logs;
+mod reconcile;
+mod runtime;
+mod worker;
+
+use anyhow::Context;
+use tokio::signal::unix::{signal, SignalKind};
+use tokio_util::sync::CancellationToken;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+                tracing_subscriber::EnvFilter::new("info,aws_config=warn,aws_smithy_runtime=warn")
+            }),
+        )
+        .with_ansi(false)
+        .with_writer(std::io::stderr)
+        .init();
+    let config = config::Config::from_env()?;
+    tokio::fs::create_dir_all(&config.work_dir)
+        .await
+        .with_context(|| format!("creating the work dir {}", config.work_dir.display()))?;
+    let rt = runtime::Runtime::connect(config)
+        .await
+        .context("connecting to the Docker engine")?;
+    tracing::info!(runner_id = %rt.config.runner_id, slots = rt.config.slots, "runner started");
+
+    let shutdown = CancellationToken::new();
+    let reconciler = tokio::spawn(reconcile::run(rt.clone(), shutdown.clone()));
+    let worker = tokio::spawn(worker::run(rt.clone(), shutdown.clone()));
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM: draining"),
+        _ = int.recv() => tracing::info!("SIGINT: draining"),
+    }
+    shutdown.cancel();
+    worker.await?;
+    reconciler.await?;
+    tracing::info!("runner stopped");
+    Ok(())
+}

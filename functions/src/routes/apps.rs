@@ -101,7 +101,11 @@ pub async fn deployments(
     ))
 }
 
-async fn owned_deployment(state: &AppState, owner: &str, id: &str) -> Result<Deployment, ApiError> {
+pub(crate) async fn owned_deployment(
+    state: &AppState,
+    owner: &str,
+    id: &str,
+) -> Result<Deployment, ApiError> {
     let d = state
         .store
         .get_deployment(id)

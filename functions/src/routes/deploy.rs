@@ -146,6 +146,7 @@ async fn create_and_queue(
         sealed_webhook_secret: base64::engine::general_purpose::STANDARD.encode(sealed_secret),
         latest_deployment_id: None,
         live_deployment_id: None,
+        live_runner_id: None,
         url: None,
         stopped: false,
         deleted_at: None,

@@ -2,6 +2,7 @@
 
 pub mod apps;
 pub mod deploy;
+pub mod logs;
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
@@ -27,6 +28,7 @@ pub fn apps_routes(state: AppState) -> Router {
         .route("/apps/{id}/deployments", get(apps::deployments))
         .route("/deployments/{id}", get(apps::show_deployment))
         .route("/deployments/{id}/cancel", post(apps::cancel))
+        .route("/deployments/{id}/logs", get(logs::logs))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }

@@ -1,0 +1,182 @@
+//! Build and publish phases: the context to the engine with the app's last
+//! image from the registry as cache, one retry without cache when a cached
+//! build fails, then `:<sha>` and `:latest` pushed.
+
+use bollard::query_parameters::{
+    BuildImageOptionsBuilder, CreateImageOptionsBuilder, PushImageOptionsBuilder,
+    TagImageOptionsBuilder,
+};
+use bollard::Docker;
+use futures_util::StreamExt;
+
+use crate::logs::BuildLog;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("the build failed: {0}")]
+    Failed(String),
+    #[error("the Docker engine failed: {0}")]
+    Engine(String),
+}
+
+/// What a build produced.
+pub struct Built {
+    pub image: String,
+    pub cache_hit: bool,
+}
+
+/// The app's image repository in the registry.
+pub fn repository(registry: &str, app_id: &str) -> String {
+    format!("{registry}/slipway/{app_id}")
+}
+
+/// Makes the app's `:latest` available locally so `cachefrom` can use it,
+/// pulling it from the registry when this engine lacks it. No image yet (a
+/// first build) is not an error.
+pub async fn prepare_cache(docker: &Docker, repo: &str, log: &BuildLog) -> Option<String> {
+    let latest = format!("{repo}:latest");
+    if docker.inspect_image(&latest).await.is_ok() {
+        return Some(latest);
+    }
+    let options = CreateImageOptionsBuilder::default()
+        .from_image(repo)
+        .tag("latest")
+        .build();
+    let mut pull = docker.create_image(Some(options), None, None);
+    while let Some(item) = pull.next().await {
+        match item {
+            Ok(info) if info.error_detail.is_none() => {}
+            _ => {
+                log.line("No cached image of this app yet: building from scratch.");
+                return None;
+            }
+        }
+    }
+    log.line(format!(
+        "Pulled {latest} from the registry for the layer cache."
+    ));
+    Some(latest)
+}
+
+/// One `docker build`. Returns whether any step came from the cache, and on
+/// failure the engine's reason plus whether the cache was in use.
+async fn build_once(
+    docker: &Docker,
+    tar: bytes::Bytes,
+    dockerfile: &str,
+    tag: &str,
+    cache_from: Option<&str>,
+    log: &BuildLog,
+) -> Result<bool, (BuildError, bool)> {
+    let mut options = BuildImageOptionsBuilder::default()
+        .dockerfile(dockerfile)
+        .t(tag)
+        .pull("false")
+        .rm(true)
+        .forcerm(true)
+        .nocache(cache_from.is_none());
+    if let Some(cache) = cache_from {
+        options = options.cachefrom(&vec![cache.to_owned()]);
+    }
+    let mut stream = docker.build_image(options.build(), None, Some(bollard::body_full(tar)));
+    let mut cache_hit = false;
+    while let Some(item) = stream.next().await {
+        match item {
+            Ok(info) => {
+                if let Some(text) = info.stream {
+                    cache_hit |= text.contains("Using cache");
+                    log.text(text);
+                }
+                if let Some(detail) = info.error_detail {
+                    let message = detail.message.unwrap_or_else(|| "unknown error".into());
+                    log.line(format!("ERROR: {message}"));
+                    return Err((BuildError::Failed(message), cache_hit));
+                }
+            }
+            Err(bollard::errors::Error::DockerStreamError { error }) => {
+                log.line(format!("ERROR: {error}"));
+                return Err((BuildError::Failed(error), cache_hit));
+            }
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code,
+                message,
+            }) if (400..500).contains(&status_code) => {
+                log.line(format!("ERROR: {message}"));
+                return Err((BuildError::Failed(message), cache_hit));
+            }
+            Err(e) => return Err((BuildError::Engine(e.to_string()), cache_hit)),
+        }
+    }
+    Ok(cache_hit)
+}
+
+/// Builds `repo:<sha>`; a build that fails while using cached layers is
+/// tried once more without any cache.
+pub async fn build(
+    docker: &Docker,
+    tar: Vec<u8>,
+    dockerfile: &str,
+    repo: &str,
+    sha: &str,
+    cache_from: Option<&str>,
+    log: &BuildLog,
+) -> Result<Built, BuildError> {
+    let image = format!("{repo}:{sha}");
+    let tar = bytes::Bytes::from(tar);
+    match build_once(docker, tar.clone(), dockerfile, &image, cache_from, log).await {
+        Ok(cache_hit) => Ok(Built { image, cache_hit }),
+        Err((BuildError::Failed(reason), true)) => {
+            log.line(format!(
+                "The build failed while using cached layers ({reason}); retrying once without the cache."
+            ));
+            build_once(docker, tar, dockerfile, &image, None, log)
+                .await
+                .map(|_| Built {
+                    image,
+                    cache_hit: false,
+                })
+                .map_err(|(e, _)| e)
+        }
+        Err((e, _)) => Err(e),
+    }
+}
+
+/// Tags `:latest` and pushes both tags.
+pub async fn publish(
+    docker: &Docker,
+    repo: &str,
+    sha: &str,
+    log: &BuildLog,
+) -> Result<(), BuildError> {
+    docker
+        .tag_image(
+            &format!("{repo}:{sha}"),
+            Some(
+                TagImageOptionsBuilder::default()
+                    .repo(repo)
+                    .tag("latest")
+                    .build(),
+            ),
+        )
+        .await
+        .map_err(|e| BuildError::Engine(e.to_string()))?;
+    for tag in [sha, "latest"] {
+        log.line(format!("Pushing {repo}:{tag}"));
+        let mut push = docker.push_image(
+            repo,
+            Some(PushImageOptionsBuilder::default().tag(tag).build()),
+            None,
+        );
+        while let Some(item) = push.next().await {
+            let info =
+                item.map_err(|e| BuildError::Engine(format!("pushing {repo}:{tag}: {e}")))?;
+            if let Some(detail) = info.error_detail {
+                return Err(BuildError::Engine(format!(
+                    "pushing {repo}:{tag}: {}",
+                    detail.message.unwrap_or_default()
+                )));
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,274 @@
+//! The build context: `dockerfile` and `context` resolved inside the
+//! checkout (symlinks included), `.dockerignore` applied, `.git` left out,
+//! everything packed into the tar the engine receives.
+
+use std::path::{Component, Path, PathBuf};
+
+/// Where a Dockerfile from outside the context is put inside it.
+const OUTSIDE_DOCKERFILE: &str = ".slipway.Dockerfile";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ContextError {
+    #[error("{field} {path:?} does not exist in the repository")]
+    Missing { field: &'static str, path: String },
+    #[error(
+        "{field} {path:?} leads outside the repository (through a symlink); give a path inside it"
+    )]
+    Escapes { field: &'static str, path: String },
+    #[error("{field} {path:?} is not a {expected}")]
+    WrongKind {
+        field: &'static str,
+        path: String,
+        expected: &'static str,
+    },
+    #[error(".dockerignore line {line:?} is not a valid pattern: {reason}")]
+    BadIgnore { line: String, reason: String },
+    #[error("the build context is larger than {max} bytes; add a .dockerignore")]
+    TooLarge { max: u64 },
+    #[error("reading the checkout: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A packed context and the Dockerfile path inside it.
+pub struct Context {
+    pub tar: Vec<u8>,
+    pub dockerfile: String,
+}
+
+/// Resolves `rel` inside `root`, refusing anything that ends up outside it.
+/// Only metadata is read, never content.
+pub fn resolve(root: &Path, rel: &str, field: &'static str) -> Result<PathBuf, ContextError> {
+    let root = root.canonicalize()?;
+    let joined = root.join(rel);
+    if joined.symlink_metadata().is_err() {
+        return Err(ContextError::Missing {
+            field,
+            path: rel.to_owned(),
+        });
+    }
+    let real = joined.canonicalize().map_err(|_| ContextError::Escapes {
+        field,
+        path: rel.to_owned(),
+    })?;
+    if !real.starts_with(&root) {
+        return Err(ContextError::Escapes {
+            field,
+            path: rel.to_owned(),
+        });
+    }
+    Ok(real)
+}
+
+/// `.dockerignore` rules as Docker applies them: a pattern matches a path or
+/// any of its parents; the last matching rule wins; `!` re-includes.
+pub struct IgnoreRules {
+    rules: Vec<(glob::Pattern, bool)>,
+}
+
+impl IgnoreRules {
+    pub fn parse(text: &str) -> Result<Self, ContextError> {
+        let mut rules = Vec::new();
+        for raw in text.lines() {
+            let line = raw.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let (negated, pattern) = match line.strip_prefix('!') {
+                Some(rest) => (true, rest.trim()),
+                None => (false, line),
+            };
+            let cleaned = clean(pattern);
+            if cleaned.is_empty() {
+                continue;
+            }
+            let compiled = glob::Pattern::new(&cleaned).map_err(|e| ContextError::BadIgnore {
+                line: raw.to_owned(),
+                reason: e.to_string(),
+            })?;
+            rules.push((compiled, negated));
+        }
+        Ok(Self { rules })
+    }
+
+    pub fn excludes(&self, path: &str) -> bool {
+        let options = glob::MatchOptions {
+            case_sensitive: true,
+            require_literal_separator: true,
+            require_literal_leading_dot: false,
+        };
+        let mut excluded = false;
+        for (pattern, negated) in &self.rules {
+            let hit = ancestors(path).any(|p| pattern.matches_with(p, options));
+            if hit {
+                excluded = !negated;
+            }
+        }
+        excluded
+    }
+}
+
+/// `a/b/c` → `a/b/c`, `a/b`, `a`.
+fn ancestors(path: &str) -> impl Iterator<Item = &str> {
+    let mut next = Some(path);
+    std::iter::from_fn(move || {
+        let current = next?;
+        next = current.rfind('/').map(|i| &current[..i]);
+        Some(current)
+    })
+}
+
+/// Like Go's filepath.Clean, and no leading `/`.
+fn clean(pattern: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for c in Path::new(pattern).components() {
+        match c {
+            Component::Normal(p) => parts.push(p.to_str().unwrap_or_default()),
+            Component::ParentDir => {
+                parts.pop();
+            }
+            _ => {}
+        }
+    }
+    parts.join("/")
+}
+
+/// Packs the context. Entries are written in a fixed order with fixed
+/// metadata so the same tree gives the same tar (and the same cache keys).
+pub fn pack(
+    root: &Path,
+    context: &str,
+    dockerfile: &str,
+    max_bytes: u64,
+) -> Result<Context, ContextError> {
+    let context_dir = resolve(root, context, "context")?;
+    if !context_dir.is_dir() {
+        return Err(ContextError::WrongKind {
+            field: "context",
+            path: context.to_owned(),
+            expected: "directory",
+        });
+    }
+    let dockerfile_path = resolve(root, dockerfile, "dockerfile")?;
+    if !dockerfile_path.is_file() {
+        return Err(ContextError::WrongKind {
+            field: "dockerfile",
+            path: dockerfile.to_owned(),
+            expected: "file",
+        });
+    }
+    let ignore_text = match resolve(&context_dir, ".dockerignore", "context") {
+        Ok(p) if p.is_file() => std::fs::read_to_string(p)?,
+        _ => String::new(),
+    };
+    let rules = IgnoreRules::parse(&ignore_text)?;
+    let inside = dockerfile_path
+        .strip_prefix(&context_dir)
+        .ok()
+        .map(|p| p.to_string_lossy().replace('\\', "/"));
+
+    let mut tar = tar::Builder::new(Vec::new());
+    tar.mode(tar::HeaderMode::Deterministic);
+    tar.follow_symlinks(false);
+    let mut total = 0u64;
+    let mut stack = vec![context_dir.clone()];
+    while let Some(dir) = stack.pop() {
+        let mut entries: Vec<_> = std::fs::read_dir(&dir)?.collect::<Result<_, _>>()?;
+        entries.sort_by_key(|e| e.file_name());
+        for entry in entries.into_iter().rev() {
+            let path = entry.path();
+            let rel = path
+                .strip_prefix(&context_dir)
+                .expect("walked from the context")
+                .to_string_lossy()
+                .replace('\\', "/");
+            if rel == ".git" {
+                continue;
+            }
+            let is_dockerfile = inside.as_deref() == Some(rel.as_str());
+            if rules.excludes(&rel) && !is_dockerfile && rel != ".dockerignore" {
+                continue;
+            }
+            let meta = entry.path().symlink_metadata()?;
+            if meta.is_dir() {
+                tar.append_dir(&rel, &path)?;
+                stack.push(path);
+            } else if meta.is_file() || meta.file_type().is_symlink() {
+                total += meta.len();
+                if total > max_bytes {
+                    return Err(ContextError::TooLarge { max: max_bytes });
+                }
+                tar.append_path_with_name(&path, &rel)?;
+            }
+        }
+    }
+    let dockerfile = match inside {
+        Some(rel) => rel,
+        None => {
+            let content = std::fs::read(&dockerfile_path)?;
+            let mut header = tar::Header::new_gnu();
+            header.set_size(content.len() as u64);
+            header.set_mode(0o644);
+            header.set_mtime(0);
+            header.set_cksum();
+            tar.append_data(&mut header, OUTSIDE_DOCKERFILE, content.as_slice())?;
+            OUTSIDE_DOCKERFILE.to_owned()
+        }
+    };
+    Ok(Context {
+        tar: tar.into_inner()?,
+        dockerfile,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dockerignore_follows_docker_rules() {
+        let r = IgnoreRules::parse(
+            "# comment\nnode_modules\n*.log\n!keep.log\n/secret/\ndocs/**/*.md\n",
+        )
+        .unwrap();
+        assert!(r.excludes("node_modules"));
+        assert!(r.excludes("node_modules/a/b.js"));
+        assert!(r.excludes("debug.log"));
+        assert!(!r.excludes("keep.log"));
+        assert!(!r.excludes("sub/debug.log"), "* does not cross /");
+        assert!(r.excludes("secret/key"));
+        assert!(r.excludes("docs/a/b/c.md"));
+        assert!(!r.excludes("src/main.rs"));
+    }
+
+    #[test]
+    fn paths_resolve_inside_the_tree_only() {
+        let dir = std::env::temp_dir().join(format!("slipway-ctx-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("repo/services/api")).unwrap();
+        std::fs::write(dir.join("outside"), "FROM scratch").unwrap();
+        std::fs::write(dir.join("repo/services/api/Dockerfile"), "FROM x").unwrap();
+        std::os::unix::fs::symlink("../outside", dir.join("repo/Dockerfile")).unwrap();
+        std::os::unix::fs::symlink("services/api/Dockerfile", dir.join("repo/Inner")).unwrap();
+        let root = dir.join("repo");
+        assert!(matches!(
+            resolve(&root, "Dockerfile", "dockerfile"),
+            Err(ContextError::Escapes { .. })
+        ));
+        assert!(resolve(&root, "Inner", "dockerfile").is_ok());
+        assert!(matches!(
+            resolve(&root, "nope", "dockerfile"),
+            Err(ContextError::Missing { .. })
+        ));
+
+        let packed = pack(&root, ".", "services/api/Dockerfile", 1 << 20).unwrap();
+        assert_eq!(packed.dockerfile, "services/api/Dockerfile");
+        let outside = pack(&root, "services/api", "Inner", 1 << 20).unwrap();
+        assert_eq!(
+            outside.dockerfile, "Dockerfile",
+            "the symlink resolves into the context"
+        );
+        let err = pack(&root, ".", "Dockerfile", 1 << 20).err().unwrap();
+        assert!(err.to_string().contains("outside"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

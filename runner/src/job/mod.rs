@@ -1,0 +1,501 @@
+//! The path of one deployment on a build host: claim, clone, build, publish,
+//! run, go live. Every write carries the claim's attempt (fencing); a stop
+//! (cancel, superseded, lost claim, shutdown) is checked during every phase.
+
+mod build;
+mod context;
+mod run;
+mod source;
+mod watch;
+
+pub use run::{containers_of, remove as remove_container, Managed};
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Instant;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use base64::Engine;
+use slipway_core::ids;
+use slipway_core::job::JobMessage;
+use slipway_core::model::{App, Credentials, Deployment, Phase, Source};
+use slipway_core::redact::Redactor;
+use slipway_core::status::DeploymentStatus;
+use slipway_core::store::StoreError;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::logs::{BuildLog, LogWriter};
+use crate::runtime::Runtime;
+pub use watch::Stop;
+
+/// The biggest build context sent to the engine.
+const MAX_CONTEXT_BYTES: u64 = 2 * 1024 * 1024 * 1024;
+
+/// What to do with the job's message.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The deployment reached a final state: delete the message.
+    Done,
+    /// Something on our side failed: let the message come back later.
+    Retry(String),
+    /// Shutting down: give the message back at once for another runner.
+    HandBack,
+    /// Another runner holds the deployment now: leave the message alone.
+    LostClaim,
+}
+
+enum Failure {
+    /// The user's build or app failed: the deployment ends `failed`.
+    User(String),
+    /// Our infrastructure failed: try again later.
+    Infra(String),
+    Stopped(Stop),
+}
+
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict => Failure::Stopped(Stop::LostClaim),
+            other => Failure::Infra(other.to_string()),
+        }
+    }
+}
+
+pub async fn run(
+    rt: &Runtime,
+    msg: JobMessage,
+    receipt: Option<String>,
+    shutdown: CancellationToken,
+) -> Outcome {
+    let span = tracing::info_span!("job", app_id = %msg.app_id, deployment_id = %msg.deployment_id);
+    async {
+        let outcome = match admit(rt, &msg).await {
+            Ok(Some((app, d))) => {
+                rt.in_flight.lock().await.insert(d.id.clone());
+                let outcome = work(rt, app, d, receipt, shutdown).await;
+                rt.in_flight.lock().await.remove(&msg.deployment_id);
+                outcome
+            }
+            Ok(None) => Outcome::Done,
+            Err(e) => Outcome::Retry(e),
+        };
+        tracing::info!(?outcome, "job ended");
+        outcome
+    }
+    .instrument(span)
+    .await
+}
+
+/// Decides whether the deployment is still to be done, and claims it.
+async fn admit(rt: &Runtime, msg: &JobMessage) -> Result<Option<(App, Deployment)>, String> {
+    let Some(d) = rt
+        .store
+        .get_deployment(&msg.deployment_id)
+        .await
+        .map_err(|e| e.to_string())?
+    else {
+        return Ok(None);
+    };
+    if !d.status.is_in_progress() {
+        return Ok(None);
+    }
+    let end = |to: DeploymentStatus, why: &'static str| {
+        let id = d.id.clone();
+        async move {
+            match rt.store.set_status(&id, to, None, Some(why)).await {
+                Ok(_) | Err(StoreError::Conflict) => Ok(None),
+                Err(e) => Err(e.to_string()),
+            }
+        }
+    };
+    let app = match rt
+        .store
+        .get_app(&d.app_id)
+        .await
+        .map_err(|e| e.to_string())?
+    {
+        Some(app) if app.deleted_at.is_none() => app,
+        _ => return end(DeploymentStatus::Cancelled, "the app was deleted").await,
+    };
+    if d.cancel_requested {
+        return end(DeploymentStatus::Cancelled, "cancelled on request").await;
+    }
+    if app.latest_deployment_id.as_deref() != Some(d.id.as_str()) {
+        return end(
+            DeploymentStatus::Superseded,
+            "a newer deployment of the app replaced it",
+        )
+        .await;
+    }
+    match rt.store.claim(&d, &rt.config.runner_id).await {
+        Ok(claimed) => Ok(Some((app, claimed))),
+        Err(StoreError::Conflict) => Ok(None),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+async fn work(
+    rt: &Runtime,
+    app: App,
+    d: Deployment,
+    receipt: Option<String>,
+    shutdown: CancellationToken,
+) -> Outcome {
+    let credentials = match open_credentials(rt, &app).await {
+        Ok(c) => c,
+        Err(e) => return Outcome::Retry(e),
+    };
+    let writer = LogWriter::start(
+        rt.s3.clone(),
+        rt.config.bucket.clone(),
+        d.id.clone(),
+        Redactor::new(credentials.values()),
+    )
+    .await;
+    let log = writer.log();
+    if d.attempt > 1 {
+        log.line(format!(
+            "Attempt {} (an earlier runner stopped before finishing).",
+            d.attempt
+        ));
+    }
+    let watcher = watch::Watcher::start(rt, &d, receipt, shutdown);
+    let dir = work_dir(&rt.config.work_dir, &d);
+    let result = tokio::select! {
+        r = deploy(rt, &app, &d, &credentials, &dir, &log, &watcher.interrupt) => r,
+        stop = watcher.stopped() => Err(Failure::Stopped(stop)),
+    };
+    let result = match result {
+        Err(Failure::Stopped(_)) => result,
+        other => match watcher.stop_reason() {
+            Some(stop) if other.is_err() => Err(Failure::Stopped(stop)),
+            _ => other,
+        },
+    };
+    watcher.finish().await;
+    let outcome = settle(rt, &d, result, &log).await;
+    writer.close().await;
+    let _ = tokio::fs::remove_dir_all(&dir).await;
+    outcome
+}
+
+/// Writes the final status the outcome calls for.
+async fn settle(
+    rt: &Runtime,
+    d: &Deployment,
+    result: Result<(), Failure>,
+    log: &BuildLog,
+) -> Outcome {
+    let end = |to: DeploymentStatus, why: String| async move {
+        match rt
+            .store
+            .set_status(&d.id, to, Some(d.attempt), Some(&why))
+            .await
+        {
+            Ok(_) => Outcome::Done,
+            Err(StoreError::Conflict) => Outcome::LostClaim,
+            Err(e) => Outcome::Retry(e.to_string()),
+        }
+    };
+    match result {
+        Ok(()) => Outcome::Done,
+        Err(Failure::User(reason)) => {
+            log.line(format!("Deployment failed: {reason}"));
+            tracing::info!(%reason, "deployment failed");
+            end(DeploymentStatus::Failed, reason).await
+        }
+        Err(Failure::Infra(reason)) => {
+            log.line(format!(
+                "Slipway hit an internal problem and will retry: {reason}"
+            ));
+            tracing::warn!(%reason, "job will be retried");
+            remove_new_container(rt, d).await;
+            Outcome::Retry(reason)
+        }
+        Err(Failure::Stopped(stop)) => {
+            remove_new_container(rt, d).await;
+            match stop {
+                Stop::Cancelled => {
+                    log.line("Cancelled on request; the running version is unchanged.");
+                    end(DeploymentStatus::Cancelled, "cancelled on request".into()).await
+                }
+                Stop::Superseded => {
+                    log.line("A newer deployment replaced this one.");
+                    end(
+                        DeploymentStatus::Superseded,
+                        "a newer deployment of the app replaced it".into(),
+                    )
+                    .await
+                }
+                Stop::AppDeleted => {
+                    end(DeploymentStatus::Cancelled, "the app was deleted".into()).await
+                }
+                Stop::Shutdown => {
+                    log.line("This build host is shutting down; another runner takes the deployment over.");
+                    Outcome::HandBack
+                }
+                Stop::LostClaim | Stop::LostMessage => Outcome::LostClaim,
+            }
+        }
+    }
+}
+
+async fn remove_new_container(rt: &Runtime, d: &Deployment) {
+    let live = rt
+        .store
+        .get_app(&d.app_id)
+        .await
+        .ok()
+        .flatten()
+        .and_then(|a| a.live_deployment_id);
+    if live.as_deref() != Some(d.id.as_str()) {
+        run::remove(&rt.docker, &run::container_name(&d.id)).await;
+    }
+}
+
+async fn open_credentials(rt: &Runtime, app: &App) -> Result<Credentials, String> {
+    let Some(sealed) = &app.config.sealed_credentials else {
+        return Ok(Credentials::default());
+    };
+    let sealed = base64::engine::general_purpose::STANDARD
+        .decode(sealed)
+        .map_err(|e| format!("sealed credentials are malformed: {e}"))?;
+    let plain = rt
+        .envelope
+        .open(&app.id, &sealed)
+        .await
+        .map_err(|e| e.to_string())?;
+    serde_json::from_slice(&plain).map_err(|e| format!("sealed credentials are malformed: {e}"))
+}
+
+/// Times one phase and records it on the deployment.
+struct PhaseClock<'a> {
+    rt: &'a Runtime,
+    d: &'a Deployment,
+    name: &'static str,
+    started_at: String,
+    started: Instant,
+}
+
+impl<'a> PhaseClock<'a> {
+    fn start(rt: &'a Runtime, d: &'a Deployment, name: &'static str) -> Self {
+        Self {
+            rt,
+            d,
+            name,
+            started_at: ids::now_rfc3339(),
+            started: Instant::now(),
+        }
+    }
+
+    async fn done(self) -> Result<(), Failure> {
+        let phase = Phase {
+            started_at: self.started_at,
+            finished_at: Some(ids::now_rfc3339()),
+            millis: Some(self.started.elapsed().as_millis() as u64),
+        };
+        self.rt
+            .store
+            .record_phase(&self.d.id, self.d.attempt, self.name, &phase)
+            .await?;
+        Ok(())
+    }
+}
+
+/// The deployment itself, top to bottom.
+async fn deploy(
+    rt: &Runtime,
+    app: &App,
+    d: &Deployment,
+    credentials: &Credentials,
+    dir: &std::path::Path,
+    log: &BuildLog,
+    interrupt: &Arc<AtomicBool>,
+) -> Result<(), Failure> {
+    let Source::Git {
+        repo,
+        branch,
+        dockerfile,
+        context,
+    } = &app.config.source;
+
+    log.line(format!("Cloning {repo} (branch {branch})"));
+    let clock = PhaseClock::start(rt, d, "clone");
+    let checkout = dir.join("src");
+    let _ = tokio::fs::remove_dir_all(dir).await;
+    tokio::fs::create_dir_all(dir)
+        .await
+        .map_err(|e| Failure::Infra(format!("work dir: {e}")))?;
+    let sha = {
+        let (repo, branch, token, checkout, interrupt) = (
+            repo.clone(),
+            branch.clone(),
+            credentials.repo_token.clone(),
+            checkout.clone(),
+            interrupt.clone(),
+        );
+        tokio::task::spawn_blocking(move || {
+            source::shallow_clone(&repo, &branch, token.as_deref(), &checkout, interrupt)
+        })
+        .await
+        .map_err(|e| Failure::Infra(e.to_string()))?
+        .map_err(|e| Failure::User(e.to_string()))?
+    };
+    log.line(format!("Checked out commit {sha}"));
+    rt.store
+        .record(
+            &d.id,
+            d.attempt,
+            &[("commit", AttributeValue::S(sha.clone()))],
+        )
+        .await?;
+    clock.done().await?;
+
+    let clock = PhaseClock::start(rt, d, "build");
+    let packed = {
+        let (checkout, context, dockerfile) =
+            (checkout.clone(), context.clone(), dockerfile.clone());
+        tokio::task::spawn_blocking(move || {
+            context::pack(&checkout, &context, &dockerfile, MAX_CONTEXT_BYTES)
+        })
+        .await
+        .map_err(|e| Failure::Infra(e.to_string()))?
+        .map_err(|e| Failure::User(e.to_string()))?
+    };
+    let repository = build::repository(&rt.config.registry, &app.id);
+    let cache = build::prepare_cache(&rt.docker, &repository, log).await;
+    log.line(format!(
+        "Building {repository}:{sha} ({} bytes of context)",
+        packed.tar.len()
+    ));
+    let built = build::build(
+        &rt.docker,
+        packed.tar,
+        &packed.dockerfile,
+        &repository,
+        &sha,
+        cache.as_deref(),
+        log,
+    )
+    .await
+    .map_err(|e| match e {
+        build::BuildError::Failed(reason) => Failure::User(format!("the build failed: {reason}")),
+        build::BuildError::Engine(reason) => Failure::Infra(reason),
+    })?;
+    rt.store
+        .record(
+            &d.id,
+            d.attempt,
+            &[("cacheHit", AttributeValue::Bool(built.cache_hit))],
+        )
+        .await?;
+    clock.done().await?;
+
+    let clock = PhaseClock::start(rt, d, "push");
+    build::publish(&rt.docker, &repository, &sha, log)
+        .await
+        .map_err(|e| Failure::Infra(e.to_string()))?;
+    clock.done().await?;
+
+    rt.store
+        .set_status(&d.id, DeploymentStatus::Deploying, Some(d.attempt), None)
+        .await?;
+    let clock = PhaseClock::start(rt, d, "start");
+    let url = start_container(rt, app, d, credentials, &built.image, log).await?;
+    match rt.store.go_live(d, &rt.config.runner_id, &url).await {
+        Ok(()) => {}
+        Err(StoreError::Conflict) => {
+            let now = rt.store.get_deployment(&d.id).await?;
+            return Err(match now {
+                Some(now) if now.attempt != d.attempt => Failure::Stopped(Stop::LostClaim),
+                _ => Failure::Stopped(Stop::Superseded),
+            });
+        }
+        Err(e) => return Err(e.into()),
+    }
+    clock.done().await?;
+    log.line(format!("Live at {url}"));
+    tracing::info!(%url, "deployment live");
+    retire_previous(rt, app, d).await;
+    Ok(())
+}
+
+async fn start_container(
+    rt: &Runtime,
+    app: &App,
+    d: &Deployment,
+    credentials: &Credentials,
+    image: &str,
+    log: &BuildLog,
+) -> Result<String, Failure> {
+    let c = &app.config;
+    let mut env: Vec<String> = c.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    env.extend(credentials.secrets.iter().map(|(k, v)| format!("{k}={v}")));
+    env.push(format!("PORT={}", c.port));
+    let spec = run::Spec {
+        app_id: &app.id,
+        deployment_id: &d.id,
+        runner_id: &rt.config.runner_id,
+        image,
+        port: c.port,
+        env,
+        memory_mb: c.memory_mb,
+        millicpu: c.millicpu,
+        publish_host: rt.config.publish_host,
+        port_range: &rt.config.port_range,
+    };
+    log.line(format!(
+        "Starting the container (port {}, {} MB, {} CPU)",
+        c.port,
+        c.memory_mb,
+        f64::from(c.millicpu) / 1000.0
+    ));
+    let host_port = run::start(&rt.docker, &spec)
+        .await
+        .map_err(|e| Failure::Infra(e.to_string()))?;
+    let addr = SocketAddr::new(rt.config.publish_host, host_port);
+    if let Err(e) = run::wait_ready(&rt.docker, &d.id, addr, c.port, rt.config.ready_timeout).await
+    {
+        let output = run::tail(&rt.docker, &d.id).await;
+        if !output.is_empty() {
+            log.line("--- the container's last output ---");
+            log.text(output);
+        }
+        run::remove(&rt.docker, &run::container_name(&d.id)).await;
+        return Err(match e {
+            run::RunError::NeverReady(reason) => {
+                Failure::User(format!("{reason}; the previous version keeps serving"))
+            }
+            other => Failure::Infra(other.to_string()),
+        });
+    }
+    Ok(format!("http://{addr}"))
+}
+
+/// Stops the app's other containers and marks the deployment that was live
+/// before as superseded.
+async fn retire_previous(rt: &Runtime, app: &App, d: &Deployment) {
+    if let Ok(containers) = run::containers_of(&rt.docker, Some(&app.id)).await {
+        for c in containers.iter().filter(|c| c.deployment_id != d.id) {
+            run::remove(&rt.docker, &c.name).await;
+        }
+    }
+    if let Some(previous) = app.live_deployment_id.as_deref().filter(|p| *p != d.id) {
+        let why = format!("replaced by deployment {}", d.id);
+        if let Err(e) = rt
+            .store
+            .set_status(previous, DeploymentStatus::Superseded, None, Some(&why))
+            .await
+        {
+            tracing::debug!(error = %e, "the previous deployment was not running");
+        }
+    }
+}
+
+/// The work directory of one attempt.
+fn work_dir(root: &std::path::Path, d: &Deployment) -> PathBuf {
+    root.join(format!("{}-{}", d.id, d.attempt))
+}

@@ -1,0 +1,223 @@
+//! Run phase: the new container next to the old one, live only once it
+//! accepts connections; the old one is removed after the switch.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use bollard::models::{ContainerCreateBody, HostConfig, PortBinding};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, ListContainersOptionsBuilder, LogsOptionsBuilder,
+    RemoveContainerOptionsBuilder,
+};
+use bollard::Docker;
+use futures_util::StreamExt;
+use tokio::io::AsyncReadExt;
+
+pub const LABEL_APP: &str = "slipway.app";
+pub const LABEL_DEPLOYMENT: &str = "slipway.deployment";
+pub const LABEL_RUNNER: &str = "slipway.runner";
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("{0}")]
+    NeverReady(String),
+    #[error("the Docker engine failed: {0}")]
+    Engine(String),
+    #[error("no free host port in {0}")]
+    NoPort(String),
+}
+
+fn engine(e: bollard::errors::Error) -> RunError {
+    RunError::Engine(e.to_string())
+}
+
+pub struct Spec<'a> {
+    pub app_id: &'a str,
+    pub deployment_id: &'a str,
+    pub runner_id: &'a str,
+    pub image: &'a str,
+    pub port: u16,
+    pub env: Vec<String>,
+    pub memory_mb: u32,
+    pub millicpu: u32,
+    pub publish_host: IpAddr,
+    pub port_range: &'a std::ops::RangeInclusive<u16>,
+}
+
+pub fn container_name(deployment_id: &str) -> String {
+    format!("slipway-{deployment_id}")
+}
+
+/// Creates and starts the container on a free host port; returns the port.
+/// A container left by an earlier attempt of the same deployment is removed
+/// first, so a deployment never has two.
+pub async fn start(docker: &Docker, spec: &Spec<'_>) -> Result<u16, RunError> {
+    let name = container_name(spec.deployment_id);
+    remove(docker, &name).await;
+    let span = (*spec.port_range.end() - *spec.port_range.start()) as u32 + 1;
+    let offset =
+        u32::from_str_radix(&spec.deployment_id.replace('-', "")[24..32], 16).unwrap_or(0) % span;
+    for i in 0..span.min(20) {
+        let host_port = *spec.port_range.start() + ((offset + i * 7919) % span) as u16;
+        if std::net::TcpListener::bind((spec.publish_host, host_port)).is_err() {
+            continue;
+        }
+        let container_port = format!("{}/tcp", spec.port);
+        let body = ContainerCreateBody {
+            image: Some(spec.image.to_owned()),
+            env: Some(spec.env.clone()),
+            exposed_ports: Some(vec![container_port.clone()]),
+            labels: Some(HashMap::from([
+                (LABEL_APP.to_owned(), spec.app_id.to_owned()),
+                (LABEL_DEPLOYMENT.to_owned(), spec.deployment_id.to_owned()),
+                (LABEL_RUNNER.to_owned(), spec.runner_id.to_owned()),
+            ])),
+            host_config: Some(HostConfig {
+                memory: Some(i64::from(spec.memory_mb) * 1024 * 1024),
+                nano_cpus: Some(i64::from(spec.millicpu) * 1_000_000),
+                port_bindings: Some(HashMap::from([(
+                    container_port,
+                    Some(vec![PortBinding {
+                        host_ip: Some(spec.publish_host.to_string()),
+                        host_port: Some(host_port.to_string()),
+                    }]),
+                )])),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        docker
+            .create_container(
+                Some(CreateContainerOptionsBuilder::default().name(&name).build()),
+                body,
+            )
+            .await
+            .map_err(engine)?;
+        match docker.start_container(&name, None).await {
+            Ok(()) => return Ok(host_port),
+            // The port was taken between the check and the start: try another.
+            Err(e)
+                if e.to_string().contains("port is already allocated")
+                    || e.to_string().contains("address already in use") =>
+            {
+                remove(docker, &name).await;
+            }
+            Err(e) => {
+                remove(docker, &name).await;
+                return Err(engine(e));
+            }
+        }
+    }
+    Err(RunError::NoPort(format!("{:?}", spec.port_range)))
+}
+
+/// Waits until the app accepts connections on its published port. Docker's
+/// port proxy accepts on the app's behalf and then hangs up when nothing
+/// listens inside, so a connection only counts if it stays open.
+pub async fn wait_ready(
+    docker: &Docker,
+    deployment_id: &str,
+    addr: SocketAddr,
+    container_port: u16,
+    timeout: Duration,
+) -> Result<(), RunError> {
+    let name = container_name(deployment_id);
+    let deadline = Instant::now() + timeout;
+    loop {
+        let state = docker
+            .inspect_container(&name, None)
+            .await
+            .map_err(engine)?
+            .state
+            .unwrap_or_default();
+        if state.running != Some(true) {
+            return Err(RunError::NeverReady(format!(
+                "the container exited (code {}) before it listened on port {container_port}; its output is in the log",
+                state.exit_code.unwrap_or_default()
+            )));
+        }
+        if let Ok(Ok(mut conn)) = tokio::time::timeout(
+            Duration::from_millis(500),
+            tokio::net::TcpStream::connect(addr),
+        )
+        .await
+        {
+            let mut byte = [0u8; 1];
+            match tokio::time::timeout(Duration::from_millis(300), conn.read(&mut byte)).await {
+                Err(_) | Ok(Ok(1..)) => return Ok(()),
+                Ok(_) => {}
+            }
+        }
+        if Instant::now() >= deadline {
+            return Err(RunError::NeverReady(format!(
+                "the app did not accept connections on port {container_port} within {}s; make sure it listens on 0.0.0.0:{container_port}",
+                timeout.as_secs()
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// The last lines the container printed, for the build log.
+pub async fn tail(docker: &Docker, deployment_id: &str) -> String {
+    let options = LogsOptionsBuilder::default()
+        .stdout(true)
+        .stderr(true)
+        .tail("50")
+        .build();
+    let mut out = String::new();
+    let mut logs = docker.logs(&container_name(deployment_id), Some(options));
+    while let Some(Ok(chunk)) = logs.next().await {
+        out.push_str(&chunk.to_string());
+    }
+    out
+}
+
+pub async fn remove(docker: &Docker, name: &str) {
+    let _ = docker
+        .remove_container(
+            name,
+            Some(RemoveContainerOptionsBuilder::default().force(true).build()),
+        )
+        .await;
+}
+
+/// The app's containers on this engine: `(name, deployment id, running)`.
+pub async fn containers_of(
+    docker: &Docker,
+    app_id: Option<&str>,
+) -> Result<Vec<Managed>, RunError> {
+    let label = match app_id {
+        Some(app) => format!("{LABEL_APP}={app}"),
+        None => LABEL_APP.to_owned(),
+    };
+    let options = ListContainersOptionsBuilder::default()
+        .all(true)
+        .filters(&HashMap::from([("label".to_owned(), vec![label])]))
+        .build();
+    let list = docker
+        .list_containers(Some(options))
+        .await
+        .map_err(engine)?;
+    Ok(list
+        .into_iter()
+        .filter_map(|c| {
+            let labels = c.labels.unwrap_or_default();
+            Some(Managed {
+                name: c.names?.first()?.trim_start_matches('/').to_owned(),
+                app_id: labels.get(LABEL_APP)?.clone(),
+                deployment_id: labels.get(LABEL_DEPLOYMENT)?.clone(),
+                running: c.state.map(|s| s.to_string() == "running").unwrap_or(false),
+            })
+        })
+        .collect())
+}
+
+#[derive(Debug, Clone)]
+pub struct Managed {
+    pub name: String,
+    pub app_id: String,
+    pub deployment_id: String,
+    pub running: bool,
+}

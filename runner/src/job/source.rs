@@ -1,0 +1,117 @@
+//! Source phase: a shallow clone of one branch with gix. The repo token is
+//! handed to gix through a credentials callback, so it lives in memory only:
+//! never in the URL, `.git/config`, a log line or the build context.
+
+use std::num::NonZeroU32;
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use gix::credentials::helper::Action;
+use gix::credentials::protocol::Outcome;
+use gix::sec::identity::Account;
+
+/// GitHub accepts any user name with a token as password; so do most hosts.
+const TOKEN_USER: &str = "x-access-token";
+
+#[derive(Debug, thiserror::Error)]
+pub enum CloneError {
+    #[error("could not clone {repo} (branch {branch:?}): {reason}")]
+    Failed {
+        repo: String,
+        branch: String,
+        reason: String,
+    },
+    #[error("the clone was interrupted")]
+    Interrupted,
+}
+
+/// Clones `branch` of `repo` into `dir` (which must not exist) and returns
+/// the commit checked out.
+pub fn shallow_clone(
+    repo: &str,
+    branch: &str,
+    token: Option<&str>,
+    dir: &Path,
+    interrupt: Arc<AtomicBool>,
+) -> Result<String, CloneError> {
+    let failed = |reason: String| CloneError::Failed {
+        repo: repo.to_owned(),
+        branch: branch.to_owned(),
+        reason: explain(&reason, token.is_some()),
+    };
+    let token = token.map(str::to_owned);
+    let mut prepare = gix::prepare_clone(repo, dir)
+        .map_err(|e| failed(chain(&e)))?
+        .with_shallow(gix::remote::fetch::Shallow::DepthAtRemote(NonZeroU32::MIN))
+        .with_ref_name(Some(branch))
+        .map_err(|e| failed(chain(&e)))?
+        .configure_connection(move |conn| {
+            let token = token.clone();
+            conn.set_credentials(move |action| match action {
+                Action::Get(ctx) => Ok(Some(Outcome {
+                    identity: Account {
+                        username: TOKEN_USER.into(),
+                        password: token.clone().unwrap_or_default(),
+                        oauth_refresh_token: None,
+                    },
+                    next: ctx.into(),
+                })),
+                Action::Store(_) | Action::Erase(_) => Ok(None),
+            });
+            Ok(())
+        });
+    let (mut checkout, _) = prepare
+        .fetch_then_checkout(gix::progress::Discard, &interrupt)
+        .map_err(|e| {
+            if interrupt.load(std::sync::atomic::Ordering::Relaxed) {
+                CloneError::Interrupted
+            } else {
+                failed(chain(&e))
+            }
+        })?;
+    let (repo_handle, _) = checkout
+        .main_worktree(gix::progress::Discard, &interrupt)
+        .map_err(|e| failed(chain(&e)))?;
+    let head = repo_handle.head_id().map_err(|e| failed(chain(&e)))?;
+    Ok(head.to_string())
+}
+
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let msg = s.to_string();
+        if !out.contains(&msg) {
+            out.push_str(": ");
+            out.push_str(&msg);
+        }
+        source = s.source();
+    }
+    out
+}
+
+/// Turns gix's wording into what the user should do.
+fn explain(reason: &str, had_token: bool) -> String {
+    let lower = reason.to_ascii_lowercase();
+    if lower.contains("401")
+        || lower.contains("403")
+        || lower.contains("authenticat")
+        || lower.contains("/dev/tty")
+    {
+        if had_token {
+            "the repository refused the repoToken; check that it is valid and can read this repository".into()
+        } else {
+            "the repository needs credentials; send a repoToken that can read it".into()
+        }
+    } else if lower.contains("404") || lower.contains("not found") && lower.contains("repositor") {
+        "the repository was not found; check the repo URL (and the repoToken if it is private)"
+            .into()
+    } else if lower.contains("ref")
+        && (lower.contains("not found") || lower.contains("could not be found"))
+    {
+        "the branch does not exist in the repository".into()
+    } else {
+        reason.to_owned()
+    }
+}

@@ -1,0 +1,117 @@
+//! Every so often: compare the containers this engine holds (found by label,
+//! so a restarted runner picks up where it was) with the desired state in
+//! the table; restart the live one if it died, remove the rest. Also fail
+//! the deployments whose jobs ended in the dead-letter queue.
+
+use std::collections::BTreeMap;
+
+use slipway_core::job::JobMessage;
+use slipway_core::status::DeploymentStatus;
+use tokio_util::sync::CancellationToken;
+
+use crate::job::{containers_of, remove_container, Managed};
+use crate::runtime::Runtime;
+
+pub async fn run(rt: Runtime, shutdown: CancellationToken) {
+    let mut every = tokio::time::interval(rt.config.reconcile_every);
+    loop {
+        tokio::select! {
+            _ = every.tick() => {}
+            _ = shutdown.cancelled() => return,
+        }
+        if let Err(e) = containers(&rt).await {
+            tracing::warn!(error = %e, "reconcile failed");
+        }
+        if let Err(e) = dead_letters(&rt).await {
+            tracing::warn!(error = %e, "reading the dead-letter queue failed");
+        }
+    }
+}
+
+pub async fn containers(rt: &Runtime) -> anyhow::Result<()> {
+    let mut by_app: BTreeMap<String, Vec<Managed>> = BTreeMap::new();
+    for c in containers_of(&rt.docker, None).await? {
+        by_app.entry(c.app_id.clone()).or_default().push(c);
+    }
+    for (app_id, list) in by_app {
+        let app = rt.store.get_app(&app_id).await?;
+        let live = app
+            .as_ref()
+            .filter(|a| a.deleted_at.is_none())
+            .and_then(|a| a.live_deployment_id.clone());
+        for c in list {
+            if rt.in_flight.lock().await.contains(&c.deployment_id) {
+                continue;
+            }
+            if Some(&c.deployment_id) != live.as_ref() {
+                tracing::info!(
+                    app_id,
+                    container = c.name,
+                    "removing a container that is no longer wanted"
+                );
+                remove_container(&rt.docker, &c.name).await;
+                continue;
+            }
+            if c.running {
+                continue;
+            }
+            tracing::info!(
+                app_id,
+                container = c.name,
+                "the live container is down; restarting it"
+            );
+            let restarted = rt.docker.start_container(&c.name, None).await;
+            let stopped = restarted.is_err();
+            if let Err(e) = restarted {
+                tracing::warn!(app_id, error = %e, "could not restart the live container");
+            }
+            if let Err(e) = rt
+                .store
+                .set_stopped(&app_id, &c.deployment_id, stopped)
+                .await
+            {
+                tracing::debug!(app_id, error = %e, "the app changed meanwhile");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A job that failed `maxReceiveCount` times lands in the DLQ with its
+/// deployment still in progress; it ends `failed` here instead of hanging.
+async fn dead_letters(rt: &Runtime) -> anyhow::Result<()> {
+    let Some(dlq) = &rt.config.dlq_url else {
+        return Ok(());
+    };
+    let out = rt
+        .sqs
+        .receive_message()
+        .queue_url(dlq)
+        .max_number_of_messages(10)
+        .wait_time_seconds(0)
+        .send()
+        .await?;
+    for m in out.messages.unwrap_or_default() {
+        if let Ok(job) = JobMessage::decode(m.body.as_deref().unwrap_or_default()) {
+            if let Some(d) = rt.store.get_deployment(&job.deployment_id).await? {
+                if d.status.is_in_progress() {
+                    let why = "the build was attempted several times and never finished; see the log, then deploy again";
+                    let _ = rt
+                        .store
+                        .set_status(&d.id, DeploymentStatus::Failed, None, Some(why))
+                        .await;
+                    tracing::warn!(deployment_id = %d.id, "deployment failed from the dead-letter queue");
+                }
+            }
+        }
+        if let Some(receipt) = m.receipt_handle {
+            rt.sqs
+                .delete_message()
+                .queue_url(dlq)
+                .receipt_handle(receipt)
+                .send()
+                .await?;
+        }
+    }
+    Ok(())
+}
