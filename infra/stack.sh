@@ -146,6 +146,40 @@ print("SLIPWAY_KMS_KEY_ID=" + r["keys"]["SealKey"])'
 
 api_answers() { curl -s -o /dev/null "http://127.0.0.1:$API_PORT/apps"; }
 
+stop() {
+  local name=$1
+  if alive "$name"; then
+    kill "$(cat "$PIDS/$name.pid")" 2>/dev/null || true
+    for _ in $(seq 1 100); do alive "$name" || break; sleep 0.1; done
+  fi
+  rm -f "$PIDS/$name.pid"
+}
+
+# The bundled example, as a repo served over HTTP on this machine.
+example_repo() {
+  local bare=$STATE/git/hello.git work=$STATE/git-work/hello
+  if [ ! -d "$bare" ]; then
+    git init -q --bare -b main "$bare"
+  fi
+  rm -rf "$work"
+  mkdir -p "$work"
+  cp -r "$ROOT/examples/hello/." "$work/"
+  (
+    cd "$work"
+    git init -q -b main
+    git add -A
+    git -c user.name=slipway -c user.email=slipway@localhost commit -q -m "Example app"
+    git push -q -f "$bare" main
+  )
+  if ! alive git || ! curl -s -o /dev/null "http://127.0.0.1:$GIT_PORT/hello.git/info/refs?service=git-upload-pack"; then
+    stop git
+    start_bg git "$PY" "$ROOT/infra/git_http.py" --root "$STATE/git" --port "$GIT_PORT"
+    wait_for "the example's git server" curl -sf -o /dev/null "http://127.0.0.1:$GIT_PORT/hello.git/info/refs?service=git-upload-pack"
+  fi
+}
+
+json_field() { "$PY" -c "import json,sys; print(json.load(sys.stdin)$1)"; }
+
 up() {
   services
   build
@@ -155,12 +189,15 @@ up() {
   # shellcheck disable=SC1091
   . "$STATE/resources.env"
   set +a
-  if ! alive api || ! api_answers; then
-    log "starting local-api on 127.0.0.1:$API_PORT"
-    SLIPWAY_LISTEN=127.0.0.1:$API_PORT SLIPWAY_ALLOW_LOOPBACK_REPOS=true \
-      start_bg api "$ROOT/target/debug/local-api"
-    wait_for "local-api" api_answers
-  fi
+  stop api
+  stop runner
+  log "starting local-api on 127.0.0.1:$API_PORT"
+  SLIPWAY_LISTEN=127.0.0.1:$API_PORT SLIPWAY_ALLOW_LOOPBACK_REPOS=true \
+    start_bg api "$ROOT/target/debug/local-api"
+  wait_for "local-api" api_answers
+  log "starting slipway-runner"
+  SLIPWAY_RUNNER_ID=local-runner SLIPWAY_WORK_DIR=$STATE/work \
+    start_bg runner "$ROOT/target/debug/slipway-runner"
   local token=""
   if [ -f "$STATE/local.env" ]; then
     token=$(sed -n 's/^SLIPWAY_TOKEN=//p' "$STATE/local.env")
@@ -174,19 +211,41 @@ up() {
     echo "SLIPWAY_TOKEN=$token"
   } >"$STATE/local.env"
   chmod 600 "$STATE/local.env"
+
+  example_repo
+  log "deploying the example app from http://127.0.0.1:$GIT_PORT/hello.git"
+  local answer deployment status="" url=""
+  answer=$(curl -s -X POST "http://127.0.0.1:$API_PORT/deploy" -H "Authorization: Bearer $token" \
+    -H 'Content-Type: application/json' \
+    -d "{\"name\":\"hello\",\"repo\":\"http://127.0.0.1:$GIT_PORT/hello.git\",\"port\":8080}")
+  deployment=$(echo "$answer" | json_field '["deploymentId"]') || die "the deploy was refused: $answer"
+  for _ in $(seq 1 240); do
+    answer=$(curl -s "http://127.0.0.1:$API_PORT/deployments/$deployment" -H "Authorization: Bearer $token")
+    status=$(echo "$answer" | json_field '["status"]')
+    case "$status" in running|failed|cancelled|superseded) break ;; esac
+    sleep 0.5
+  done
+  [ "$status" = running ] || die "the example app ended $status: $answer (see .slipway/runner.log)"
+  url=$(echo "$answer" | json_field '["url"]')
   cat <<EOF
 
-Slipway is up.
+Slipway is up. The example app is live at $url
+  (try: curl $url ; its build log: curl -H "Authorization: Bearer \$SLIPWAY_TOKEN" \$SLIPWAY_API/deployments/$deployment/logs)
   API        http://127.0.0.1:$API_PORT   (token in .slipway/local.env)
   registry   $SLIPWAY_REGISTRY
+  git        http://127.0.0.1:$GIT_PORT/   (serves .slipway/git/*.git)
   logs       .slipway/*.log          stop with: make down
 
-Deploy your own app (any https Git repo with a Dockerfile):
+Deploy your own app: a Git repo with a Dockerfile. Serve it from this machine
+(no internet needed) by putting a bare copy next to the example:
 
+  git clone --bare /path/to/your/repo .slipway/git/myapp.git
   . .slipway/local.env
   curl -s -X POST "\$SLIPWAY_API/deploy" \\
     -H "Authorization: Bearer \$SLIPWAY_TOKEN" -H 'Content-Type: application/json' \\
-    -d '{"name":"hello","repo":"https://github.com/acme/hello.git","branch":"main","port":8080}'
+    -d '{"name":"myapp","repo":"http://127.0.0.1:$GIT_PORT/myapp.git","branch":"main","port":8080}'
+
+  (or any https:// repo the runner can reach, with "repoToken" for a private one)
 
   curl -s "\$SLIPWAY_API/apps" -H "Authorization: Bearer \$SLIPWAY_TOKEN"
 EOF

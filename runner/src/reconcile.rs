@@ -30,7 +30,7 @@ pub async fn run(rt: Runtime, shutdown: CancellationToken) {
 
 pub async fn containers(rt: &Runtime) -> anyhow::Result<()> {
     let mut by_app: BTreeMap<String, Vec<Managed>> = BTreeMap::new();
-    for c in containers_of(&rt.docker, None).await? {
+    for c in containers_of(&rt.docker, &rt.config.table, None).await? {
         by_app.entry(c.app_id.clone()).or_default().push(c);
     }
     for (app_id, list) in by_app {

@@ -436,6 +436,7 @@ async fn start_container(
     env.extend(credentials.secrets.iter().map(|(k, v)| format!("{k}={v}")));
     env.push(format!("PORT={}", c.port));
     let spec = run::Spec {
+        stack: &rt.config.table,
         app_id: &app.id,
         deployment_id: &d.id,
         runner_id: &rt.config.runner_id,
@@ -478,7 +479,7 @@ async fn start_container(
 /// Stops the app's other containers and marks the deployment that was live
 /// before as superseded.
 async fn retire_previous(rt: &Runtime, app: &App, d: &Deployment) {
-    if let Ok(containers) = run::containers_of(&rt.docker, Some(&app.id)).await {
+    if let Ok(containers) = run::containers_of(&rt.docker, &rt.config.table, Some(&app.id)).await {
         for c in containers.iter().filter(|c| c.deployment_id != d.id) {
             run::remove(&rt.docker, &c.name).await;
         }

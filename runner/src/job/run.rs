@@ -17,6 +17,9 @@ use tokio::io::AsyncReadExt;
 pub const LABEL_APP: &str = "slipway.app";
 pub const LABEL_DEPLOYMENT: &str = "slipway.deployment";
 pub const LABEL_RUNNER: &str = "slipway.runner";
+/// The table the app lives in: one engine can serve two stacks (staging and
+/// production, or parallel test stacks) without one removing the other's.
+pub const LABEL_STACK: &str = "slipway.stack";
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -33,6 +36,7 @@ fn engine(e: bollard::errors::Error) -> RunError {
 }
 
 pub struct Spec<'a> {
+    pub stack: &'a str,
     pub app_id: &'a str,
     pub deployment_id: &'a str,
     pub runner_id: &'a str,
@@ -72,6 +76,7 @@ pub async fn start(docker: &Docker, spec: &Spec<'_>) -> Result<u16, RunError> {
                 (LABEL_APP.to_owned(), spec.app_id.to_owned()),
                 (LABEL_DEPLOYMENT.to_owned(), spec.deployment_id.to_owned()),
                 (LABEL_RUNNER.to_owned(), spec.runner_id.to_owned()),
+                (LABEL_STACK.to_owned(), spec.stack.to_owned()),
             ])),
             host_config: Some(HostConfig {
                 memory: Some(i64::from(spec.memory_mb) * 1024 * 1024),
@@ -183,18 +188,22 @@ pub async fn remove(docker: &Docker, name: &str) {
         .await;
 }
 
-/// The app's containers on this engine: `(name, deployment id, running)`.
+/// The stack's containers on this engine, or one app's.
 pub async fn containers_of(
     docker: &Docker,
+    stack: &str,
     app_id: Option<&str>,
 ) -> Result<Vec<Managed>, RunError> {
-    let label = match app_id {
+    let app_label = match app_id {
         Some(app) => format!("{LABEL_APP}={app}"),
         None => LABEL_APP.to_owned(),
     };
     let options = ListContainersOptionsBuilder::default()
         .all(true)
-        .filters(&HashMap::from([("label".to_owned(), vec![label])]))
+        .filters(&HashMap::from([(
+            "label".to_owned(),
+            vec![format!("{LABEL_STACK}={stack}"), app_label],
+        )]))
         .build();
     let list = docker
         .list_containers(Some(options))
