@@ -40,6 +40,7 @@ pub fn deployment(d: &Deployment) -> Value {
         "createdAt": d.created_at,
         "updatedAt": d.updated_at,
         "cancelRequested": d.cancel_requested,
+        "attempt": d.attempt,
         "url": d.url,
         "phases": d.phases,
     })

@@ -102,7 +102,7 @@ impl Api {
             .env("RUST_LOG", "info")
             .envs(extra.iter().copied())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(output_file(&format!("{}-api", res.prefix)))
             .kill_on_drop(true);
         let mut child = cmd.spawn().expect("local-api starts");
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
@@ -460,4 +460,308 @@ pub fn proxy_body(resp: &Value) -> Value {
         body.as_bytes().to_vec()
     };
     serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+}
+
+/// Where the tests keep what the processes they start print.
+pub fn output_dir() -> PathBuf {
+    let dir = PathBuf::from(env("SLIPWAY_ROOT")).join(".slipway/test-output");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn output_file(name: &str) -> std::fs::File {
+    std::fs::File::create(output_dir().join(format!("{name}.log"))).unwrap()
+}
+
+/// Everything a process started for `prefix` printed.
+pub fn output_of(prefix: &str) -> String {
+    let mut all = String::new();
+    for entry in std::fs::read_dir(output_dir()).unwrap().flatten() {
+        if entry.file_name().to_string_lossy().starts_with(prefix) {
+            all.push_str(&std::fs::read_to_string(entry.path()).unwrap_or_default());
+        }
+    }
+    all
+}
+
+pub fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "slipway-e2e-{name}-{}",
+        slipway_core::ids::random_hex(4)
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Runs a command and panics with its output if it fails.
+pub fn sh(dir: &std::path::Path, program: &str, args: &[&str]) -> String {
+    let out = std::process::Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap_or_else(|e| panic!("{program}: {e}"));
+    assert!(
+        out.status.success(),
+        "{program} {args:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Real Git over HTTP (`git http-backend`), optionally behind Basic auth.
+pub struct GitServer {
+    pub root: PathBuf,
+    pub base: String,
+    _child: Child,
+}
+
+impl GitServer {
+    pub async fn start(token: Option<&str>) -> Self {
+        let root = temp_dir("git");
+        let mut cmd = Command::new(env("SLIPWAY_PYTHON"));
+        cmd.arg(PathBuf::from(env("SLIPWAY_ROOT")).join("infra/git_http.py"))
+            .arg("--root")
+            .arg(root.join("srv"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true);
+        if let Some(token) = token {
+            cmd.arg("--token").arg(token);
+        }
+        std::fs::create_dir_all(root.join("srv")).unwrap();
+        let mut child = cmd.spawn().expect("git_http.py starts");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let first = lines
+            .next_line()
+            .await
+            .unwrap()
+            .expect("the git server prints its address");
+        let base = first.strip_prefix("listening on ").unwrap().to_owned();
+        Self {
+            root,
+            base,
+            _child: child,
+        }
+    }
+
+    pub fn url(&self, repo: &str) -> String {
+        format!("{}/{repo}.git", self.base)
+    }
+
+    /// Commits `files` (path, content; content `->target` makes a symlink)
+    /// onto `main` of `repo`, creating it, and returns the commit.
+    pub fn commit(&self, repo: &str, files: &[(&str, &str)]) -> String {
+        let bare = self.root.join("srv").join(format!("{repo}.git"));
+        let work = self.root.join("work").join(repo);
+        if !bare.exists() {
+            std::fs::create_dir_all(&work).unwrap();
+            sh(
+                &self.root,
+                "git",
+                &["init", "-q", "--bare", "-b", "main", bare.to_str().unwrap()],
+            );
+            sh(&work, "git", &["init", "-q", "-b", "main"]);
+        }
+        for (path, content) in files {
+            let file = work.join(path);
+            std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+            let _ = std::fs::remove_file(&file);
+            match content.strip_prefix("->") {
+                Some(target) => std::os::unix::fs::symlink(target, &file).unwrap(),
+                None => std::fs::write(&file, content).unwrap(),
+            }
+        }
+        sh(&work, "git", &["add", "-A"]);
+        sh(
+            &work,
+            "git",
+            &[
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@example.com",
+                "commit",
+                "-q",
+                "--allow-empty",
+                "-m",
+                "change",
+            ],
+        );
+        sh(
+            &work,
+            "git",
+            &["push", "-q", "-f", bare.to_str().unwrap(), "main"],
+        );
+        sh(&work, "git", &["rev-parse", "HEAD"]).trim().to_owned()
+    }
+}
+
+/// A `slipway-runner` process on a test's resources.
+pub struct Runner {
+    child: Child,
+    pub work_dir: PathBuf,
+    pub id: String,
+}
+
+impl Runner {
+    pub fn start(res: &Resources, extra: &[(&str, &str)]) -> Self {
+        let id = format!("{}-runner-{}", res.prefix, slipway_core::ids::random_hex(3));
+        let work_dir = temp_dir("runner");
+        let child = Command::new(bin("slipway-runner"))
+            .envs(res.vars())
+            .env("SLIPWAY_DLQ_URL", &res.dlq_url)
+            .env("SLIPWAY_REGISTRY", env("SLIPWAY_REGISTRY"))
+            .env("SLIPWAY_RUNNER_ID", &id)
+            .env("SLIPWAY_WORK_DIR", &work_dir)
+            .env("SLIPWAY_VISIBILITY_SECONDS", "6")
+            .env("SLIPWAY_CANCEL_POLL_SECONDS", "0.5")
+            .env("SLIPWAY_RECONCILE_SECONDS", "2")
+            .env("SLIPWAY_READY_TIMEOUT_SECONDS", "8")
+            .env("RUST_LOG", "info")
+            .envs(extra.iter().copied())
+            .stdout(output_file(&id))
+            .stderr(output_file(&format!("{id}-err")))
+            .kill_on_drop(true)
+            .spawn()
+            .expect("slipway-runner starts");
+        Self {
+            child,
+            work_dir,
+            id,
+        }
+    }
+
+    pub fn signal(&self, sig: &str) {
+        let pid = self.child.id().expect("still running").to_string();
+        sh(std::path::Path::new("/"), "kill", &[sig, &pid]);
+    }
+
+    pub async fn wait(&mut self) -> std::process::ExitStatus {
+        tokio::time::timeout(std::time::Duration::from_secs(60), self.child.wait())
+            .await
+            .expect("the runner exits in time")
+            .unwrap()
+    }
+}
+
+impl Api {
+    /// Polls the deployment until `done` holds for it; returns every status
+    /// seen on the way, in order, and the last answer.
+    pub async fn wait_for(
+        &self,
+        deployment: &str,
+        secs: u64,
+        done: impl Fn(&Value) -> bool,
+    ) -> (Vec<String>, Value) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        let mut seen: Vec<String> = Vec::new();
+        loop {
+            let (_, d) = self
+                .call("GET", &format!("/deployments/{deployment}"), None)
+                .await;
+            let status = d["status"].as_str().unwrap_or("?").to_owned();
+            if seen.last() != Some(&status) {
+                seen.push(status);
+            }
+            if done(&d) {
+                return (seen, d);
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "deployment {deployment} stuck; seen {seen:?}: {d}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits until the deployment ends (running, failed, cancelled, superseded).
+    pub async fn settle(&self, deployment: &str) -> Value {
+        self.wait_for(deployment, 120, |d| {
+            matches!(
+                d["status"].as_str(),
+                Some("running" | "failed" | "cancelled" | "superseded")
+            )
+        })
+        .await
+        .1
+    }
+
+    /// The whole build log of a deployment.
+    pub async fn logs(&self, deployment: &str) -> String {
+        let mut text = String::new();
+        let mut after: Option<u64> = None;
+        loop {
+            let path = match after {
+                Some(n) => format!("/deployments/{deployment}/logs?after={n}"),
+                None => format!("/deployments/{deployment}/logs"),
+            };
+            let (status, page) = self.call("GET", &path, None).await;
+            assert_eq!(status, 200, "{page}");
+            let chunks = page["chunks"].as_array().unwrap();
+            if chunks.is_empty() {
+                return text;
+            }
+            for c in chunks {
+                text.push_str(c["text"].as_str().unwrap());
+            }
+            after = page["next"].as_u64();
+        }
+    }
+}
+
+/// `GET url` → body, or None when nothing answers.
+pub async fn fetch(url: &str) -> Option<String> {
+    let resp = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(3))
+        .build()
+        .unwrap()
+        .get(url)
+        .send()
+        .await
+        .ok()?;
+    resp.text().await.ok()
+}
+
+/// The names of the containers of an app on the engine.
+pub fn containers_of(app_id: &str) -> Vec<String> {
+    sh(
+        std::path::Path::new("/"),
+        "docker",
+        &[
+            "ps",
+            "-a",
+            "--filter",
+            &format!("label=slipway.app={app_id}"),
+            "--format",
+            "{{.Names}}",
+        ],
+    )
+    .lines()
+    .map(str::to_owned)
+    .collect()
+}
+
+/// The tags of the app's image in the registry.
+pub async fn registry_tags(app_id: &str) -> Vec<String> {
+    let url = format!(
+        "http://{}/v2/slipway/{app_id}/tags/list",
+        env("SLIPWAY_REGISTRY")
+    );
+    let body: Value = match reqwest::get(&url).await {
+        Ok(r) => r.json().await.unwrap_or(Value::Null),
+        Err(_) => Value::Null,
+    };
+    body["tags"]
+        .as_array()
+        .map(|t| t.iter().map(|v| v.as_str().unwrap().to_owned()).collect())
+        .unwrap_or_default()
+}
+
+/// A Dockerfile serving `www/` on 8080 with busybox httpd, after `steps`.
+pub fn web_dockerfile(steps: &str) -> String {
+    format!(
+        "FROM {}\n{steps}\nCOPY www/ /www/\nEXPOSE 8080\nCMD [\"httpd\", \"-f\", \"-p\", \"8080\", \"-h\", \"/www\"]\n",
+        env("SLIPWAY_BASE_IMAGE")
+    )
 }

@@ -1,0 +1,529 @@
+//! The build runner end to end: the HTTP API, a real `slipway-runner`, real
+//! Git over HTTP, the real Docker engine and registry, the AWS SDK against
+//! the emulator.
+
+use std::time::Duration;
+
+use slipway_e2e::*;
+
+const TOKEN: &str = "tok_Pr1vateRepoT0ken42";
+const SECRET: &str = "s3cret-Value-for-the-app-99";
+
+fn deploy_body(name: &str, repo: &str) -> Value {
+    json!({"name": name, "repo": repo, "port": 8080})
+}
+
+async fn deploy(api: &Api, body: Value) -> (String, String) {
+    let (status, resp) = api.call("POST", "/deploy", Some(body)).await;
+    assert_eq!(status, 202, "{resp}");
+    (
+        resp["appId"].as_str().unwrap().to_owned(),
+        resp["deploymentId"].as_str().unwrap().to_owned(),
+    )
+}
+
+async fn deploy_now(api: &Api, app: &str) -> String {
+    let (status, resp) = api.call("POST", &format!("/apps/{app}/deploy"), None).await;
+    assert_eq!(status, 202, "{resp}");
+    resp["deploymentId"].as_str().unwrap().to_owned()
+}
+
+fn site(text: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("Dockerfile", web_dockerfile("")),
+        ("www/index.html", text.to_owned()),
+    ]
+}
+
+fn files<'a>(list: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    list.iter().map(|(p, c)| (*p, c.as_str())).collect()
+}
+
+#[tokio::test]
+async fn a_public_repo_goes_live_and_serves_its_content() {
+    let api = Api::start().await;
+    let git = GitServer::start(None).await;
+    let sha = git.commit("site", &files(&site("hello from a public repo")));
+    let _runner = Runner::start(&api.res, &[]);
+
+    let (app, dep) = deploy(&api, deploy_body("site", &git.url("site"))).await;
+    let (seen, d) = api
+        .wait_for(&dep, 120, |d| {
+            d["status"] != "queued" && d["status"] != "building" && d["status"] != "deploying"
+        })
+        .await;
+    assert_eq!(d["status"], "running", "{d}");
+    let order = ["queued", "building", "deploying", "running"];
+    let mut last = 0;
+    for s in &seen {
+        let i = order
+            .iter()
+            .position(|o| o == s)
+            .unwrap_or_else(|| panic!("unexpected status {s}"));
+        assert!(i >= last, "statuses went backwards: {seen:?}");
+        last = i;
+    }
+    assert!(seen.len() >= 3, "the status could be followed: {seen:?}");
+    assert_eq!(d["commit"], sha);
+    for phase in ["clone", "build", "push", "start"] {
+        assert!(
+            d["phases"][phase]["millis"].is_u64(),
+            "phase {phase} timed: {d}"
+        );
+    }
+    let url = d["url"].as_str().unwrap();
+    assert_eq!(
+        fetch(url).await.as_deref(),
+        Some("hello from a public repo")
+    );
+
+    let (_, shown) = api.call("GET", &format!("/apps/{app}"), None).await;
+    assert_eq!(shown["status"], "running");
+    assert_eq!(shown["url"], url);
+    let log = api.logs(&dep).await;
+    assert!(log.contains("Step 1/"), "{log}");
+    assert!(log.contains(&format!("Checked out commit {sha}")), "{log}");
+    assert_eq!(containers_of(&app).len(), 1);
+    assert!(registry_tags(&app).await.contains(&sha));
+}
+
+#[tokio::test]
+async fn a_private_repo_deploys_with_its_token_and_the_token_is_found_nowhere() {
+    let api = Api::start().await;
+    let git = GitServer::start(Some(TOKEN)).await;
+    let dockerfile = format!(
+        "FROM {}\nCOPY . /app/\nRUN sleep 2\nCMD [\"httpd\", \"-f\", \"-p\", \"8080\", \"-h\", \"/app/www\"]\n",
+        env("SLIPWAY_BASE_IMAGE")
+    );
+    git.commit(
+        "private",
+        &[
+            ("Dockerfile", &dockerfile),
+            ("www/index.html", "private content"),
+        ],
+    );
+    let mut body = deploy_body("private", &git.url("private"));
+    body["repoToken"] = TOKEN.into();
+    body["secrets"] = json!({"APP_SECRET": SECRET});
+    let (app, dep) = deploy(&api, body).await;
+    let bodies = api.queued_messages().await;
+    assert_eq!(bodies.len(), 1);
+    let runner = Runner::start(&api.res, &[]);
+
+    // While it builds, the checkout's .git/config holds the plain URL only.
+    let (_, _) = api
+        .wait_for(&dep, 60, |d| d["phases"]["clone"].is_object())
+        .await;
+    let mut configs = Vec::new();
+    for _ in 0..50 {
+        configs = find_files(&runner.work_dir, "config");
+        if !configs.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(!configs.is_empty(), "the checkout exists while building");
+    for c in &configs {
+        let text = std::fs::read_to_string(c).unwrap_or_default();
+        assert!(!text.contains(TOKEN), "{}: {text}", c.display());
+    }
+
+    let d = api.settle(&dep).await;
+    assert_eq!(d["status"], "running", "{d}");
+    assert_eq!(
+        fetch(d["url"].as_str().unwrap()).await.as_deref(),
+        Some("private content")
+    );
+
+    let mut wrong = deploy_body("private-wrong", &git.url("private"));
+    wrong["repoToken"] = "not-the-token".into();
+    let (_, bad) = deploy(&api, wrong).await;
+    let failed = api.settle(&bad).await;
+    assert_eq!(failed["status"], "failed");
+    let reason = failed["error"].as_str().unwrap();
+    assert!(reason.contains("repoToken"), "a clear reason: {reason}");
+    assert!(api.logs(&bad).await.contains("repoToken"));
+
+    let needles = [TOKEN, SECRET];
+    let output = output_of(&api.res.prefix);
+    assert!(
+        output.contains("deployment live"),
+        "the runner's output was captured"
+    );
+    for n in needles {
+        assert!(
+            !output.contains(n),
+            "a secret is in the runner or API output"
+        );
+        for item in api.items().await {
+            assert!(
+                !item_contains(&item, n),
+                "a secret is in the table: {item:?}"
+            );
+        }
+        for b in &bodies {
+            assert!(!b.contains(n));
+        }
+        assert!(!api.logs(&dep).await.contains(n));
+    }
+    let image = format!("{}/slipway/{app}:latest", env("SLIPWAY_REGISTRY"));
+    let saved = temp_dir("save").join("image.tar");
+    sh(
+        std::path::Path::new("/"),
+        "docker",
+        &["save", "-o", saved.to_str().unwrap(), &image],
+    );
+    let container = &containers_of(&app)[0];
+    let exported = temp_dir("export").join("fs.tar");
+    sh(
+        std::path::Path::new("/"),
+        "docker",
+        &["export", "-o", exported.to_str().unwrap(), container],
+    );
+    for tar in [&saved, &exported] {
+        let bytes = std::fs::read(tar).unwrap();
+        for n in needles {
+            assert!(
+                !contains(&bytes, n.as_bytes()),
+                "{n} is in {}",
+                tar.display()
+            );
+        }
+        assert!(
+            !contains(&bytes, b"app/.git/"),
+            "the checkout's .git is not in the build context"
+        );
+    }
+    assert!(contains(
+        &std::fs::read(&exported).unwrap(),
+        b"private content"
+    ));
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+fn find_files(dir: &std::path::Path, name: &str) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return found;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            found.extend(find_files(&p, name));
+        } else if p.file_name().is_some_and(|n| n == name)
+            && p.parent().is_some_and(|d| d.ends_with(".git"))
+        {
+            found.push(p);
+        }
+    }
+    found
+}
+
+#[tokio::test]
+async fn a_new_commit_replaces_the_old_container_and_builds_from_the_registry_cache() {
+    let api = Api::start().await;
+    let git = GitServer::start(None).await;
+    let slow = web_dockerfile("RUN sleep 2 && echo dependencies > /deps");
+    git.commit("cached", &[("Dockerfile", &slow), ("www/index.html", "v1")]);
+    let _runner = Runner::start(&api.res, &[]);
+    let (app, first) = deploy(&api, deploy_body("cached", &git.url("cached"))).await;
+    let d1 = api.settle(&first).await;
+    assert_eq!(d1["status"], "running", "{d1}");
+    assert_eq!(d1["cacheHit"], false);
+
+    git.commit("cached", &[("www/index.html", "v2")]);
+    let second = deploy_now(&api, &app).await;
+    let d2 = api.settle(&second).await;
+    assert_eq!(d2["status"], "running", "{d2}");
+    assert_eq!(d2["cacheHit"], true);
+    assert!(api.logs(&second).await.contains("Using cache"));
+    assert_eq!(
+        fetch(d2["url"].as_str().unwrap()).await.as_deref(),
+        Some("v2")
+    );
+    assert_eq!(containers_of(&app).len(), 1, "the old container is gone");
+    let (_, old) = api
+        .call("GET", &format!("/deployments/{first}"), None)
+        .await;
+    assert_eq!(old["status"], "superseded");
+
+    // An engine without the app's images still builds from the cache in the registry.
+    let repo = format!("{}/slipway/{app}", env("SLIPWAY_REGISTRY"));
+    let tags = sh(
+        std::path::Path::new("/"),
+        "docker",
+        &["images", &repo, "--format", "{{.Repository}}:{{.Tag}}"],
+    );
+    for tag in tags.lines() {
+        sh(std::path::Path::new("/"), "docker", &["rmi", "-f", tag]);
+    }
+    git.commit("cached", &[("www/index.html", "v3")]);
+    let third = deploy_now(&api, &app).await;
+    let d3 = api.settle(&third).await;
+    assert_eq!(d3["status"], "running", "{d3}");
+    assert_eq!(d3["cacheHit"], true, "the registry cache was used");
+    let log = api.logs(&third).await;
+    assert!(
+        log.contains("Pulled") && log.contains("Using cache"),
+        "{log}"
+    );
+    assert_eq!(
+        fetch(d3["url"].as_str().unwrap()).await.as_deref(),
+        Some("v3")
+    );
+}
+
+#[tokio::test]
+async fn a_build_that_fails_with_cached_layers_is_retried_without_cache() {
+    let api = Api::start().await;
+    let git = GitServer::start(None).await;
+    let stamp = "RUN date +%s > /stamp";
+    git.commit(
+        "flaky",
+        &[
+            ("Dockerfile", &web_dockerfile(stamp)),
+            ("www/index.html", "one"),
+        ],
+    );
+    let _runner = Runner::start(&api.res, &[]);
+    let (app, first) = deploy(&api, deploy_body("flaky", &git.url("flaky"))).await;
+    assert_eq!(api.settle(&first).await["status"], "running");
+
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    // Passes only when /stamp was written moments ago: a cached (old) stamp fails it.
+    let fresh = format!("{stamp}\nRUN test $(( $(date +%s) - $(cat /stamp) )) -lt 3");
+    git.commit(
+        "flaky",
+        &[
+            ("Dockerfile", &web_dockerfile(&fresh)),
+            ("www/index.html", "two"),
+        ],
+    );
+    let second = deploy_now(&api, &app).await;
+    let d = api.settle(&second).await;
+    assert_eq!(d["status"], "running", "{d}");
+    let log = api.logs(&second).await;
+    assert!(log.contains("retrying once without the cache"), "{log}");
+    assert_eq!(
+        fetch(d["url"].as_str().unwrap()).await.as_deref(),
+        Some("two")
+    );
+}
+
+#[tokio::test]
+async fn the_monorepo_layout_builds_and_a_dockerfile_symlinked_outside_fails() {
+    let api = Api::start().await;
+    let git = GitServer::start(None).await;
+    git.commit(
+        "mono",
+        &[
+            ("services/api/Dockerfile", &web_dockerfile("")),
+            ("services/api/www/index.html", "api service"),
+            ("services/web/README", "another service"),
+            ("Dockerfile", "->/etc/passwd"),
+            ("escape/Dockerfile", "->../../../../../../etc/hostname"),
+        ],
+    );
+    let _runner = Runner::start(&api.res, &[]);
+    let mut body = deploy_body("mono", &git.url("mono"));
+    body["dockerfile"] = "services/api/Dockerfile".into();
+    body["context"] = "services/api".into();
+    let (_, dep) = deploy(&api, body).await;
+    let d = api.settle(&dep).await;
+    assert_eq!(d["status"], "running", "{d}");
+    assert_eq!(
+        fetch(d["url"].as_str().unwrap()).await.as_deref(),
+        Some("api service")
+    );
+
+    for dockerfile in ["Dockerfile", "escape/Dockerfile"] {
+        let mut body = deploy_body("escape", &git.url("mono"));
+        body["dockerfile"] = dockerfile.into();
+        let (_, dep) = deploy(&api, body).await;
+        let d = api.settle(&dep).await;
+        assert_eq!(d["status"], "failed", "{d}");
+        let reason = d["error"].as_str().unwrap();
+        assert!(reason.contains("outside the repository"), "{reason}");
+        let log = api.logs(&dep).await;
+        assert!(!log.contains("root:x:0:0"), "nothing outside was read");
+        assert!(!log.contains("Step 1/"), "nothing was built");
+    }
+}
+
+#[tokio::test]
+async fn a_container_that_never_listens_fails_and_the_previous_version_keeps_serving() {
+    let api = Api::start().await;
+    let git = GitServer::start(None).await;
+    git.commit("deaf", &files(&site("still here")));
+    let _runner = Runner::start(&api.res, &[]);
+    let (app, first) = deploy(&api, deploy_body("deaf", &git.url("deaf"))).await;
+    let d1 = api.settle(&first).await;
+    let url = d1["url"].as_str().unwrap().to_owned();
+
+    // It prints a secret and never listens: the log shows its output, masked.
+    let silent = format!(
+        "FROM {}\nCMD [\"sh\", \"-c\", \"echo leaking $APP_SECRET; sleep 3600\"]\n",
+        env("SLIPWAY_BASE_IMAGE")
+    );
+    git.commit("deaf", &[("Dockerfile", &silent)]);
+    let mut body = deploy_body("deaf", &git.url("deaf"));
+    body["secrets"] = json!({"APP_SECRET": SECRET});
+    let (_, second) = deploy(&api, body).await;
+    let d2 = api.settle(&second).await;
+    assert_eq!(d2["status"], "failed", "{d2}");
+    assert!(
+        d2["error"]
+            .as_str()
+            .unwrap()
+            .contains("did not accept connections"),
+        "{d2}"
+    );
+    let log = api.logs(&second).await;
+    assert!(log.contains("leaking [REDACTED]"), "{log}");
+    assert!(!log.contains(SECRET));
+    assert_eq!(fetch(&url).await.as_deref(), Some("still here"));
+    let (_, shown) = api.call("GET", &format!("/apps/{app}"), None).await;
+    assert_eq!(shown["url"], url.as_str());
+    assert_eq!(shown["status"], "running");
+    assert_eq!(containers_of(&app).len(), 1);
+}
+
+#[tokio::test]
+async fn a_runner_killed_mid_build_leaves_the_deployment_to_another() {
+    let api = Api::start().await;
+    let git = GitServer::start(None).await;
+    git.commit(
+        "phoenix",
+        &[
+            ("Dockerfile", &web_dockerfile("RUN sleep 3")),
+            ("www/index.html", "risen"),
+        ],
+    );
+    let mut first = Runner::start(&api.res, &[]);
+    let (app, dep) = deploy(&api, deploy_body("phoenix", &git.url("phoenix"))).await;
+    api.wait_for(&dep, 60, |d| d["phases"]["clone"].is_object())
+        .await;
+    first.signal("-KILL");
+    first.wait().await;
+
+    let _second = Runner::start(&api.res, &[]);
+    let d = api.settle(&dep).await;
+    assert_eq!(d["status"], "running", "{d}");
+    assert!(
+        d["attempt"].as_u64().unwrap() >= 2,
+        "another runner finished it: {d}"
+    );
+    assert_eq!(
+        fetch(d["url"].as_str().unwrap()).await.as_deref(),
+        Some("risen")
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(containers_of(&app).len(), 1, "exactly one container");
+}
+
+#[tokio::test]
+async fn sigterm_mid_build_hands_the_job_back_after_the_drain_deadline() {
+    let api = Api::start().await;
+    let git = GitServer::start(None).await;
+    git.commit(
+        "drain",
+        &[
+            ("Dockerfile", &web_dockerfile("RUN sleep 5")),
+            ("www/index.html", "drained"),
+        ],
+    );
+    let mut first = Runner::start(&api.res, &[("SLIPWAY_DRAIN_SECONDS", "1")]);
+    let (_, dep) = deploy(&api, deploy_body("drain", &git.url("drain"))).await;
+    api.wait_for(&dep, 60, |d| d["phases"]["clone"].is_object())
+        .await;
+    first.signal("-TERM");
+    assert!(first.wait().await.success(), "a clean exit");
+    let (_, d) = api.call("GET", &format!("/deployments/{dep}"), None).await;
+    assert_eq!(d["status"], "building", "handed back, not failed: {d}");
+
+    let _second = Runner::start(&api.res, &[]);
+    let d = api.settle(&dep).await;
+    assert_eq!(d["status"], "running", "{d}");
+    assert!(api.logs(&dep).await.contains("shutting down"));
+}
+
+#[tokio::test]
+async fn cancel_mid_build_stops_it_pushes_nothing_and_keeps_the_old_version() {
+    let api = Api::start().await;
+    let git = GitServer::start(None).await;
+    git.commit("stoppable", &files(&site("old version")));
+    let _runner = Runner::start(&api.res, &[]);
+    let (app, first) = deploy(&api, deploy_body("stoppable", &git.url("stoppable"))).await;
+    let url = api.settle(&first).await["url"].as_str().unwrap().to_owned();
+
+    let sha = git.commit(
+        "stoppable",
+        &[
+            ("Dockerfile", &web_dockerfile("RUN sleep 30")),
+            ("www/index.html", "new"),
+        ],
+    );
+    let second = deploy_now(&api, &app).await;
+    api.wait_for(&second, 60, |d| d["phases"]["clone"].is_object())
+        .await;
+    let asked = std::time::Instant::now();
+    let (status, c) = api
+        .call("POST", &format!("/deployments/{second}/cancel"), None)
+        .await;
+    assert_eq!(status, 202, "{c}");
+    assert_eq!(c["cancelRequested"], true);
+    let d = api.settle(&second).await;
+    assert_eq!(d["status"], "cancelled", "{d}");
+    assert!(
+        asked.elapsed() < Duration::from_secs(10),
+        "cancelled within 10 s"
+    );
+    assert!(
+        !registry_tags(&app).await.contains(&sha),
+        "nothing was pushed"
+    );
+    assert_eq!(fetch(&url).await.as_deref(), Some("old version"));
+    assert_eq!(containers_of(&app).len(), 1);
+}
+
+#[tokio::test]
+async fn reconcile_restarts_a_dead_container_and_removes_a_deleted_apps() {
+    let api = Api::start().await;
+    let git = GitServer::start(None).await;
+    git.commit("phoenix", &files(&site("alive")));
+    let _runner = Runner::start(&api.res, &[]);
+    let (app, dep) = deploy(&api, deploy_body("phoenix", &git.url("phoenix"))).await;
+    let url = api.settle(&dep).await["url"].as_str().unwrap().to_owned();
+
+    let name = containers_of(&app)[0].clone();
+    sh(std::path::Path::new("/"), "docker", &["kill", &name]);
+    let mut back = None;
+    for _ in 0..40 {
+        back = fetch(&url).await;
+        if back.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(
+        back.as_deref(),
+        Some("alive"),
+        "the dead container was restarted"
+    );
+
+    let (status, _) = api.call("DELETE", &format!("/apps/{app}"), None).await;
+    assert_eq!(status, 202);
+    for _ in 0..40 {
+        if containers_of(&app).is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(
+        containers_of(&app).is_empty(),
+        "the deleted app's container was removed"
+    );
+}
