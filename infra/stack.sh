@@ -275,10 +275,39 @@ test_all() {
   (cd "$ROOT" && cargo test --workspace -- --test-threads 4)
 }
 
+bench() {
+  services
+  build
+  local prefix=slipway-bench port=8790
+  provision "$prefix" >"$STATE/bench-resources.env"
+  set -a
+  # shellcheck disable=SC1091
+  . "$STATE/bench-resources.env"
+  set +a
+  stop bench-api
+  stop bench-runner
+  SLIPWAY_LISTEN=127.0.0.1:$port SLIPWAY_ALLOW_LOOPBACK_REPOS=true start_bg bench-api "$ROOT/target/debug/local-api"
+  wait_for "the bench API" curl -s -o /dev/null "http://127.0.0.1:$port/apps"
+  SLIPWAY_RUNNER_ID=bench-runner SLIPWAY_WORK_DIR=$STATE/bench-work start_bg bench-runner "$ROOT/target/debug/slipway-runner"
+  mkdir -p "$STATE/bench-git"
+  stop bench-git
+  start_bg bench-git "$PY" "$ROOT/infra/git_http.py" --root "$STATE/bench-git" --port 8791
+  wait_for "the bench git server" curl -s -o /dev/null "http://127.0.0.1:8791/"
+  log "benchmarking (one run; the slow layer sleeps ${BENCH_SLOW_SECONDS:-10} s)"
+  SLIPWAY_API=http://127.0.0.1:$port SLIPWAY_TOKEN=$("$ROOT/target/debug/slipway-admin" mint-token bench) \
+    GIT_ROOT=$STATE/bench-git GIT_BASE=http://127.0.0.1:8791 BENCH_OUT=$STATE/bench.json \
+    "$PY" "$ROOT/infra/bench.py" || { stop bench-api; stop bench-runner; stop bench-git; exit 1; }
+  stop bench-api
+  stop bench-runner
+  stop bench-git
+  log "figures written to .slipway/bench.json"
+}
+
 case "${1:-}" in
   up) up ;;
+  bench) bench ;;
   down) down ;;
   test) test_all ;;
   services) services ;;
-  *) die "usage: infra/stack.sh up|down|test|services" ;;
+  *) die "usage: infra/stack.sh up|down|test|bench|services" ;;
 esac

@@ -25,6 +25,9 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let config = config::Config::from_env()?;
+    // Checkouts left by a runner that was killed: no job runs yet, and the
+    // work dir belongs to this runner alone.
+    let _ = tokio::fs::remove_dir_all(&config.work_dir).await;
     tokio::fs::create_dir_all(&config.work_dir)
         .await
         .with_context(|| format!("creating the work dir {}", config.work_dir.display()))?;

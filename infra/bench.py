@@ -1,0 +1,175 @@
+#!/usr/bin/env python3
+"""Benchmarks of the deploy path, driven through the HTTP API like a user.
+
+1. cold build vs cached redeploy (a code-only change on an app whose
+   dependency layer is slow),
+2. the cached redeploy again with the engine's image cache emptied (the
+   cache then comes from the registry),
+3. Slipway's trigger-to-running time vs the raw sequence
+   `git clone --depth 1 && docker build && docker run` + wait.
+
+Needs SLIPWAY_API, SLIPWAY_TOKEN, SLIPWAY_REGISTRY, SLIPWAY_BASE_IMAGE and a
+git server root (GIT_ROOT, served at GIT_BASE). Prints a table and writes
+the figures as JSON to BENCH_OUT.
+"""
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.request
+
+API = os.environ["SLIPWAY_API"]
+TOKEN = os.environ["SLIPWAY_TOKEN"]
+REGISTRY = os.environ["SLIPWAY_REGISTRY"]
+BASE = os.environ["SLIPWAY_BASE_IMAGE"]
+GIT_ROOT = os.environ["GIT_ROOT"]
+GIT_BASE = os.environ["GIT_BASE"]
+SLOW_SECONDS = int(os.environ.get("BENCH_SLOW_SECONDS", "10"))
+
+DOCKERFILE = f"""FROM {BASE}
+# The slow dependency layer (think npm ci, cargo fetch, pip install).
+RUN sleep {SLOW_SECONDS} && echo dependencies > /deps
+COPY www/ /www/
+EXPOSE 8080
+CMD ["httpd", "-f", "-p", "8080", "-h", "/www"]
+"""
+
+
+def call(method, path, body=None):
+    req = urllib.request.Request(
+        API + path,
+        method=method,
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(req) as resp:
+        return json.load(resp)
+
+
+def run(*args, cwd=None):
+    subprocess.run(args, cwd=cwd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def answers(url, expect):
+    try:
+        with urllib.request.urlopen(url, timeout=2) as resp:
+            return expect in resp.read().decode()
+    except OSError:
+        return False
+
+
+class Repo:
+    def __init__(self, name):
+        self.bare = os.path.join(GIT_ROOT, f"{name}.git")
+        self.work = tempfile.mkdtemp(prefix="slipway-bench-")
+        self.url = f"{GIT_BASE}/{name}.git"
+        shutil.rmtree(self.bare, ignore_errors=True)
+        run("git", "init", "-q", "--bare", "-b", "main", self.bare)
+        run("git", "init", "-q", "-b", "main", cwd=self.work)
+
+    def commit(self, page):
+        os.makedirs(os.path.join(self.work, "www"), exist_ok=True)
+        with open(os.path.join(self.work, "Dockerfile"), "w") as f:
+            f.write(DOCKERFILE)
+        with open(os.path.join(self.work, "www", "index.html"), "w") as f:
+            f.write(page)
+        run("git", "add", "-A", cwd=self.work)
+        run("git", "-c", "user.name=bench", "-c", "user.email=bench@localhost", "commit", "-q", "-m", page, cwd=self.work)
+        run("git", "push", "-q", "-f", self.bare, "main", cwd=self.work)
+
+
+def until_running(deployment, page):
+    while True:
+        d = call("GET", f"/deployments/{deployment}")
+        if d["status"] == "running" and answers(d["url"], page):
+            return d
+        if d["status"] in ("failed", "cancelled", "superseded"):
+            raise SystemExit(f"deployment {deployment} ended {d['status']}: {d.get('error')}")
+        time.sleep(0.05)
+
+
+def slipway_deploy(app_id, name, repo, page):
+    repo.commit(page)
+    start = time.monotonic()
+    if app_id is None:
+        answer = call("POST", "/deploy", {"name": name, "repo": repo.url, "port": 8080})
+    else:
+        answer = call("POST", f"/apps/{app_id}/deploy")
+    d = until_running(answer["deploymentId"], page)
+    return answer["appId"], time.monotonic() - start, d
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def raw_sequence(repo, page, tag):
+    repo.commit(page)
+    workdir = tempfile.mkdtemp(prefix="slipway-raw-")
+    port = free_port()
+    start = time.monotonic()
+    run("git", "clone", "-q", "--depth", "1", repo.url, os.path.join(workdir, "src"))
+    run("docker", "build", "-q", "--no-cache", "-t", tag, os.path.join(workdir, "src"))
+    run("docker", "run", "-d", "--name", tag.replace(":", "-"), "-p", f"127.0.0.1:{port}:8080", tag)
+    while not answers(f"http://127.0.0.1:{port}/", page):
+        time.sleep(0.05)
+    elapsed = time.monotonic() - start
+    run("docker", "rm", "-f", tag.replace(":", "-"))
+    run("docker", "rmi", "-f", tag)
+    shutil.rmtree(workdir, ignore_errors=True)
+    return elapsed
+
+
+def empty_local_cache(app_id):
+    repo = f"{REGISTRY}/slipway/{app_id}"
+    out = subprocess.run(
+        ["docker", "images", repo, "--format", "{{.Repository}}:{{.Tag}}"], capture_output=True, text=True, check=True
+    ).stdout.split()
+    for tag in out:
+        run("docker", "rmi", "-f", tag)
+
+
+def main():
+    stamp = str(int(time.time()))
+    name = f"bench-{stamp}"
+    repo = Repo(name)
+    app, cold, d_cold = slipway_deploy(None, name, repo, "v1")
+    _, cached, d_cached = slipway_deploy(app, name, repo, "v2")
+    empty_local_cache(app)
+    _, cached_empty, d_empty = slipway_deploy(app, name, repo, "v3")
+    raw_repo = Repo(f"raw-{stamp}")
+    raw = raw_sequence(raw_repo, "raw", f"slipway-raw-bench:{stamp}")
+    figures = {
+        "slowLayerSeconds": SLOW_SECONDS,
+        "coldSeconds": round(cold, 2),
+        "cachedSeconds": round(cached, 2),
+        "cachedEmptyLocalCacheSeconds": round(cached_empty, 2),
+        "rawSequenceSeconds": round(raw, 2),
+        "cachedOverCold": round(cached / cold, 3),
+        "cachedEmptyOverCold": round(cached_empty / cold, 3),
+        "slipwayColdOverRaw": round(cold / raw, 3),
+        "cacheHits": [d_cold["cacheHit"], d_cached["cacheHit"], d_empty["cacheHit"]],
+        "coldPhasesMillis": {k: v.get("millis") for k, v in d_cold["phases"].items()},
+        "cachedPhasesMillis": {k: v.get("millis") for k, v in d_cached["phases"].items()},
+    }
+    print()
+    print(f"  slow dependency layer            {SLOW_SECONDS} s")
+    print(f"  cold build, trigger to running   {cold:7.2f} s   phases {figures['coldPhasesMillis']}")
+    print(f"  cached redeploy (code change)    {cached:7.2f} s   = {cached / cold:.3f} x cold   (target <= 0.1)")
+    print(f"  cached, local image cache empty  {cached_empty:7.2f} s   = {cached_empty / cold:.3f} x cold   (target <= 0.1)")
+    print(f"  raw clone+build+run+wait         {raw:7.2f} s   Slipway cold = {cold / raw:.3f} x raw   (target <= 1.1)")
+    print()
+    out = os.environ.get("BENCH_OUT")
+    if out:
+        with open(out, "w") as f:
+            json.dump(figures, f, indent=2)
+    call("DELETE", f"/apps/{app}")
+
+
+if __name__ == "__main__":
+    main()
