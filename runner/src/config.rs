@@ -28,6 +28,9 @@ pub struct Config {
     pub visibility: Duration,
     pub cancel_poll: Duration,
     pub ready_timeout: Duration,
+    /// How long a job's message waits after an internal failure before it
+    /// is tried again (the queue's maxReceiveCount bounds the tries).
+    pub retry_after: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -102,6 +105,7 @@ impl Config {
             visibility: seconds("SLIPWAY_VISIBILITY_SECONDS", 120.0)?,
             cancel_poll: seconds("SLIPWAY_CANCEL_POLL_SECONDS", 2.0)?,
             ready_timeout: seconds("SLIPWAY_READY_TIMEOUT_SECONDS", 60.0)?,
+            retry_after: seconds("SLIPWAY_RETRY_SECONDS", 15.0)?,
         })
     }
 }

@@ -14,9 +14,6 @@ use tokio_util::sync::CancellationToken;
 use crate::job::{self, Outcome};
 use crate::runtime::Runtime;
 
-/// How long a message waits before a retry after an internal failure.
-const RETRY_AFTER: Duration = Duration::from_secs(15);
-
 pub async fn run(rt: Runtime, shutdown: CancellationToken) {
     let slots = Arc::new(Semaphore::new(rt.config.slots));
     let hand_back = CancellationToken::new();
@@ -96,7 +93,7 @@ async fn handle(rt: &Runtime, m: aws_sdk_sqs::types::Message, hand_back: Cancell
             .await
             .map(|_| ())
             .map_err(|e| aws_sdk_sqs::error::DisplayErrorContext(e).to_string()),
-        Outcome::Retry(_) => visibility(rt, &receipt, RETRY_AFTER).await,
+        Outcome::Retry(_) => visibility(rt, &receipt, rt.config.retry_after).await,
         Outcome::HandBack => visibility(rt, &receipt, Duration::ZERO).await,
         Outcome::LostClaim => Ok(()),
     };

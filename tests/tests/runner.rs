@@ -527,3 +527,31 @@ async fn reconcile_restarts_a_dead_container_and_removes_a_deleted_apps() {
         "the deleted app's container was removed"
     );
 }
+
+#[tokio::test]
+async fn a_job_that_keeps_failing_ends_in_the_dead_letter_queue_and_its_deployment_fails() {
+    let api = Api::start().await;
+    let git = GitServer::start(None).await;
+    git.commit("doomed", &files(&site("never")));
+    // Nothing listens there: every push fails, an internal failure retried
+    // until the queue gives up on the message.
+    let _runner = Runner::start(
+        &api.res,
+        &[
+            ("SLIPWAY_REGISTRY", "127.0.0.1:9"),
+            ("SLIPWAY_RETRY_SECONDS", "0.5"),
+        ],
+    );
+    let (_, dep) = deploy(&api, deploy_body("doomed", &git.url("doomed"))).await;
+    let d = api.settle(&dep).await;
+    assert_eq!(d["status"], "failed", "{d}");
+    assert!(
+        d["error"]
+            .as_str()
+            .unwrap()
+            .contains("attempted several times"),
+        "{d}"
+    );
+    assert!(d["attempt"].as_u64().unwrap() >= 2, "{d}");
+    assert_eq!(api.queue_depth().await, 0);
+}

@@ -149,7 +149,7 @@ pub async fn wait_ready(
         .await
         {
             let mut byte = [0u8; 1];
-            match tokio::time::timeout(Duration::from_millis(300), conn.read(&mut byte)).await {
+            match tokio::time::timeout(Duration::from_millis(150), conn.read(&mut byte)).await {
                 Err(_) | Ok(Ok(1..)) => return Ok(()),
                 Ok(_) => {}
             }
@@ -160,7 +160,7 @@ pub async fn wait_ready(
                 timeout.as_secs()
             )));
         }
-        tokio::time::sleep(Duration::from_millis(250)).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
