@@ -2,6 +2,7 @@
 //! DynamoDB store, the SQS job message and KMS envelope encryption.
 
 pub mod api_token;
+pub mod aws_clients;
 pub mod deploy_request;
 pub mod envelope;
 pub mod fields;

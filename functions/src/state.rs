@@ -23,11 +23,7 @@ impl AppState {
             store: Store::new(aws_sdk_dynamodb::Client::new(&aws), config.table.clone()),
             envelope: Envelope::new(aws_sdk_kms::Client::new(&aws), config.kms_key_id.clone()),
             sqs: aws_sdk_sqs::Client::new(&aws),
-            s3: aws_sdk_s3::Client::from_conf(
-                aws_sdk_s3::config::Builder::from(&aws)
-                    .force_path_style(true)
-                    .build(),
-            ),
+            s3: slipway_core::aws_clients::s3(&aws),
             config: Arc::new(config),
         }
     }
