@@ -375,6 +375,10 @@ impl Store {
         error: Option<&str>,
     ) -> Result<Deployment, StoreError> {
         let from = to.predecessors();
+        if from.is_empty() {
+            // Nothing moves back to the first status.
+            return Err(StoreError::Conflict);
+        }
         let placeholders: Vec<String> = (0..from.len()).map(|i| format!(":from{i}")).collect();
         let mut condition = format!("#status IN ({})", placeholders.join(", "));
         let mut set = "SET #status = :to, updatedAt = :now".to_owned();
@@ -392,7 +396,9 @@ impl Store {
             req = req.expression_attribute_values(p, s(st.as_str()));
         }
         if let Some(attempt) = attempt {
-            condition.push_str(" AND attempt = :attempt");
+            // A runner's step may run twice (at-least-once): reaching the
+            // status it is already in, under its own claim, is no conflict.
+            condition = format!("({condition} OR #status = :to) AND attempt = :attempt");
             req =
                 req.expression_attribute_values(":attempt", AttributeValue::N(attempt.to_string()));
         }

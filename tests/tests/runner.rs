@@ -105,7 +105,11 @@ async fn a_private_repo_deploys_with_its_token_and_the_token_is_found_nowhere() 
     let mut body = deploy_body("private", &git.url("private"));
     body["repoToken"] = TOKEN.into();
     body["secrets"] = json!({"APP_SECRET": SECRET});
-    let (app, dep) = deploy(&api, body).await;
+    let (status, created) = api.call("POST", "/deploy", Some(body)).await;
+    assert_eq!(status, 202, "{created}");
+    let app = created["appId"].as_str().unwrap().to_owned();
+    let dep = created["deploymentId"].as_str().unwrap().to_owned();
+    let hook_secret = created["webhook"]["secret"].as_str().unwrap().to_owned();
     let bodies = api.queued_messages().await;
     assert_eq!(bodies.len(), 1);
     let runner = Runner::start(&api.res, &[]);
@@ -144,7 +148,7 @@ async fn a_private_repo_deploys_with_its_token_and_the_token_is_found_nowhere() 
     assert!(reason.contains("repoToken"), "a clear reason: {reason}");
     assert!(api.logs(&bad).await.contains("repoToken"));
 
-    let needles = [TOKEN, SECRET];
+    let needles = [TOKEN, SECRET, hook_secret.as_str()];
     let output = output_of(&api.res.prefix);
     assert!(
         output.contains("deployment live"),
@@ -554,4 +558,44 @@ async fn a_job_that_keeps_failing_ends_in_the_dead_letter_queue_and_its_deployme
     );
     assert!(d["attempt"].as_u64().unwrap() >= 2, "{d}");
     assert_eq!(api.queue_depth().await, 0);
+}
+
+#[tokio::test]
+async fn an_older_commit_never_goes_live_after_a_newer_one() {
+    let api = Api::start().await;
+    let git = GitServer::start(None).await;
+    git.commit(
+        "order",
+        &[
+            ("Dockerfile", &web_dockerfile("RUN sleep 4")),
+            ("www/index.html", "older"),
+        ],
+    );
+    let _a = Runner::start(&api.res, &[]);
+    let _b = Runner::start(&api.res, &[]);
+    let (app, older) = deploy(&api, deploy_body("order", &git.url("order"))).await;
+    api.wait_for(&older, 60, |d| d["phases"]["clone"].is_object())
+        .await;
+
+    git.commit(
+        "order",
+        &[
+            ("Dockerfile", &web_dockerfile("")),
+            ("www/index.html", "newer"),
+        ],
+    );
+    let newer = deploy_now(&api, &app).await;
+    let d = api.settle(&newer).await;
+    assert_eq!(d["status"], "running", "{d}");
+    let old = api.settle(&older).await;
+    assert_eq!(old["status"], "superseded", "{old}");
+
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let (_, shown) = api.call("GET", &format!("/apps/{app}"), None).await;
+    assert_eq!(shown["liveDeploymentId"], newer.as_str());
+    assert_eq!(
+        fetch(shown["url"].as_str().unwrap()).await.as_deref(),
+        Some("newer")
+    );
+    assert_eq!(containers_of(&app).len(), 1);
 }

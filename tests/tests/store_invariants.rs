@@ -1,0 +1,195 @@
+//! Invariants the store holds on its own, against DynamoDB (the emulator)
+//! through the real SDK: forward-only statuses, fencing, and an older
+//! deployment never going live after a newer one.
+
+use slipway_core::model::{App, AppConfig, Deployment, Source, Trigger};
+use slipway_core::status::DeploymentStatus;
+use slipway_core::store::{Store, StoreError};
+use slipway_e2e::*;
+
+async fn store() -> Store {
+    let res = Resources::create().await;
+    let aws = aws_config::load_from_env().await;
+    Store::new(aws_sdk_dynamodb::Client::new(&aws), res.table)
+}
+
+fn app() -> App {
+    let now = slipway_core::ids::now_rfc3339();
+    App {
+        id: slipway_core::ids::new_id(),
+        owner: "alice".into(),
+        name: "api".into(),
+        created_at: now.clone(),
+        updated_at: now,
+        version: 1,
+        config: AppConfig {
+            source: Source::Git {
+                repo: "https://example.com/r.git".into(),
+                branch: "main".into(),
+                dockerfile: "Dockerfile".into(),
+                context: ".".into(),
+            },
+            port: 80,
+            millicpu: 1000,
+            memory_mb: 512,
+            domain: None,
+            env: Default::default(),
+            secret_names: vec![],
+            has_repo_token: false,
+            sealed_credentials: None,
+        },
+        sealed_webhook_secret: "x".into(),
+        latest_deployment_id: None,
+        live_deployment_id: None,
+        live_runner_id: None,
+        url: None,
+        stopped: false,
+        deleted_at: None,
+    }
+}
+
+/// Claims the deployment and brings it to `deploying`, as a runner would.
+async fn to_deploying(store: &Store, d: &Deployment) -> Deployment {
+    let claimed = store.claim(d, "runner-a").await.unwrap();
+    store
+        .set_status(
+            &d.id,
+            DeploymentStatus::Deploying,
+            Some(claimed.attempt),
+            None,
+        )
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_older_deployment_never_goes_live_after_a_newer_one() {
+    let store = store().await;
+    let mut app = app();
+    let older = Deployment::queued(&app, Trigger::Api);
+    app.latest_deployment_id = Some(older.id.clone());
+    store.create_app(&app, &older).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    let newer = Deployment::queued(&app, Trigger::Api);
+    store.add_deployment(&app, None, &newer).await.unwrap();
+
+    let older = to_deploying(&store, &older).await;
+    let newer = to_deploying(&store, &newer).await;
+    store
+        .go_live(&newer, "runner-b", "http://127.0.0.1:2")
+        .await
+        .unwrap();
+    let refused = store
+        .go_live(&older, "runner-a", "http://127.0.0.1:1")
+        .await;
+    assert!(matches!(refused, Err(StoreError::Conflict)), "{refused:?}");
+
+    let now = store.get_app(&app.id).await.unwrap().unwrap();
+    assert_eq!(now.live_deployment_id.as_deref(), Some(newer.id.as_str()));
+    assert_eq!(now.url.as_deref(), Some("http://127.0.0.1:2"));
+    let older_now = store.get_deployment(&older.id).await.unwrap().unwrap();
+    assert_eq!(
+        older_now.status,
+        DeploymentStatus::Deploying,
+        "the refused go-live wrote nothing"
+    );
+}
+
+#[tokio::test]
+async fn a_runner_that_lost_its_claim_cannot_write() {
+    let store = store().await;
+    let mut app = app();
+    let d = Deployment::queued(&app, Trigger::Api);
+    app.latest_deployment_id = Some(d.id.clone());
+    store.create_app(&app, &d).await.unwrap();
+
+    let first = store.claim(&d, "runner-a").await.unwrap();
+    assert_eq!(first.status, DeploymentStatus::Building);
+    // runner-a is presumed dead; runner-b takes over.
+    let second = store.claim(&first, "runner-b").await.unwrap();
+    assert_eq!(second.attempt, first.attempt + 1);
+    assert_eq!(
+        second.status,
+        DeploymentStatus::Building,
+        "taken over as it was"
+    );
+
+    let stale = store
+        .set_status(
+            &d.id,
+            DeploymentStatus::Failed,
+            Some(first.attempt),
+            Some("stale"),
+        )
+        .await;
+    assert!(matches!(stale, Err(StoreError::Conflict)));
+    assert!(matches!(
+        store
+            .record(
+                &d.id,
+                first.attempt,
+                &[(
+                    "commit",
+                    aws_sdk_dynamodb::types::AttributeValue::S("x".into())
+                )]
+            )
+            .await,
+        Err(StoreError::Conflict)
+    ));
+    assert!(
+        matches!(
+            store.claim(&first, "runner-c").await,
+            Err(StoreError::Conflict)
+        ),
+        "a stale read cannot claim"
+    );
+    store
+        .set_status(
+            &d.id,
+            DeploymentStatus::Deploying,
+            Some(second.attempt),
+            None,
+        )
+        .await
+        .unwrap();
+    // The same step again (at-least-once) is not an error.
+    store
+        .set_status(
+            &d.id,
+            DeploymentStatus::Deploying,
+            Some(second.attempt),
+            None,
+        )
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn statuses_only_move_forward() {
+    let store = store().await;
+    let mut app = app();
+    let d = Deployment::queued(&app, Trigger::Api);
+    app.latest_deployment_id = Some(d.id.clone());
+    store.create_app(&app, &d).await.unwrap();
+    store
+        .set_status(&d.id, DeploymentStatus::Cancelled, None, Some("by test"))
+        .await
+        .unwrap();
+    for to in [
+        DeploymentStatus::Building,
+        DeploymentStatus::Running,
+        DeploymentStatus::Failed,
+        DeploymentStatus::Queued,
+    ] {
+        assert!(
+            matches!(
+                store.set_status(&d.id, to, None, None).await,
+                Err(StoreError::Conflict)
+            ),
+            "cancelled -> {to}"
+        );
+    }
+    let after = store.get_deployment(&d.id).await.unwrap().unwrap();
+    assert_eq!(after.status, DeploymentStatus::Cancelled);
+    assert_eq!(after.error.as_deref(), Some("by test"));
+}
