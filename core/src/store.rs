@@ -670,6 +670,7 @@ impl Store {
         d: &Deployment,
         runner_id: &str,
         url: &str,
+        start: &Phase,
     ) -> Result<(), StoreError> {
         let app = Update::builder()
             .table_name(&self.table)
@@ -691,7 +692,15 @@ impl Store {
             .table_name(&self.table)
             .key("PK", s(dep_pk(&d.id)))
             .key("SK", s("DEP"))
-            .update_expression("SET #status = :running, #url = :url, updatedAt = :now")
+            .update_expression(
+                "SET #status = :running, #url = :url, phases.#start = :start, updatedAt = :now",
+            )
+            .expression_attribute_names("#start", "start")
+            .expression_attribute_values(
+                ":start",
+                serde_dynamo::to_attribute_value(start)
+                    .map_err(|e| StoreError::Malformed(e.to_string()))?,
+            )
             .condition_expression("#status IN (:deploying, :running) AND attempt = :attempt")
             .expression_attribute_names("#status", "status")
             .expression_attribute_names("#url", "url")

@@ -263,9 +263,33 @@ impl Api {
             .map(|v| v.parse::<usize>().unwrap())
             .sum()
     }
+}
 
-    pub fn kill(&mut self) {
+impl Drop for Api {
+    /// The containers the test's runners started go with the test.
+    fn drop(&mut self) {
         let _ = self.child.start_kill();
+        let listed = std::process::Command::new("docker")
+            .args([
+                "ps",
+                "-aq",
+                "--filter",
+                &format!("label=slipway.stack={}", self.res.table),
+            ])
+            .output();
+        if let Ok(out) = listed {
+            let ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect();
+            if !ids.is_empty() {
+                let _ = std::process::Command::new("docker")
+                    .arg("rm")
+                    .arg("-f")
+                    .args(&ids)
+                    .output();
+            }
+        }
     }
 }
 
@@ -740,6 +764,18 @@ pub fn containers_of(app_id: &str) -> Vec<String> {
     .lines()
     .map(str::to_owned)
     .collect()
+}
+
+/// Waits (up to 10 s) until the app has `n` containers; returns their names.
+pub async fn wait_containers(app_id: &str, n: usize) -> Vec<String> {
+    for _ in 0..100 {
+        let now = containers_of(app_id);
+        if now.len() == n {
+            return now;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    containers_of(app_id)
 }
 
 /// The tags of the app's image in the registry.

@@ -248,7 +248,11 @@ async fn a_new_commit_replaces_the_old_container_and_builds_from_the_registry_ca
         fetch(d2["url"].as_str().unwrap()).await.as_deref(),
         Some("v2")
     );
-    assert_eq!(containers_of(&app).len(), 1, "the old container is gone");
+    assert_eq!(
+        wait_containers(&app, 1).await.len(),
+        1,
+        "the old container is gone"
+    );
     let (_, old) = api
         .call("GET", &format!("/deployments/{first}"), None)
         .await;
@@ -392,7 +396,7 @@ async fn a_container_that_never_listens_fails_and_the_previous_version_keeps_ser
     let (_, shown) = api.call("GET", &format!("/apps/{app}"), None).await;
     assert_eq!(shown["url"], url.as_str());
     assert_eq!(shown["status"], "running");
-    assert_eq!(containers_of(&app).len(), 1);
+    assert_eq!(wait_containers(&app, 1).await.len(), 1);
 }
 
 #[tokio::test]
@@ -425,7 +429,11 @@ async fn a_runner_killed_mid_build_leaves_the_deployment_to_another() {
         Some("risen")
     );
     tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(containers_of(&app).len(), 1, "exactly one container");
+    assert_eq!(
+        wait_containers(&app, 1).await.len(),
+        1,
+        "exactly one container"
+    );
 }
 
 #[tokio::test]

@@ -2,7 +2,7 @@
 //! through the real SDK: forward-only statuses, fencing, and an older
 //! deployment never going live after a newer one.
 
-use slipway_core::model::{App, AppConfig, Deployment, Source, Trigger};
+use slipway_core::model::{App, AppConfig, Deployment, Phase, Source, Trigger};
 use slipway_core::status::DeploymentStatus;
 use slipway_core::store::{Store, StoreError};
 use slipway_e2e::*;
@@ -48,6 +48,14 @@ fn app() -> App {
     }
 }
 
+fn phase() -> Phase {
+    Phase {
+        started_at: slipway_core::ids::now_rfc3339(),
+        finished_at: None,
+        millis: Some(1),
+    }
+}
+
 /// Claims the deployment and brings it to `deploying`, as a runner would.
 async fn to_deploying(store: &Store, d: &Deployment) -> Deployment {
     let claimed = store.claim(d, "runner-a").await.unwrap();
@@ -76,11 +84,11 @@ async fn an_older_deployment_never_goes_live_after_a_newer_one() {
     let older = to_deploying(&store, &older).await;
     let newer = to_deploying(&store, &newer).await;
     store
-        .go_live(&newer, "runner-b", "http://127.0.0.1:2")
+        .go_live(&newer, "runner-b", "http://127.0.0.1:2", &phase())
         .await
         .unwrap();
     let refused = store
-        .go_live(&older, "runner-a", "http://127.0.0.1:1")
+        .go_live(&older, "runner-a", "http://127.0.0.1:1", &phase())
         .await;
     assert!(matches!(refused, Err(StoreError::Conflict)), "{refused:?}");
 

@@ -62,7 +62,7 @@ pub async fn prepare_cache(docker: &Docker, repo: &str, log: &BuildLog) -> Optio
 /// failure the engine's reason plus whether the cache was in use.
 async fn build_once(
     docker: &Docker,
-    tar: bytes::Bytes,
+    tar: &std::path::Path,
     dockerfile: &str,
     tag: &str,
     cache_from: Option<&str>,
@@ -78,7 +78,14 @@ async fn build_once(
     if let Some(cache) = cache_from {
         options = options.cachefrom(&vec![cache.to_owned()]);
     }
-    let mut stream = docker.build_image(options.build(), None, Some(bollard::body_full(tar)));
+    let file = tokio::fs::File::open(tar).await.map_err(|e| {
+        (
+            BuildError::Engine(format!("reading the context: {e}")),
+            false,
+        )
+    })?;
+    let body = bollard::body_try_stream(tokio_util::io::ReaderStream::new(file));
+    let mut stream = docker.build_image(options.build(), None, Some(body));
     let mut cache_hit = false;
     while let Some(item) = stream.next().await {
         match item {
@@ -114,7 +121,7 @@ async fn build_once(
 /// tried once more without any cache.
 pub async fn build(
     docker: &Docker,
-    tar: Vec<u8>,
+    tar: &std::path::Path,
     dockerfile: &str,
     repo: &str,
     sha: &str,
@@ -122,8 +129,7 @@ pub async fn build(
     log: &BuildLog,
 ) -> Result<Built, BuildError> {
     let image = format!("{repo}:{sha}");
-    let tar = bytes::Bytes::from(tar);
-    match build_once(docker, tar.clone(), dockerfile, &image, cache_from, log).await {
+    match build_once(docker, tar, dockerfile, &image, cache_from, log).await {
         Ok(cache_hit) => Ok(Built { image, cache_hit }),
         Err((BuildError::Failed(reason), true)) => {
             log.line(format!(

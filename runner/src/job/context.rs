@@ -29,9 +29,10 @@ pub enum ContextError {
     Io(#[from] std::io::Error),
 }
 
-/// A packed context and the Dockerfile path inside it.
+/// A packed context (a tar file on disk) and the Dockerfile path inside it.
 pub struct Context {
-    pub tar: Vec<u8>,
+    pub tar: PathBuf,
+    pub bytes: u64,
     pub dockerfile: String,
 }
 
@@ -139,6 +140,7 @@ pub fn pack(
     context: &str,
     dockerfile: &str,
     max_bytes: u64,
+    out: &Path,
 ) -> Result<Context, ContextError> {
     let context_dir = resolve(root, context, "context")?;
     if !context_dir.is_dir() {
@@ -166,7 +168,7 @@ pub fn pack(
         .ok()
         .map(|p| p.to_string_lossy().replace('\\', "/"));
 
-    let mut tar = tar::Builder::new(Vec::new());
+    let mut tar = tar::Builder::new(std::io::BufWriter::new(std::fs::File::create(out)?));
     tar.mode(tar::HeaderMode::Deterministic);
     tar.follow_symlinks(false);
     let mut total = 0u64;
@@ -214,8 +216,13 @@ pub fn pack(
             OUTSIDE_DOCKERFILE.to_owned()
         }
     };
+    tar.into_inner()?
+        .into_inner()
+        .map_err(|e| e.into_error())?
+        .sync_all()?;
     Ok(Context {
-        tar: tar.into_inner()?,
+        bytes: std::fs::metadata(out)?.len(),
+        tar: out.to_owned(),
         dockerfile,
     })
 }
@@ -260,14 +267,28 @@ mod tests {
             Err(ContextError::Missing { .. })
         ));
 
-        let packed = pack(&root, ".", "services/api/Dockerfile", 1 << 20).unwrap();
+        let out = dir.join("context.tar");
+        let packed = pack(&root, ".", "services/api/Dockerfile", 1 << 20, &out).unwrap();
         assert_eq!(packed.dockerfile, "services/api/Dockerfile");
-        let outside = pack(&root, "services/api", "Inner", 1 << 20).unwrap();
+        let names: Vec<String> = tar::Archive::new(std::fs::File::open(&out).unwrap())
+            .entries()
+            .unwrap()
+            .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert!(
+            names.contains(&"services/api/Dockerfile".to_owned()),
+            "{names:?}"
+        );
+        assert!(
+            names.contains(&"Dockerfile".to_owned()),
+            "the symlink itself is packed, not followed"
+        );
+        let outside = pack(&root, "services/api", "Inner", 1 << 20, &out).unwrap();
         assert_eq!(
             outside.dockerfile, "Dockerfile",
             "the symlink resolves into the context"
         );
-        let err = pack(&root, ".", "Dockerfile", 1 << 20).err().unwrap();
+        let err = pack(&root, ".", "Dockerfile", 1 << 20, &out).err().unwrap();
         assert!(err.to_string().contains("outside"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
     }

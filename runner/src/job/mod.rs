@@ -291,15 +291,18 @@ impl<'a> PhaseClock<'a> {
         }
     }
 
-    async fn done(self) -> Result<(), Failure> {
-        let phase = Phase {
+    fn stop(self) -> Phase {
+        Phase {
             started_at: self.started_at,
             finished_at: Some(ids::now_rfc3339()),
             millis: Some(self.started.elapsed().as_millis() as u64),
-        };
-        self.rt
-            .store
-            .record_phase(&self.d.id, self.d.attempt, self.name, &phase)
+        }
+    }
+
+    async fn done(self) -> Result<(), Failure> {
+        let (rt, d, name) = (self.rt, self.d, self.name);
+        rt.store
+            .record_phase(&d.id, d.attempt, name, &self.stop())
             .await?;
         Ok(())
     }
@@ -356,10 +359,14 @@ async fn deploy(
 
     let clock = PhaseClock::start(rt, d, "build");
     let packed = {
-        let (checkout, context, dockerfile) =
-            (checkout.clone(), context.clone(), dockerfile.clone());
+        let (checkout, context, dockerfile, out) = (
+            checkout.clone(),
+            context.clone(),
+            dockerfile.clone(),
+            dir.join("context.tar"),
+        );
         tokio::task::spawn_blocking(move || {
-            context::pack(&checkout, &context, &dockerfile, MAX_CONTEXT_BYTES)
+            context::pack(&checkout, &context, &dockerfile, MAX_CONTEXT_BYTES, &out)
         })
         .await
         .map_err(|e| Failure::Infra(e.to_string()))?
@@ -369,11 +376,11 @@ async fn deploy(
     let cache = build::prepare_cache(&rt.docker, &repository, log).await;
     log.line(format!(
         "Building {repository}:{sha} ({} bytes of context)",
-        packed.tar.len()
+        packed.bytes
     ));
     let built = build::build(
         &rt.docker,
-        packed.tar,
+        &packed.tar,
         &packed.dockerfile,
         &repository,
         &sha,
@@ -405,7 +412,13 @@ async fn deploy(
         .await?;
     let clock = PhaseClock::start(rt, d, "start");
     let url = start_container(rt, app, d, credentials, &built.image, log).await?;
-    match rt.store.go_live(d, &rt.config.runner_id, &url).await {
+    // The start phase is written with the status, so a running deployment
+    // always shows all its timings.
+    match rt
+        .store
+        .go_live(d, &rt.config.runner_id, &url, &clock.stop())
+        .await
+    {
         Ok(()) => {}
         Err(StoreError::Conflict) => {
             let now = rt.store.get_deployment(&d.id).await?;
@@ -416,7 +429,6 @@ async fn deploy(
         }
         Err(e) => return Err(e.into()),
     }
-    clock.done().await?;
     log.line(format!("Live at {url}"));
     tracing::info!(%url, "deployment live");
     retire_previous(rt, app, d).await;
