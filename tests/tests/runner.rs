@@ -607,3 +607,41 @@ async fn an_older_commit_never_goes_live_after_a_newer_one() {
     );
     assert_eq!(containers_of(&app).len(), 1);
 }
+
+#[tokio::test]
+async fn redeploy_runs_the_live_image_again_without_building() {
+    let api = Api::start().await;
+    let git = GitServer::start(None).await;
+    let sha = git.commit("again", &files(&site("same image")));
+    let (app, _) = deploy(&api, deploy_body("again", &git.url("again"))).await;
+    let (status, early) = api
+        .call("POST", &format!("/apps/{app}/redeploy"), None)
+        .await;
+    assert_eq!(status, 409, "nothing runs yet: {early}");
+    assert_eq!(early["error"]["code"], "nothing_to_redeploy");
+
+    let _runner = Runner::start(&api.res, &[]);
+    let (_, list) = api
+        .call("GET", &format!("/apps/{app}/deployments"), None)
+        .await;
+    let first = list["deployments"][0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(api.settle(&first).await["status"], "running");
+
+    git.commit("again", &[("www/index.html", "a newer commit, not built")]);
+    let (status, again) = api
+        .call("POST", &format!("/apps/{app}/redeploy"), None)
+        .await;
+    assert_eq!(status, 202, "{again}");
+    let second = again["deploymentId"].as_str().unwrap();
+    let d = api.settle(second).await;
+    assert_eq!(d["status"], "running", "{d}");
+    assert_eq!(d["trigger"], "redeploy");
+    assert_eq!(d["commit"], sha.as_str());
+    assert!(d["phases"]["build"].is_null(), "nothing was built: {d}");
+    assert!(!api.logs(second).await.contains("Step 1/"));
+    assert_eq!(
+        fetch(d["url"].as_str().unwrap()).await.as_deref(),
+        Some("same image")
+    );
+    assert_eq!(wait_containers(&app, 1).await.len(), 1);
+}

@@ -83,6 +83,45 @@ pub async fn deploy_app(
     Err(busy())
 }
 
+/// `POST /apps/{id}/redeploy`: the live version's image again, with the
+/// app's current configuration; nothing is built.
+pub async fn redeploy(
+    State(state): State<AppState>,
+    Owner(owner): Owner,
+    PublicBase(base): PublicBase,
+    Path(id): Path<String>,
+) -> Result<Accepted, ApiError> {
+    for _ in 0..ATTEMPTS {
+        let app = state
+            .store
+            .get_owned_app(&owner, &id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("app"))?;
+        let live = match &app.live_deployment_id {
+            Some(live) => state.store.get_deployment(live).await?,
+            None => None,
+        };
+        let Some(commit) = live.and_then(|d| d.commit) else {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "nothing_to_redeploy",
+                format!("app {} has no running version to redeploy; deploy it first (POST /apps/{}/deploy)", app.id, app.id),
+            ));
+        };
+        let mut deployment = Deployment::queued(&app, Trigger::Redeploy);
+        deployment.commit = Some(commit);
+        match state.store.add_deployment(&app, None, &deployment).await {
+            Ok(()) => {
+                let secret = webhook_secret(&state, &app).await?;
+                return enqueue(&state, &base, app, deployment, &secret).await;
+            }
+            Err(StoreError::Conflict) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(busy())
+}
+
 fn busy() -> ApiError {
     ApiError::new(
         StatusCode::CONFLICT,

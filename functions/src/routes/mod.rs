@@ -16,6 +16,7 @@ pub fn deploy_routes(state: AppState) -> Router {
     Router::new()
         .route("/deploy", post(deploy::deploy))
         .route("/apps/{id}/deploy", post(deploy::deploy_app))
+        .route("/apps/{id}/redeploy", post(deploy::redeploy))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }

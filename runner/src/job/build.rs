@@ -58,6 +58,36 @@ pub async fn prepare_cache(docker: &Docker, repo: &str, log: &BuildLog) -> Optio
     Some(latest)
 }
 
+/// Makes `repo:tag` available on this engine, from the registry if need be.
+pub async fn ensure_image(
+    docker: &Docker,
+    repo: &str,
+    tag: &str,
+    log: &BuildLog,
+) -> Result<(), BuildError> {
+    if docker.inspect_image(&format!("{repo}:{tag}")).await.is_ok() {
+        return Ok(());
+    }
+    log.line(format!("Pulling {repo}:{tag} from the registry"));
+    let options = CreateImageOptionsBuilder::default()
+        .from_image(repo)
+        .tag(tag)
+        .build();
+    let mut pull = docker.create_image(Some(options), None, None);
+    while let Some(item) = pull.next().await {
+        let failed = match item {
+            Ok(info) => info.error_detail.and_then(|d| d.message),
+            Err(e) => Some(e.to_string()),
+        };
+        if let Some(reason) = failed {
+            return Err(BuildError::Failed(format!(
+                "the image of commit {tag} is not in the registry any more ({reason}); deploy the app to build it again"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// One `docker build`. Returns whether any step came from the cache, and on
 /// failure the engine's reason plus whether the cache was in use.
 async fn build_once(

@@ -20,7 +20,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use base64::Engine;
 use slipway_core::ids;
 use slipway_core::job::JobMessage;
-use slipway_core::model::{App, Credentials, Deployment, Phase, Source};
+use slipway_core::model::{App, Credentials, Deployment, Phase, Source, Trigger};
 use slipway_core::redact::Redactor;
 use slipway_core::status::DeploymentStatus;
 use slipway_core::store::StoreError;
@@ -308,7 +308,8 @@ impl<'a> PhaseClock<'a> {
     }
 }
 
-/// The deployment itself, top to bottom.
+/// The deployment itself, top to bottom: an image (built from the source,
+/// or for a redeploy the one already built), then the switch.
 async fn deploy(
     rt: &Runtime,
     app: &App,
@@ -318,6 +319,77 @@ async fn deploy(
     log: &BuildLog,
     interrupt: &Arc<AtomicBool>,
 ) -> Result<(), Failure> {
+    let image = match d.trigger {
+        Trigger::Redeploy => reuse_image(rt, app, d, log).await?,
+        Trigger::Api | Trigger::Webhook => {
+            build_from_source(rt, app, d, credentials, dir, log, interrupt).await?
+        }
+    };
+
+    rt.store
+        .set_status(&d.id, DeploymentStatus::Deploying, Some(d.attempt), None)
+        .await?;
+    let clock = PhaseClock::start(rt, d, "start");
+    let url = start_container(rt, app, d, credentials, &image, log).await?;
+    // The start phase is written with the status, so a running deployment
+    // always shows all its timings.
+    match rt
+        .store
+        .go_live(d, &rt.config.runner_id, &url, &clock.stop())
+        .await
+    {
+        Ok(()) => {}
+        Err(StoreError::Conflict) => {
+            let now = rt.store.get_deployment(&d.id).await?;
+            return Err(match now {
+                Some(now) if now.attempt != d.attempt => Failure::Stopped(Stop::LostClaim),
+                _ => Failure::Stopped(Stop::Superseded),
+            });
+        }
+        Err(e) => return Err(e.into()),
+    }
+    log.line(format!("Live at {url}"));
+    tracing::info!(%url, "deployment live");
+    retire_previous(rt, app, d).await;
+    Ok(())
+}
+
+/// A redeploy runs the image of the commit it names (recorded when it was
+/// queued) with the app's current configuration; nothing is built.
+async fn reuse_image(
+    rt: &Runtime,
+    app: &App,
+    d: &Deployment,
+    log: &BuildLog,
+) -> Result<String, Failure> {
+    let sha = d.commit.as_deref().ok_or_else(|| {
+        Failure::User("the redeploy names no commit; deploy the app instead".into())
+    })?;
+    let repository = build::repository(&rt.config.registry, &app.id);
+    log.line(format!(
+        "Redeploying commit {sha} with the current configuration; nothing is built."
+    ));
+    let clock = PhaseClock::start(rt, d, "pull");
+    build::ensure_image(&rt.docker, &repository, sha, log)
+        .await
+        .map_err(|e| match e {
+            build::BuildError::Failed(reason) => Failure::User(reason),
+            build::BuildError::Engine(reason) => Failure::Infra(reason),
+        })?;
+    clock.done().await?;
+    Ok(format!("{repository}:{sha}"))
+}
+
+/// Clone, build (with the registry cache), push; returns the image.
+async fn build_from_source(
+    rt: &Runtime,
+    app: &App,
+    d: &Deployment,
+    credentials: &Credentials,
+    dir: &std::path::Path,
+    log: &BuildLog,
+    interrupt: &Arc<AtomicBool>,
+) -> Result<String, Failure> {
     let Source::Git {
         repo,
         branch,
@@ -406,33 +478,7 @@ async fn deploy(
         .await
         .map_err(|e| Failure::Infra(e.to_string()))?;
     clock.done().await?;
-
-    rt.store
-        .set_status(&d.id, DeploymentStatus::Deploying, Some(d.attempt), None)
-        .await?;
-    let clock = PhaseClock::start(rt, d, "start");
-    let url = start_container(rt, app, d, credentials, &built.image, log).await?;
-    // The start phase is written with the status, so a running deployment
-    // always shows all its timings.
-    match rt
-        .store
-        .go_live(d, &rt.config.runner_id, &url, &clock.stop())
-        .await
-    {
-        Ok(()) => {}
-        Err(StoreError::Conflict) => {
-            let now = rt.store.get_deployment(&d.id).await?;
-            return Err(match now {
-                Some(now) if now.attempt != d.attempt => Failure::Stopped(Stop::LostClaim),
-                _ => Failure::Stopped(Stop::Superseded),
-            });
-        }
-        Err(e) => return Err(e.into()),
-    }
-    log.line(format!("Live at {url}"));
-    tracing::info!(%url, "deployment live");
-    retire_previous(rt, app, d).await;
-    Ok(())
+    Ok(built.image)
 }
 
 async fn start_container(
