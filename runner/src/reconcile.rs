@@ -44,6 +44,16 @@ pub async fn containers(rt: &Runtime) -> anyhow::Result<()> {
                 continue;
             }
             if Some(&c.deployment_id) != live.as_ref() {
+                // A deployment still in progress owns its container, whichever
+                // runner (on this engine) works on it.
+                let in_progress = rt
+                    .store
+                    .get_deployment(&c.deployment_id)
+                    .await?
+                    .is_some_and(|d| d.status.is_in_progress());
+                if in_progress {
+                    continue;
+                }
                 tracing::info!(
                     app_id,
                     container = c.name,

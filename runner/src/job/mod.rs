@@ -271,6 +271,12 @@ async fn open_credentials(rt: &Runtime, app: &App) -> Result<Credentials, String
     serde_json::from_slice(&plain).map_err(|e| format!("sealed credentials are malformed: {e}"))
 }
 
+/// The image a deployment runs, and the tags to push when it is new.
+struct Image {
+    name: String,
+    publish: Option<(String, String)>,
+}
+
 /// Times one phase and records it on the deployment.
 struct PhaseClock<'a> {
     rt: &'a Runtime,
@@ -329,8 +335,15 @@ async fn deploy(
     rt.store
         .set_status(&d.id, DeploymentStatus::Deploying, Some(d.attempt), None)
         .await?;
+    // The container starts while the new tags are pushed; it goes live
+    // once both are done.
     let clock = PhaseClock::start(rt, d, "start");
-    let url = start_container(rt, app, d, credentials, &image, log).await?;
+    let (pushed, started) = tokio::join!(
+        publish(rt, d, &image, log),
+        start_container(rt, app, d, credentials, &image.name, log)
+    );
+    pushed?;
+    let url = started?;
     // The start phase is written with the status, so a running deployment
     // always shows all its timings.
     match rt
@@ -361,7 +374,7 @@ async fn reuse_image(
     app: &App,
     d: &Deployment,
     log: &BuildLog,
-) -> Result<String, Failure> {
+) -> Result<Image, Failure> {
     let sha = d.commit.as_deref().ok_or_else(|| {
         Failure::User("the redeploy names no commit; deploy the app instead".into())
     })?;
@@ -377,7 +390,10 @@ async fn reuse_image(
             build::BuildError::Engine(reason) => Failure::Infra(reason),
         })?;
     clock.done().await?;
-    Ok(format!("{repository}:{sha}"))
+    Ok(Image {
+        name: format!("{repository}:{sha}"),
+        publish: None,
+    })
 }
 
 /// Clone, build (with the registry cache), push; returns the image.
@@ -389,7 +405,7 @@ async fn build_from_source(
     dir: &std::path::Path,
     log: &BuildLog,
     interrupt: &Arc<AtomicBool>,
-) -> Result<String, Failure> {
+) -> Result<Image, Failure> {
     let Source::Git {
         repo,
         branch,
@@ -404,7 +420,8 @@ async fn build_from_source(
     tokio::fs::create_dir_all(dir)
         .await
         .map_err(|e| Failure::Infra(format!("work dir: {e}")))?;
-    let sha = {
+    let repository = build::repository(&rt.config.registry, &app.id);
+    let clone = {
         let (repo, branch, token, checkout, interrupt) = (
             repo.clone(),
             branch.clone(),
@@ -415,10 +432,12 @@ async fn build_from_source(
         tokio::task::spawn_blocking(move || {
             source::shallow_clone(&repo, &branch, token.as_deref(), &checkout, interrupt)
         })
-        .await
-        .map_err(|e| Failure::Infra(e.to_string()))?
-        .map_err(|e| Failure::User(e.to_string()))?
     };
+    // The registry cache is fetched while the clone runs.
+    let (cloned, cache) = tokio::join!(clone, build::prepare_cache(&rt.docker, &repository, log));
+    let sha = cloned
+        .map_err(|e| Failure::Infra(e.to_string()))?
+        .map_err(|e| Failure::User(e.to_string()))?;
     log.line(format!("Checked out commit {sha}"));
     rt.store
         .record(
@@ -444,8 +463,6 @@ async fn build_from_source(
         .map_err(|e| Failure::Infra(e.to_string()))?
         .map_err(|e| Failure::User(e.to_string()))?
     };
-    let repository = build::repository(&rt.config.registry, &app.id);
-    let cache = build::prepare_cache(&rt.docker, &repository, log).await;
     log.line(format!(
         "Building {repository}:{sha} ({} bytes of context)",
         packed.bytes
@@ -472,13 +489,27 @@ async fn build_from_source(
         )
         .await?;
     clock.done().await?;
+    Ok(Image {
+        name: built.image,
+        publish: Some((repository, sha)),
+    })
+}
 
+/// Pushes a new build's tags; a reused image is in the registry already.
+async fn publish(
+    rt: &Runtime,
+    d: &Deployment,
+    image: &Image,
+    log: &BuildLog,
+) -> Result<(), Failure> {
+    let Some((repository, sha)) = &image.publish else {
+        return Ok(());
+    };
     let clock = PhaseClock::start(rt, d, "push");
-    build::publish(&rt.docker, &repository, &sha, log)
+    build::publish(&rt.docker, repository, sha, log)
         .await
         .map_err(|e| Failure::Infra(e.to_string()))?;
-    clock.done().await?;
-    Ok(built.image)
+    clock.done().await
 }
 
 async fn start_container(
