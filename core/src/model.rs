@@ -167,8 +167,21 @@ pub struct Deployment {
     pub attempt: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runner_id: Option<String>,
+    /// Until when (epoch ms) the claiming runner is known to be alive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_until: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+}
+
+impl Deployment {
+    /// Whether a runner holds this deployment under a lease that has not run out.
+    pub fn is_leased(&self) -> bool {
+        self.status.is_in_progress()
+            && self
+                .lease_until
+                .is_some_and(|l| l > crate::ids::epoch_millis())
+    }
 }
 
 impl Deployment {
@@ -189,6 +202,7 @@ impl Deployment {
             cancel_requested: false,
             attempt: 0,
             runner_id: None,
+            lease_until: None,
             url: None,
         }
     }

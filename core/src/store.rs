@@ -570,7 +570,17 @@ impl Store {
     /// lost its claim (it was presumed dead) cannot write over its successor.
     /// A queued deployment becomes `building`; one taken over from a dead
     /// runner keeps its status and is done again from the start.
-    pub async fn claim(&self, d: &Deployment, runner_id: &str) -> Result<Deployment, StoreError> {
+    ///
+    /// The claim holds a lease until `lease_until` (epoch ms), which the
+    /// runner renews while it works; a claim held under a live lease is not
+    /// taken (a duplicate delivery of the job must not steal a build that is
+    /// going well).
+    pub async fn claim(
+        &self,
+        d: &Deployment,
+        runner_id: &str,
+        lease_until: u64,
+    ) -> Result<Deployment, StoreError> {
         let to = if d.status == DeploymentStatus::Queued {
             DeploymentStatus::Building
         } else {
@@ -582,8 +592,12 @@ impl Store {
             .table_name(&self.table)
             .key("PK", s(dep_pk(&d.id)))
             .key("SK", s("DEP"))
-            .update_expression("SET #status = :to, attempt = :next, runnerId = :runner, updatedAt = :now, #error = :none")
-            .condition_expression("#status = :seen AND attempt = :attempt AND cancelRequested = :f")
+            .update_expression("SET #status = :to, attempt = :next, runnerId = :runner, leaseUntil = :lease, updatedAt = :now, #error = :none")
+            .condition_expression(
+                "#status = :seen AND attempt = :attempt AND cancelRequested = :f AND (attribute_not_exists(leaseUntil) OR leaseUntil < :nowms)",
+            )
+            .expression_attribute_values(":lease", AttributeValue::N(lease_until.to_string()))
+            .expression_attribute_values(":nowms", AttributeValue::N(crate::ids::epoch_millis().to_string()))
             .expression_attribute_names("#status", "status")
             .expression_attribute_names("#error", "error")
             .expression_attribute_values(":to", s(to.as_str()))

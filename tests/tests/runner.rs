@@ -645,3 +645,39 @@ async fn redeploy_runs_the_live_image_again_without_building() {
     );
     assert_eq!(wait_containers(&app, 1).await.len(), 1);
 }
+
+#[tokio::test]
+async fn a_duplicate_delivery_does_not_steal_a_build_that_is_going_well() {
+    let api = Api::start().await;
+    let git = GitServer::start(None).await;
+    git.commit(
+        "dup",
+        &[
+            ("Dockerfile", &web_dockerfile("RUN sleep 4")),
+            ("www/index.html", "once"),
+        ],
+    );
+    let _a = Runner::start(&api.res, &[("SLIPWAY_RETRY_SECONDS", "1")]);
+    let _b = Runner::start(&api.res, &[("SLIPWAY_RETRY_SECONDS", "1")]);
+    let (app, dep) = deploy(&api, deploy_body("dup", &git.url("dup"))).await;
+    api.wait_for(&dep, 60, |d| d["phases"]["clone"].is_object())
+        .await;
+    // SQS may deliver a message twice: send the same job again.
+    api.sqs()
+        .send_message()
+        .queue_url(&api.res.queue_url)
+        .message_body(json!({"deploymentId": dep, "appId": app}).to_string())
+        .send()
+        .await
+        .unwrap();
+    let d = api.settle(&dep).await;
+    assert_eq!(d["status"], "running", "{d}");
+    assert_eq!(d["attempt"], 1, "the first claim was kept: {d}");
+    for _ in 0..50 {
+        if api.queue_depth().await == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(api.queue_depth().await, 0, "both copies were settled");
+}

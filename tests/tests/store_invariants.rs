@@ -58,7 +58,7 @@ fn phase() -> Phase {
 
 /// Claims the deployment and brings it to `deploying`, as a runner would.
 async fn to_deploying(store: &Store, d: &Deployment) -> Deployment {
-    let claimed = store.claim(d, "runner-a").await.unwrap();
+    let claimed = store.claim(d, "runner-a", 0).await.unwrap();
     store
         .set_status(
             &d.id,
@@ -111,11 +111,20 @@ async fn a_runner_that_lost_its_claim_cannot_write() {
     app.latest_deployment_id = Some(d.id.clone());
     store.create_app(&app, &d).await.unwrap();
 
-    let first = store.claim(&d, "runner-a").await.unwrap();
+    let first = store.claim(&d, "runner-a", 0).await.unwrap();
     assert_eq!(first.status, DeploymentStatus::Building);
     // runner-a is presumed dead; runner-b takes over.
-    let second = store.claim(&first, "runner-b").await.unwrap();
+    let far = slipway_core::ids::epoch_millis() + 60_000;
+    let second = store.claim(&first, "runner-b", far).await.unwrap();
     assert_eq!(second.attempt, first.attempt + 1);
+    assert!(second.is_leased());
+    assert!(
+        matches!(
+            store.claim(&second, "runner-d", far).await,
+            Err(StoreError::Conflict)
+        ),
+        "a live lease is not taken over"
+    );
     assert_eq!(
         second.status,
         DeploymentStatus::Building,
@@ -146,7 +155,7 @@ async fn a_runner_that_lost_its_claim_cannot_write() {
     ));
     assert!(
         matches!(
-            store.claim(&first, "runner-c").await,
+            store.claim(&first, "runner-c", 0).await,
             Err(StoreError::Conflict)
         ),
         "a stale read cannot claim"

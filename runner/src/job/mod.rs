@@ -89,6 +89,13 @@ pub async fn run(
     .await
 }
 
+/// The lease a claim or heartbeat gives: shorter than the message's
+/// invisibility, so when a dead runner's message comes back its lease has
+/// run out and the next runner may take over.
+pub fn lease_until(rt: &Runtime) -> u64 {
+    ids::epoch_millis() + (rt.config.visibility.as_millis() as u64) * 3 / 4
+}
+
 /// Decides whether the deployment is still to be done, and claims it.
 async fn admit(rt: &Runtime, msg: &JobMessage) -> Result<Option<(App, Deployment)>, String> {
     let Some(d) = rt
@@ -130,9 +137,21 @@ async fn admit(rt: &Runtime, msg: &JobMessage) -> Result<Option<(App, Deployment
         )
         .await;
     }
-    match rt.store.claim(&d, &rt.config.runner_id).await {
+    match rt
+        .store
+        .claim(&d, &rt.config.runner_id, lease_until(rt))
+        .await
+    {
         Ok(claimed) => Ok(Some((app, claimed))),
-        Err(StoreError::Conflict) => Ok(None),
+        Err(StoreError::Conflict) => match rt.store.get_deployment(&d.id).await {
+            // A duplicate delivery while another runner works: its message
+            // must live on, so this copy waits and comes back later.
+            Ok(Some(now)) if now.is_leased() => Err(format!(
+                "runner {} holds the deployment",
+                now.runner_id.unwrap_or_default()
+            )),
+            _ => Ok(None),
+        },
         Err(e) => Err(e.to_string()),
     }
 }
@@ -213,6 +232,7 @@ async fn settle(
             ));
             tracing::warn!(%reason, "job will be retried");
             remove_new_container(rt, d).await;
+            release(rt, d).await;
             Outcome::Retry(reason)
         }
         Err(Failure::Stopped(stop)) => {
@@ -235,11 +255,24 @@ async fn settle(
                 }
                 Stop::Shutdown => {
                     log.line("This build host is shutting down; another runner takes the deployment over.");
+                    release(rt, d).await;
                     Outcome::HandBack
                 }
                 Stop::LostClaim | Stop::LostMessage => Outcome::LostClaim,
             }
         }
+    }
+}
+
+/// Gives up the lease, so the next delivery of the job may claim it at once.
+async fn release(rt: &Runtime, d: &Deployment) {
+    let expired = AttributeValue::N("0".into());
+    if let Err(e) = rt
+        .store
+        .record(&d.id, d.attempt, &[("leaseUntil", expired)])
+        .await
+    {
+        tracing::debug!(error = %e, "the lease was not released");
     }
 }
 

@@ -5,8 +5,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use slipway_core::model::Deployment;
 use slipway_core::status::DeploymentStatus;
+use slipway_core::store::StoreError;
 use tokio_util::sync::CancellationToken;
 
 use crate::runtime::Runtime;
@@ -115,6 +117,15 @@ async fn watch(
                     tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(e), "heartbeat failed; stopping the job");
                     stop(Stop::LostMessage);
                     return;
+                }
+                let lease = AttributeValue::N(super::lease_until(&rt).to_string());
+                match rt.store.record(&d.id, d.attempt, &[("leaseUntil", lease)]).await {
+                    Ok(()) => {}
+                    Err(StoreError::Conflict) => {
+                        stop(Stop::LostClaim);
+                        return;
+                    }
+                    Err(e) => tracing::warn!(error = %e, "could not renew the lease"),
                 }
             }
             _ = poll.tick() => {
