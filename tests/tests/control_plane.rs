@@ -223,6 +223,8 @@ async fn another_owner_sees_nothing_and_a_bad_bearer_gets_401() {
         ("GET", format!("/apps/{id}/deployments")),
         ("GET", format!("/deployments/{dep}")),
         ("POST", format!("/deployments/{dep}/cancel")),
+        ("GET", format!("/deployments/{dep}/logs")),
+        ("POST", format!("/apps/{id}/redeploy")),
     ];
     let before = api.written().await.len();
     for (method, path) in &routes {
@@ -398,4 +400,37 @@ async fn cancel_deploy_now_and_delete() {
         recreated["appId"], created["appId"],
         "the name is free again"
     );
+}
+
+#[tokio::test]
+async fn every_error_has_the_json_error_shape() {
+    let api = Api::start().await;
+    let (_, created) = api.call("POST", "/deploy", Some(seed_body())).await;
+    let dep = created["deploymentId"].as_str().unwrap();
+    let cases = [
+        ("GET", "/nowhere".to_owned(), 404, "not_found"),
+        ("PUT", "/apps".to_owned(), 405, "method_not_allowed"),
+        ("GET", "/deploy".to_owned(), 405, "method_not_allowed"),
+        ("GET", "/apps/not-an-id".to_owned(), 404, "not_found"),
+        (
+            "GET",
+            format!("/deployments/{dep}/logs?after=abc"),
+            400,
+            "invalid_field",
+        ),
+    ];
+    for (method, path, status, code) in cases {
+        let (got, body) = api.call(method, &path, None).await;
+        assert_eq!(got, status, "{method} {path}: {body}");
+        assert_eq!(body["error"]["code"], code, "{method} {path}: {body}");
+        assert!(body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()));
+    }
+    let (status, logs) = api
+        .call("GET", &format!("/deployments/{dep}/logs"), None)
+        .await;
+    assert_eq!(status, 200, "{logs}");
+    assert_eq!(logs["chunks"], json!([]), "nothing built yet");
+    assert_eq!(logs["done"], false);
 }

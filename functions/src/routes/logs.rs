@@ -24,8 +24,14 @@ pub async fn logs(
     State(state): State<AppState>,
     Owner(owner): Owner,
     Path(id): Path<String>,
-    Query(q): Query<After>,
+    q: Result<Query<After>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
+    let Query(q) = q.map_err(|_| {
+        slipway_core::fields::FieldError::new(
+            "after",
+            "must be the sequence number of a log chunk (the \"next\" of the last answer)",
+        )
+    })?;
     let d = owned_deployment(&state, &owner, &id).await?;
     let prefix = s3_keys::log_prefix(&d.id);
     let start_after = q.after.map(|n| s3_keys::log_chunk(&d.id, n));

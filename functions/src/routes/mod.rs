@@ -17,6 +17,7 @@ pub fn deploy_routes(state: AppState) -> Router {
         .route("/deploy", post(deploy::deploy))
         .route("/apps/{id}/deploy", post(deploy::deploy_app))
         .route("/apps/{id}/redeploy", post(deploy::redeploy))
+        .method_not_allowed_fallback(wrong_method)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }
@@ -30,6 +31,7 @@ pub fn apps_routes(state: AppState) -> Router {
         .route("/deployments/{id}", get(apps::show_deployment))
         .route("/deployments/{id}/cancel", post(apps::cancel))
         .route("/deployments/{id}/logs", get(logs::logs))
+        .method_not_allowed_fallback(wrong_method)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }
@@ -47,4 +49,13 @@ pub fn authorized_routes(state: AppState) -> Router {
 /// An unknown path gets the same error shape as everything else.
 pub async fn not_found() -> crate::error::ApiError {
     crate::error::ApiError::not_found("route")
+}
+
+/// So does a known path with the wrong method.
+pub async fn wrong_method() -> crate::error::ApiError {
+    crate::error::ApiError::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this route does not take that method",
+    )
 }
