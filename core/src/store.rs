@@ -729,6 +729,78 @@ impl Store {
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().update(app).build())
             .transact_items(TransactWriteItem::builder().update(dep).build())
+            .transact_items(
+                TransactWriteItem::builder()
+                    .put(self.placement(runner_id, &d.app_id)?)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(conditional)?;
+        Ok(())
+    }
+
+    /// "This runner's host runs the app's live container": what a runner
+    /// checks to bring back a container that disappeared.
+    fn placement(&self, runner_id: &str, app_id: &str) -> Result<Put, StoreError> {
+        Put::builder()
+            .table_name(&self.table)
+            .item("PK", s(format!("RUNNER#{runner_id}")))
+            .item("SK", s(format!("APP#{app_id}")))
+            .item("appId", s(app_id))
+            .build()
+            .map_err(|e| StoreError::Dynamo(e.to_string()))
+    }
+
+    /// The apps whose live container a runner placed on its host.
+    pub async fn placements(&self, runner_id: &str) -> Result<Vec<String>, StoreError> {
+        let mut apps = Vec::new();
+        let mut pages = self
+            .db
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk")
+            .expression_attribute_values(":pk", s(format!("RUNNER#{runner_id}")))
+            .into_paginator()
+            .items()
+            .send();
+        while let Some(item) = pages.next().await {
+            if let Some(id) = item
+                .map_err(dynamo)?
+                .get("appId")
+                .and_then(|v| v.as_s().ok())
+            {
+                apps.push(id.clone());
+            }
+        }
+        Ok(apps)
+    }
+
+    pub async fn drop_placement(&self, runner_id: &str, app_id: &str) -> Result<(), StoreError> {
+        self.db
+            .delete_item()
+            .table_name(&self.table)
+            .key("PK", s(format!("RUNNER#{runner_id}")))
+            .key("SK", s(format!("APP#{app_id}")))
+            .send()
+            .await
+            .map_err(dynamo)?;
+        Ok(())
+    }
+
+    /// A live container brought back on another port changes the app's URL.
+    pub async fn set_url(&self, app_id: &str, live: &str, url: &str) -> Result<(), StoreError> {
+        self.db
+            .update_item()
+            .table_name(&self.table)
+            .key("PK", s(app_pk(app_id)))
+            .key("SK", s("APP"))
+            .update_expression("SET #url = :url, updatedAt = :now")
+            .condition_expression("liveDeploymentId = :live")
+            .expression_attribute_names("#url", "url")
+            .expression_attribute_values(":url", s(url))
+            .expression_attribute_values(":live", s(live))
+            .expression_attribute_values(":now", s(crate::ids::now_rfc3339()))
             .send()
             .await
             .map_err(conditional)?;

@@ -83,7 +83,11 @@ impl Config {
                 "must be at least 1".into(),
             ));
         }
-        let host = var("HOSTNAME").unwrap_or_else(|| "runner".into());
+        let host = var("HOSTNAME")
+            .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+            .map(|h| h.trim().to_owned())
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "runner".into());
         Ok(Self {
             queue_url: required("SLIPWAY_QUEUE_URL")?,
             dlq_url: var("SLIPWAY_DLQ_URL"),
@@ -95,8 +99,8 @@ impl Config {
             slots,
             publish_host: parsed("SLIPWAY_PUBLISH_HOST", IpAddr::from([127, 0, 0, 1]))?,
             port_range,
-            runner_id: var("SLIPWAY_RUNNER_ID")
-                .unwrap_or_else(|| format!("{host}-{}", std::process::id())),
+            // Stable across restarts, so a restarted runner finds the apps it placed.
+            runner_id: var("SLIPWAY_RUNNER_ID").unwrap_or(host),
             work_dir: var("SLIPWAY_WORK_DIR")
                 .map(PathBuf::from)
                 .unwrap_or_else(|| std::env::temp_dir().join("slipway-runner")),

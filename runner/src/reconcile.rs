@@ -3,7 +3,7 @@
 //! the table; restart the live one if it died, remove the rest. Also fail
 //! the deployments whose jobs ended in the dead-letter queue.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use slipway_core::job::JobMessage;
 use slipway_core::status::DeploymentStatus;
@@ -21,6 +21,9 @@ pub async fn run(rt: Runtime, shutdown: CancellationToken) {
         }
         if let Err(e) = containers(&rt).await {
             tracing::warn!(error = %e, "reconcile failed");
+        }
+        if let Err(e) = missing(&rt).await {
+            tracing::warn!(error = %e, "restoring missing containers failed");
         }
         if let Err(e) = dead_letters(&rt).await {
             tracing::warn!(error = %e, "reading the dead-letter queue failed");
@@ -82,6 +85,51 @@ pub async fn containers(rt: &Runtime) -> anyhow::Result<()> {
             {
                 tracing::debug!(app_id, error = %e, "the app changed meanwhile");
             }
+        }
+    }
+    Ok(())
+}
+
+/// Live containers this runner placed that are gone from the engine (removed
+/// by hand, lost with the engine's storage) are started again.
+async fn missing(rt: &Runtime) -> anyhow::Result<()> {
+    let present: HashSet<String> = containers_of(&rt.docker, &rt.config.table, None)
+        .await?
+        .into_iter()
+        .map(|c| c.deployment_id)
+        .collect();
+    for app_id in rt.store.placements(&rt.config.runner_id).await? {
+        let app = rt.store.get_app(&app_id).await?;
+        let Some(app) = app.filter(|a| {
+            a.deleted_at.is_none()
+                && a.live_runner_id.as_deref() == Some(rt.config.runner_id.as_str())
+        }) else {
+            rt.store
+                .drop_placement(&rt.config.runner_id, &app_id)
+                .await?;
+            continue;
+        };
+        let Some(live) = app.live_deployment_id.clone() else {
+            continue;
+        };
+        if present.contains(&live) || rt.in_flight.lock().await.contains(&live) {
+            continue;
+        }
+        tracing::info!(
+            app_id,
+            deployment_id = live,
+            "the live container is missing; starting it again"
+        );
+        let restored = crate::job::restore(rt, &app).await;
+        if let Err(e) = &restored {
+            tracing::warn!(app_id, error = %e, "could not start the live container again");
+        }
+        if let Err(e) = rt
+            .store
+            .set_stopped(&app_id, &live, restored.is_err())
+            .await
+        {
+            tracing::debug!(app_id, error = %e, "the app changed meanwhile");
         }
     }
     Ok(())

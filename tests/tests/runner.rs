@@ -502,7 +502,7 @@ async fn cancel_mid_build_stops_it_pushes_nothing_and_keeps_the_old_version() {
 }
 
 #[tokio::test]
-async fn reconcile_restarts_a_dead_container_and_removes_a_deleted_apps() {
+async fn reconcile_restarts_a_dead_container_recreates_a_removed_one_and_removes_a_deleted_apps() {
     let api = Api::start().await;
     let git = GitServer::start(None).await;
     git.commit("phoenix", &files(&site("alive")));
@@ -525,6 +525,27 @@ async fn reconcile_restarts_a_dead_container_and_removes_a_deleted_apps() {
         Some("alive"),
         "the dead container was restarted"
     );
+
+    // Removed outright: it is started again from the registry image.
+    sh(std::path::Path::new("/"), "docker", &["rm", "-f", &name]);
+    let mut url_now = String::new();
+    let mut back = None;
+    for _ in 0..60 {
+        let (_, shown) = api.call("GET", &format!("/apps/{app}"), None).await;
+        url_now = shown["url"].as_str().unwrap_or_default().to_owned();
+        back = fetch(&url_now).await;
+        if back.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(
+        back.as_deref(),
+        Some("alive"),
+        "the removed container was recreated at {url_now}"
+    );
+    assert!(api.logs(&dep).await.contains("Live again at"));
+    assert_eq!(wait_containers(&app, 1).await.len(), 1);
 
     let (status, _) = api.call("DELETE", &format!("/apps/{app}"), None).await;
     assert_eq!(status, 202);

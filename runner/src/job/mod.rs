@@ -376,7 +376,12 @@ async fn deploy(
         start_container(rt, app, d, credentials, &image.name, log)
     );
     pushed?;
-    let url = started?;
+    let url = started.map_err(|f| match f {
+        Failure::User(reason) => {
+            Failure::User(format!("{reason}; the previous version keeps serving"))
+        }
+        other => other,
+    })?;
     // The start phase is written with the status, so a running deployment
     // always shows all its timings.
     match rt
@@ -589,13 +594,68 @@ async fn start_container(
         }
         run::remove(&rt.docker, &run::container_name(&d.id)).await;
         return Err(match e {
-            run::RunError::NeverReady(reason) => {
-                Failure::User(format!("{reason}; the previous version keeps serving"))
-            }
+            run::RunError::NeverReady(reason) => Failure::User(reason),
             other => Failure::Infra(other.to_string()),
         });
     }
     Ok(format!("http://{addr}"))
+}
+
+/// Brings back the live container of an app placed on this runner's host
+/// that disappeared from the engine: the same deployment's image with the
+/// app's current config. What happens goes to that deployment's log.
+pub async fn restore(rt: &Runtime, app: &App) -> Result<(), String> {
+    let live = app
+        .live_deployment_id
+        .as_deref()
+        .ok_or("the app has no live deployment")?;
+    let d = rt
+        .store
+        .get_deployment(live)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("the live deployment is gone")?;
+    let sha = d
+        .commit
+        .clone()
+        .ok_or("the live deployment names no commit")?;
+    let credentials = open_credentials(rt, app).await?;
+    let writer = LogWriter::start(
+        rt.s3.clone(),
+        rt.config.bucket.clone(),
+        d.id.clone(),
+        Redactor::new(credentials.values()),
+    )
+    .await;
+    let log = writer.log();
+    log.line("The live container disappeared from its host; starting it again.");
+    let repository = build::repository(&rt.config.registry, &app.id);
+    let result = async {
+        build::ensure_image(&rt.docker, &repository, &sha, &log)
+            .await
+            .map_err(|e| e.to_string())?;
+        let image = format!("{repository}:{sha}");
+        let url = start_container(rt, app, &d, &credentials, &image, &log)
+            .await
+            .map_err(|f| match f {
+                Failure::User(reason) | Failure::Infra(reason) => reason,
+                Failure::Stopped(stop) => format!("{stop:?}"),
+            })?;
+        if app.url.as_deref() != Some(url.as_str()) {
+            rt.store
+                .set_url(&app.id, live, &url)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        log.line(format!("Live again at {url}"));
+        Ok(())
+    }
+    .await;
+    if let Err(e) = &result {
+        log.line(format!("Could not start it again: {e}"));
+    }
+    writer.close().await;
+    result
 }
 
 /// Stops the app's other containers and marks the deployment that was live
