@@ -134,10 +134,6 @@ impl Store {
         }
     }
 
-    pub fn table(&self) -> &str {
-        &self.table
-    }
-
     async fn get<T: DeserializeOwned>(
         &self,
         pk: String,

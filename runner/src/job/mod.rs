@@ -29,7 +29,7 @@ use tracing::Instrument;
 
 use crate::logs::{BuildLog, LogWriter};
 use crate::runtime::Runtime;
-pub use watch::Stop;
+use watch::Stop;
 
 /// The biggest build context sent to the engine.
 const MAX_CONTEXT_BYTES: u64 = 2 * 1024 * 1024 * 1024;
