@@ -5,7 +5,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_sdk_sqs::types::MessageSystemAttributeName;
 use slipway_core::job::JobMessage;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -32,7 +31,6 @@ pub async fn run(rt: Runtime, shutdown: CancellationToken) {
                 .max_number_of_messages(free.min(10) as i32)
                 .wait_time_seconds(20)
                 .visibility_timeout(rt.config.visibility.as_secs() as i32)
-                .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
                 .send() => r,
             _ = shutdown.cancelled() => break,
         };
