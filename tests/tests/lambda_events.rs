@@ -73,6 +73,14 @@ async fn deploy_and_apps_functions_match_local_api() {
         404,
         "the owner comes from the authorizer"
     );
+
+    // Invoked without an authorizer verdict (a misconfigured route): refused.
+    let mut bare = rest_event("GET", &format!("/apps/{app_id}"), "alice", None);
+    bare["requestContext"]["authorizer"] = Value::Null;
+    let answers = invoke_lambda(&api, "slipway-apps", vec![bare]).await;
+    let refused = answers[0].as_ref().unwrap();
+    assert_eq!(refused["statusCode"], 401, "{refused}");
+    assert_eq!(proxy_body(refused)["error"]["code"], "unauthorized");
 }
 
 #[tokio::test]

@@ -115,3 +115,20 @@ fn explain(reason: &str, had_token: bool) -> String {
         reason.to_owned()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clone_failures_say_what_to_do() {
+        let auth = "Failed to open terminal at /dev/tty: credentials needed";
+        assert!(explain(auth, true).contains("refused the repoToken"));
+        assert!(explain(auth, false).contains("send a repoToken"));
+        assert!(explain("HTTP 403 Forbidden", true).contains("repoToken"));
+        assert_eq!(
+            explain("something else broke", false),
+            "something else broke"
+        );
+    }
+}
