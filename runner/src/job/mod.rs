@@ -167,13 +167,7 @@ async fn work(
         Ok(c) => c,
         Err(e) => return Outcome::Retry(e),
     };
-    let writer = LogWriter::start(
-        rt.s3.clone(),
-        rt.config.bucket.clone(),
-        d.id.clone(),
-        Redactor::new(credentials.values()),
-    )
-    .await;
+    let writer = open_log(rt, &d, &credentials).await;
     let log = writer.log();
     if d.attempt > 1 {
         log.line(format!(
@@ -287,6 +281,17 @@ async fn remove_new_container(rt: &Runtime, d: &Deployment) {
     if live.as_deref() != Some(d.id.as_str()) {
         run::remove(&rt.docker, &run::container_name(&d.id)).await;
     }
+}
+
+/// The deployment's build log, masking every credential of the app.
+async fn open_log(rt: &Runtime, d: &Deployment, credentials: &Credentials) -> LogWriter {
+    LogWriter::start(
+        rt.s3.clone(),
+        rt.config.bucket.clone(),
+        d.id.clone(),
+        Redactor::new(credentials.values()),
+    )
+    .await
 }
 
 async fn open_credentials(rt: &Runtime, app: &App) -> Result<Credentials, String> {
@@ -620,13 +625,7 @@ pub async fn restore(rt: &Runtime, app: &App) -> Result<(), String> {
         .clone()
         .ok_or("the live deployment names no commit")?;
     let credentials = open_credentials(rt, app).await?;
-    let writer = LogWriter::start(
-        rt.s3.clone(),
-        rt.config.bucket.clone(),
-        d.id.clone(),
-        Redactor::new(credentials.values()),
-    )
-    .await;
+    let writer = open_log(rt, &d, &credentials).await;
     let log = writer.log();
     log.line("The live container disappeared from its host; starting it again.");
     let repository = build::repository(&rt.config.registry, &app.id);
