@@ -64,23 +64,7 @@ pub async fn deploy_app(
     PublicBase(base): PublicBase,
     Path(id): Path<String>,
 ) -> Result<Accepted, ApiError> {
-    for _ in 0..ATTEMPTS {
-        let app = state
-            .store
-            .get_owned_app(&owner, &id)
-            .await?
-            .ok_or_else(|| ApiError::not_found("app"))?;
-        let deployment = Deployment::queued(&app, Trigger::Api);
-        match state.store.add_deployment(&app, None, &deployment).await {
-            Ok(()) => {
-                let secret = webhook_secret(&state, &app).await?;
-                return enqueue(&state, &base, app, deployment, &secret).await;
-            }
-            Err(StoreError::Conflict) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(busy())
+    queue_for_app(&state, &owner, &base, &id, Trigger::Api).await
 }
 
 /// `POST /apps/{id}/redeploy`: the live version's image again, with the
@@ -91,35 +75,56 @@ pub async fn redeploy(
     PublicBase(base): PublicBase,
     Path(id): Path<String>,
 ) -> Result<Accepted, ApiError> {
+    queue_for_app(&state, &owner, &base, &id, Trigger::Redeploy).await
+}
+
+/// Queues a deployment of an existing app; when a concurrent change of the
+/// app wins the conditional write, reads it again.
+async fn queue_for_app(
+    state: &AppState,
+    owner: &str,
+    base: &str,
+    id: &str,
+    trigger: Trigger,
+) -> Result<Accepted, ApiError> {
     for _ in 0..ATTEMPTS {
         let app = state
             .store
-            .get_owned_app(&owner, &id)
+            .get_owned_app(owner, id)
             .await?
             .ok_or_else(|| ApiError::not_found("app"))?;
-        let live = match &app.live_deployment_id {
-            Some(live) => state.store.get_deployment(live).await?,
-            None => None,
-        };
-        let Some(commit) = live.and_then(|d| d.commit) else {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "nothing_to_redeploy",
-                format!("app {} has no running version to redeploy; deploy it first (POST /apps/{}/deploy)", app.id, app.id),
-            ));
-        };
-        let mut deployment = Deployment::queued(&app, Trigger::Redeploy);
-        deployment.commit = Some(commit);
+        let mut deployment = Deployment::queued(&app, trigger);
+        if trigger == Trigger::Redeploy {
+            deployment.commit = Some(live_commit(state, &app).await?);
+        }
         match state.store.add_deployment(&app, None, &deployment).await {
             Ok(()) => {
-                let secret = webhook_secret(&state, &app).await?;
-                return enqueue(&state, &base, app, deployment, &secret).await;
+                let secret = webhook_secret(state, &app).await?;
+                return enqueue(state, base, app, deployment, &secret).await;
             }
             Err(StoreError::Conflict) => continue,
             Err(e) => return Err(e.into()),
         }
     }
     Err(busy())
+}
+
+/// The commit the app runs now: what a redeploy runs again.
+async fn live_commit(state: &AppState, app: &App) -> Result<String, ApiError> {
+    let live = match &app.live_deployment_id {
+        Some(live) => state.store.get_deployment(live).await?,
+        None => None,
+    };
+    live.and_then(|d| d.commit).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::CONFLICT,
+            "nothing_to_redeploy",
+            format!(
+                "app {} has no running version to redeploy; deploy it first (POST /apps/{}/deploy)",
+                app.id, app.id
+            ),
+        )
+    })
 }
 
 fn busy() -> ApiError {
