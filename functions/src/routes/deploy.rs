@@ -49,10 +49,8 @@ pub async fn deploy(
             Ok((app, deployment, secret)) => {
                 return enqueue(&state, &base, app, deployment, &secret).await
             }
-            Err(ApiError {
-                code: "conflict", ..
-            }) => continue,
-            Err(e) => return Err(e),
+            Err(Recorded::Raced) => continue,
+            Err(Recorded::Failed(e)) => return Err(e),
         }
     }
     Err(busy())
@@ -135,10 +133,23 @@ fn busy() -> ApiError {
     )
 }
 
-fn conflict_or(e: StoreError) -> ApiError {
+/// Why a new deployment was not recorded: a concurrent change of the same
+/// app won (read again), or something failed.
+enum Recorded {
+    Raced,
+    Failed(ApiError),
+}
+
+impl<E: Into<ApiError>> From<E> for Recorded {
+    fn from(e: E) -> Self {
+        Recorded::Failed(e.into())
+    }
+}
+
+fn raced_or(e: StoreError) -> Recorded {
     match e {
-        StoreError::Conflict => busy(),
-        other => other.into(),
+        StoreError::Conflict => Recorded::Raced,
+        other => Recorded::Failed(other.into()),
     }
 }
 
@@ -174,7 +185,7 @@ async fn create_and_queue(
     state: &AppState,
     owner: &str,
     req: &DeployRequest,
-) -> Result<(App, Deployment, String), ApiError> {
+) -> Result<(App, Deployment, String), Recorded> {
     let id = ids::new_id();
     let secret = ids::random_hex(32);
     let sealed_secret = state.envelope.seal(&id, secret.as_bytes()).await?;
@@ -201,7 +212,7 @@ async fn create_and_queue(
         .store
         .create_app(&app, &deployment)
         .await
-        .map_err(conflict_or)?;
+        .map_err(raced_or)?;
     tracing::info!(app_id = %app.id, deployment_id = %deployment.id, "app created");
     Ok((app, deployment, secret))
 }
@@ -210,14 +221,14 @@ async fn update_and_queue(
     state: &AppState,
     app: App,
     req: &DeployRequest,
-) -> Result<(App, Deployment, String), ApiError> {
+) -> Result<(App, Deployment, String), Recorded> {
     let config = AppConfig::from_request(req, seal_credentials(state, &app.id, req).await?);
     let deployment = Deployment::queued(&app, Trigger::Api);
     state
         .store
         .add_deployment(&app, Some(&config), &deployment)
         .await
-        .map_err(conflict_or)?;
+        .map_err(raced_or)?;
     let secret = webhook_secret(state, &app).await?;
     let app = App { config, ..app };
     Ok((app, deployment, secret))
