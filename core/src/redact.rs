@@ -9,6 +9,7 @@ pub const MASK: &str = "[REDACTED]";
 /// shred every log line and protect nothing.
 const MIN_SECRET_LEN: usize = 4;
 
+#[derive(Clone)]
 pub struct Redactor {
     needles: Vec<String>,
     longest: usize,
@@ -71,6 +72,11 @@ impl Redactor {
         self.mask(&rest)
     }
 
+    /// Masks a whole, self-contained text (an error message, say).
+    pub fn redact(&self, text: &str) -> String {
+        self.mask(text)
+    }
+
     fn mask(&self, text: &str) -> String {
         let mut out = text.to_owned();
         for needle in &self.needles {
@@ -98,6 +104,15 @@ mod tests {
         assert_eq!(
             stream(&mut r, &["pw=hunter2-secret!"]),
             format!("pw={MASK}!")
+        );
+    }
+
+    #[test]
+    fn a_whole_text_is_masked_at_once() {
+        let r = Redactor::new(["hunter2-secret"]);
+        assert_eq!(
+            r.redact("exit: hunter2-secret failed"),
+            format!("exit: {MASK} failed")
         );
     }
 

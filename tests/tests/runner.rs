@@ -702,3 +702,32 @@ async fn a_duplicate_delivery_does_not_steal_a_build_that_is_going_well() {
     }
     assert_eq!(api.queue_depth().await, 0, "both copies were settled");
 }
+
+#[tokio::test]
+async fn a_failure_reason_never_shows_a_secret_value() {
+    let api = Api::start().await;
+    let git = GitServer::start(None).await;
+    // Docker's reason quotes the failing command, which here holds the value.
+    let dockerfile = format!(
+        "FROM {}\nRUN echo {SECRET} && exit 3\n",
+        env("SLIPWAY_BASE_IMAGE")
+    );
+    git.commit("quoted", &[("Dockerfile", &dockerfile)]);
+    let _runner = Runner::start(&api.res, &[]);
+    let mut body = deploy_body("quoted", &git.url("quoted"));
+    body["secrets"] = json!({"APP_SECRET": SECRET});
+    let (_, dep) = deploy(&api, body).await;
+    let d = api.settle(&dep).await;
+    assert_eq!(d["status"], "failed", "{d}");
+    let reason = d["error"].as_str().unwrap();
+    assert!(reason.contains("returned a non-zero code"), "{reason}");
+    assert!(
+        reason.contains("[REDACTED]") && !reason.contains(SECRET),
+        "{reason}"
+    );
+    assert!(!api.logs(&dep).await.contains(SECRET));
+    assert!(!output_of(&api.res.prefix).contains(SECRET));
+    for item in api.items().await {
+        assert!(!item_contains(&item, SECRET), "{item:?}");
+    }
+}

@@ -55,6 +55,16 @@ enum Failure {
     Stopped(Stop),
 }
 
+impl Failure {
+    fn redacted(self, redactor: &Redactor) -> Self {
+        match self {
+            Failure::User(reason) => Failure::User(redactor.redact(&reason)),
+            Failure::Infra(reason) => Failure::Infra(redactor.redact(&reason)),
+            stopped => stopped,
+        }
+    }
+}
+
 impl From<StoreError> for Failure {
     fn from(e: StoreError) -> Self {
         match e {
@@ -167,7 +177,8 @@ async fn work(
         Ok(c) => c,
         Err(e) => return Outcome::Retry(e),
     };
-    let writer = open_log(rt, &d, &credentials).await;
+    let redactor = Redactor::new(credentials.values());
+    let writer = open_log(rt, &d, redactor.clone()).await;
     let log = writer.log();
     if d.attempt > 1 {
         log.line(format!(
@@ -189,6 +200,9 @@ async fn work(
         },
     };
     watcher.finish().await;
+    // A reason quotes Docker or git, which may quote the user's own input:
+    // it is masked like the log before it is stored, shown or logged.
+    let result = result.map_err(|f| f.redacted(&redactor));
     let outcome = settle(rt, &d, result, &log).await;
     writer.close().await;
     let _ = tokio::fs::remove_dir_all(&dir).await;
@@ -284,12 +298,12 @@ async fn remove_new_container(rt: &Runtime, d: &Deployment) {
 }
 
 /// The deployment's build log, masking every credential of the app.
-async fn open_log(rt: &Runtime, d: &Deployment, credentials: &Credentials) -> LogWriter {
+async fn open_log(rt: &Runtime, d: &Deployment, redactor: Redactor) -> LogWriter {
     LogWriter::start(
         rt.s3.clone(),
         rt.config.bucket.clone(),
         d.id.clone(),
-        Redactor::new(credentials.values()),
+        redactor,
     )
     .await
 }
@@ -625,7 +639,8 @@ pub async fn restore(rt: &Runtime, app: &App) -> Result<(), String> {
         .clone()
         .ok_or("the live deployment names no commit")?;
     let credentials = open_credentials(rt, app).await?;
-    let writer = open_log(rt, &d, &credentials).await;
+    let redactor = Redactor::new(credentials.values());
+    let writer = open_log(rt, &d, redactor.clone()).await;
     let log = writer.log();
     log.line("The live container disappeared from its host; starting it again.");
     let repository = build::repository(&rt.config.registry, &app.id);
@@ -649,7 +664,8 @@ pub async fn restore(rt: &Runtime, app: &App) -> Result<(), String> {
         log.line(format!("Live again at {url}"));
         Ok(())
     }
-    .await;
+    .await
+    .map_err(|e: String| redactor.redact(&e));
     if let Err(e) = &result {
         log.line(format!("Could not start it again: {e}"));
     }
