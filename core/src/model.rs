@@ -122,6 +122,35 @@ pub struct App {
     pub deleted_at: Option<String>,
 }
 
+impl App {
+    /// A new app of `owner`, not yet deployed.
+    pub fn new(
+        id: String,
+        owner: &str,
+        name: &str,
+        config: AppConfig,
+        sealed_webhook_secret: String,
+    ) -> Self {
+        let now = crate::ids::now_rfc3339();
+        Self {
+            id,
+            owner: owner.to_owned(),
+            name: name.to_owned(),
+            created_at: now.clone(),
+            updated_at: now,
+            version: 1,
+            config,
+            sealed_webhook_secret,
+            latest_deployment_id: None,
+            live_deployment_id: None,
+            live_runner_id: None,
+            url: None,
+            stopped: false,
+            deleted_at: None,
+        }
+    }
+}
+
 /// How long one phase of a deployment took.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -23,6 +23,9 @@ use crate::status::DeploymentStatus;
 
 pub const GSI1: &str = "GSI1";
 
+/// How many of an app's newest deployments a new one looks at to supersede.
+const SUPERSEDE_WINDOW: i32 = 25;
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("DynamoDB: {0}")]
@@ -53,6 +56,15 @@ where
         }
         _ => dynamo(e),
     }
+}
+
+/// A request the SDK's builder refused: a bug of ours, not of the caller.
+fn malformed_request(e: aws_sdk_dynamodb::error::BuildError) -> StoreError {
+    StoreError::Dynamo(e.to_string())
+}
+
+fn attribute<T: Serialize>(value: &T) -> Result<AttributeValue, StoreError> {
+    serde_dynamo::to_attribute_value(value).map_err(|e| StoreError::Malformed(e.to_string()))
 }
 
 fn s(v: impl Into<String>) -> AttributeValue {
@@ -256,13 +268,13 @@ impl Store {
             .item("appId", s(&app.id))
             .condition_expression("attribute_not_exists(PK)")
             .build()
-            .map_err(|e| StoreError::Dynamo(e.to_string()))?;
+            .map_err(malformed_request)?;
         let app_put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(app_item(app)?))
             .condition_expression("attribute_not_exists(PK)")
             .build()
-            .map_err(|e| StoreError::Dynamo(e.to_string()))?;
+            .map_err(malformed_request)?;
         self.db
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().put(guard).build())
@@ -280,7 +292,7 @@ impl Store {
             .set_item(Some(deployment_item(d)?))
             .condition_expression("attribute_not_exists(PK)")
             .build()
-            .map_err(|e| StoreError::Dynamo(e.to_string()))?;
+            .map_err(malformed_request)?;
         Ok(TransactWriteItem::builder().put(put).build())
     }
 
@@ -310,16 +322,12 @@ impl Store {
             .expression_attribute_values(":v", AttributeValue::N(app.version.to_string()));
         if let Some(config) = config {
             set.push("config = :config");
-            update = update.expression_attribute_values(
-                ":config",
-                serde_dynamo::to_attribute_value(config)
-                    .map_err(|e| StoreError::Malformed(e.to_string()))?,
-            );
+            update = update.expression_attribute_values(":config", attribute(config)?);
         }
         let update = update
             .update_expression(format!("SET {}", set.join(", ")))
             .build()
-            .map_err(|e| StoreError::Dynamo(e.to_string()))?;
+            .map_err(malformed_request)?;
         self.db
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().update(update).build())
@@ -334,7 +342,12 @@ impl Store {
     /// `newest` as superseded. Returns how many.
     pub async fn supersede_older(&self, app_id: &str, newest: &str) -> Result<usize, StoreError> {
         let mut count = 0;
-        for d in self.list_deployments(app_id, None).await? {
+        // Each deploy supersedes the ones before it, so only the newest few
+        // can still be queued or building: no need to read the whole history.
+        for d in self
+            .list_deployments(app_id, Some(SUPERSEDE_WINDOW))
+            .await?
+        {
             if d.id.as_str() >= newest
                 || !matches!(
                     d.status,
@@ -456,11 +469,8 @@ impl Store {
                     ("SK".to_owned(), s("DEP")),
                 ]));
             }
-            let mut request = HashMap::from([(
-                self.table.clone(),
-                keys.build()
-                    .map_err(|e| StoreError::Dynamo(e.to_string()))?,
-            )]);
+            let mut request =
+                HashMap::from([(self.table.clone(), keys.build().map_err(malformed_request)?)]);
             while !request.is_empty() {
                 let out = self
                     .db
@@ -542,7 +552,7 @@ impl Store {
             .condition_expression("attribute_exists(PK) AND attribute_not_exists(deletedAt)")
             .expression_attribute_values(":now", s(crate::ids::now_rfc3339()))
             .build()
-            .map_err(|e| StoreError::Dynamo(e.to_string()))?;
+            .map_err(malformed_request)?;
         let free = Delete::builder()
             .table_name(&self.table)
             .key("PK", s(guard_pk(&app.owner, &app.name)))
@@ -550,7 +560,7 @@ impl Store {
             .condition_expression("appId = :id")
             .expression_attribute_values(":id", s(&app.id))
             .build()
-            .map_err(|e| StoreError::Dynamo(e.to_string()))?;
+            .map_err(malformed_request)?;
         self.db
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().update(mark).build())
@@ -658,11 +668,7 @@ impl Store {
             .update_expression("SET phases.#p = :phase, updatedAt = :now")
             .condition_expression("attempt = :attempt")
             .expression_attribute_names("#p", name)
-            .expression_attribute_values(
-                ":phase",
-                serde_dynamo::to_attribute_value(phase)
-                    .map_err(|e| StoreError::Malformed(e.to_string()))?,
-            )
+            .expression_attribute_values(":phase", attribute(phase)?)
             .expression_attribute_values(":attempt", AttributeValue::N(attempt.to_string()))
             .expression_attribute_values(":now", s(crate::ids::now_rfc3339()))
             .send()
@@ -697,7 +703,7 @@ impl Store {
             .expression_attribute_values(":f", AttributeValue::Bool(false))
             .expression_attribute_values(":now", s(crate::ids::now_rfc3339()))
             .build()
-            .map_err(|e| StoreError::Dynamo(e.to_string()))?;
+            .map_err(malformed_request)?;
         let dep = Update::builder()
             .table_name(&self.table)
             .key("PK", s(dep_pk(&d.id)))
@@ -706,11 +712,7 @@ impl Store {
                 "SET #status = :running, #url = :url, phases.#start = :start, updatedAt = :now",
             )
             .expression_attribute_names("#start", "start")
-            .expression_attribute_values(
-                ":start",
-                serde_dynamo::to_attribute_value(start)
-                    .map_err(|e| StoreError::Malformed(e.to_string()))?,
-            )
+            .expression_attribute_values(":start", attribute(start)?)
             .condition_expression("#status IN (:deploying, :running) AND attempt = :attempt")
             .expression_attribute_names("#status", "status")
             .expression_attribute_names("#url", "url")
@@ -720,7 +722,7 @@ impl Store {
             .expression_attribute_values(":url", s(url))
             .expression_attribute_values(":now", s(crate::ids::now_rfc3339()))
             .build()
-            .map_err(|e| StoreError::Dynamo(e.to_string()))?;
+            .map_err(malformed_request)?;
         self.db
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().update(app).build())
@@ -745,7 +747,7 @@ impl Store {
             .item("SK", s(format!("APP#{app_id}")))
             .item("appId", s(app_id))
             .build()
-            .map_err(|e| StoreError::Dynamo(e.to_string()))
+            .map_err(malformed_request)
     }
 
     /// The apps whose live container a runner placed on its host.

@@ -130,6 +130,10 @@ async fn a_private_repo_deploys_with_its_token_and_the_token_is_found_nowhere() 
     for c in &configs {
         let text = std::fs::read_to_string(c).unwrap_or_default();
         assert!(!text.contains(TOKEN), "{}: {text}", c.display());
+        assert!(
+            text.contains(&git.url("private")),
+            "the clone's own config: {text}"
+        );
     }
 
     let d = api.settle(&dep).await;

@@ -14,38 +14,29 @@ async fn store() -> Store {
 }
 
 fn app() -> App {
-    let now = slipway_core::ids::now_rfc3339();
-    App {
-        id: slipway_core::ids::new_id(),
-        owner: "alice".into(),
-        name: "api".into(),
-        created_at: now.clone(),
-        updated_at: now,
-        version: 1,
-        config: AppConfig {
-            source: Source::Git {
-                repo: "https://example.com/r.git".into(),
-                branch: "main".into(),
-                dockerfile: "Dockerfile".into(),
-                context: ".".into(),
-            },
-            port: 80,
-            millicpu: 1000,
-            memory_mb: 512,
-            domain: None,
-            env: Default::default(),
-            secret_names: vec![],
-            has_repo_token: false,
-            sealed_credentials: None,
+    let config = AppConfig {
+        source: Source::Git {
+            repo: "https://example.com/r.git".into(),
+            branch: "main".into(),
+            dockerfile: "Dockerfile".into(),
+            context: ".".into(),
         },
-        sealed_webhook_secret: "x".into(),
-        latest_deployment_id: None,
-        live_deployment_id: None,
-        live_runner_id: None,
-        url: None,
-        stopped: false,
-        deleted_at: None,
-    }
+        port: 80,
+        millicpu: 1000,
+        memory_mb: 512,
+        domain: None,
+        env: Default::default(),
+        secret_names: vec![],
+        has_repo_token: false,
+        sealed_credentials: None,
+    };
+    App::new(
+        slipway_core::ids::new_id(),
+        "alice",
+        "api",
+        config,
+        "x".into(),
+    )
 }
 
 fn phase() -> Phase {

@@ -189,23 +189,13 @@ async fn create_and_queue(
     let id = ids::new_id();
     let secret = ids::random_hex(32);
     let sealed_secret = state.envelope.seal(&id, secret.as_bytes()).await?;
-    let now = ids::now_rfc3339();
-    let mut app = App {
-        id: id.clone(),
-        owner: owner.to_owned(),
-        name: req.name.as_str().to_owned(),
-        created_at: now.clone(),
-        updated_at: now,
-        version: 1,
-        config: AppConfig::from_request(req, seal_credentials(state, &id, req).await?),
-        sealed_webhook_secret: base64::engine::general_purpose::STANDARD.encode(sealed_secret),
-        latest_deployment_id: None,
-        live_deployment_id: None,
-        live_runner_id: None,
-        url: None,
-        stopped: false,
-        deleted_at: None,
-    };
+    let mut app = App::new(
+        id.clone(),
+        owner,
+        req.name.as_str(),
+        AppConfig::from_request(req, seal_credentials(state, &id, req).await?),
+        base64::engine::general_purpose::STANDARD.encode(sealed_secret),
+    );
     let deployment = Deployment::queued(&app, Trigger::Api);
     app.latest_deployment_id = Some(deployment.id.clone());
     state

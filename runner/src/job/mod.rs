@@ -31,6 +31,11 @@ use crate::logs::{BuildLog, LogWriter};
 use crate::runtime::Runtime;
 use watch::Stop;
 
+/// Why a deployment ended, as its `error` says.
+const CANCELLED: &str = "cancelled on request";
+const APP_DELETED: &str = "the app was deleted";
+const REPLACED: &str = "a newer deployment of the app replaced it";
+
 /// The biggest build context sent to the engine.
 const MAX_CONTEXT_BYTES: u64 = 2 * 1024 * 1024 * 1024;
 
@@ -135,17 +140,13 @@ async fn admit(rt: &Runtime, msg: &JobMessage) -> Result<Option<(App, Deployment
         .map_err(|e| e.to_string())?
     {
         Some(app) if app.deleted_at.is_none() => app,
-        _ => return end(DeploymentStatus::Cancelled, "the app was deleted").await,
+        _ => return end(DeploymentStatus::Cancelled, APP_DELETED).await,
     };
     if d.cancel_requested {
-        return end(DeploymentStatus::Cancelled, "cancelled on request").await;
+        return end(DeploymentStatus::Cancelled, CANCELLED).await;
     }
     if app.latest_deployment_id.as_deref() != Some(d.id.as_str()) {
-        return end(
-            DeploymentStatus::Superseded,
-            "a newer deployment of the app replaced it",
-        )
-        .await;
+        return end(DeploymentStatus::Superseded, REPLACED).await;
     }
     match rt
         .store
@@ -248,19 +249,13 @@ async fn settle(
             match stop {
                 Stop::Cancelled => {
                     log.line("Cancelled on request; the running version is unchanged.");
-                    end(DeploymentStatus::Cancelled, "cancelled on request".into()).await
+                    end(DeploymentStatus::Cancelled, CANCELLED.into()).await
                 }
                 Stop::Superseded => {
                     log.line("A newer deployment replaced this one.");
-                    end(
-                        DeploymentStatus::Superseded,
-                        "a newer deployment of the app replaced it".into(),
-                    )
-                    .await
+                    end(DeploymentStatus::Superseded, REPLACED.into()).await
                 }
-                Stop::AppDeleted => {
-                    end(DeploymentStatus::Cancelled, "the app was deleted".into()).await
-                }
+                Stop::AppDeleted => end(DeploymentStatus::Cancelled, APP_DELETED.into()).await,
                 Stop::Shutdown => {
                     log.line("This build host is shutting down; another runner takes the deployment over.");
                     release(rt, d).await;

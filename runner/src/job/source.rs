@@ -107,8 +107,9 @@ fn explain(reason: &str, had_token: bool) -> String {
     } else if lower.contains("404") || lower.contains("not found") && lower.contains("repositor") {
         "the repository was not found; check the repo URL (and the repoToken if it is private)"
             .into()
-    } else if lower.contains("ref")
-        && (lower.contains("not found") || lower.contains("could not be found"))
+    } else if lower.contains("didn't have any ref")
+        || lower.contains("ref")
+            && (lower.contains("not found") || lower.contains("could not be found"))
     {
         "the branch does not exist in the repository".into()
     } else {
