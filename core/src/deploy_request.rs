@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use crate::fields::{
     parse_vars, AppName, BranchName, Domain, FieldError, RelativePath, RepoPolicy, RepoUrl,
 };
+use crate::watch_paths::WatchPaths;
 
 /// Bodies above this are refused before they are parsed.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -23,6 +24,7 @@ const FIELDS: &[&str] = &[
     "domain",
     "env",
     "secrets",
+    "watchPaths",
 ];
 
 /// Where the source comes from and how to build it.
@@ -32,6 +34,8 @@ pub struct GitSource {
     pub branch: BranchName,
     pub dockerfile: RelativePath,
     pub context: RelativePath,
+    /// A push touching none of these does not deploy; empty: every push does.
+    pub watch_paths: WatchPaths,
 }
 
 /// How the container runs.
@@ -148,6 +152,10 @@ impl DeployRequest {
                 }
             })
             .transpose()?;
+        let watch_paths = match obj.get("watchPaths") {
+            None | Some(serde_json::Value::Null) => WatchPaths::default(),
+            Some(v) => WatchPaths::parse("watchPaths", v)?,
+        };
         let env = vars(&obj, "env")?;
         let secrets = vars(&obj, "secrets")?;
         if let Some(both) = env.keys().find(|k| secrets.contains_key(*k)) {
@@ -164,6 +172,7 @@ impl DeployRequest {
                 branch,
                 dockerfile,
                 context,
+                watch_paths,
             },
             run: RunConfig {
                 port,
@@ -280,6 +289,10 @@ mod tests {
         assert_eq!(field_of(base("branch", "-x".into())), "branch");
         assert_eq!(field_of(base("repoToken", "".into())), "repoToken");
         assert_eq!(field_of(base("colour", "red".into())), "colour");
+        assert_eq!(
+            field_of(base("watchPaths", serde_json::json!(["/etc/**"]))),
+            "watchPaths[0]"
+        );
         assert_eq!(
             field_of(serde_json::json!({"repo": "https://github.com/a/b"})),
             "name"

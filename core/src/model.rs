@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::deploy_request::DeployRequest;
 use crate::status::DeploymentStatus;
+use crate::watch_paths::WatchPaths;
 
 /// Where an app's source comes from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -32,6 +33,8 @@ pub struct AppConfig {
     pub env: BTreeMap<String, String>,
     pub secret_names: Vec<String>,
     pub has_repo_token: bool,
+    #[serde(default, skip_serializing_if = "WatchPaths::is_empty")]
+    pub watch_paths: WatchPaths,
     /// [`Credentials`] as JSON, sealed with the app's envelope, base64.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sealed_credentials: Option<String>,
@@ -53,6 +56,7 @@ impl AppConfig {
             env: req.run.env.clone(),
             secret_names: req.secrets.keys().cloned().collect(),
             has_repo_token: req.repo_token.is_some(),
+            watch_paths: req.source.watch_paths.clone(),
             sealed_credentials,
         }
     }
@@ -180,8 +184,13 @@ pub struct Deployment {
     pub trigger: Trigger,
     pub created_at: String,
     pub updated_at: String,
+    /// The commit built (or, for a redeploy, run again).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commit: Option<String>,
+    /// The commit a webhook push asked for; the runner builds the branch's
+    /// head, which is this commit unless the branch has moved on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pushed_commit: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache_hit: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -225,6 +234,7 @@ impl Deployment {
             created_at: now.clone(),
             updated_at: now,
             commit: None,
+            pushed_commit: None,
             cache_hit: None,
             error: None,
             phases: BTreeMap::new(),

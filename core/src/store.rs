@@ -7,6 +7,9 @@
 //! | name guard | `NAME#<owner>#<n>`  | `NAME`  |                    |               |
 //! | deployment | `DEP#<id>`          | `DEP`   | `APPDEPS#<appId>`  | `DEP#<id>`    |
 //! | API token  | `TOKEN#<sha256>`    | `TOKEN` |                    |               |
+//! | delivery   | `DELIVERY#<app>#<id>` | `DELIVERY` |                 |               |
+//!
+//! Webhook deliveries carry `expiresAt` (epoch seconds), the table's TTL.
 
 use std::collections::HashMap;
 
@@ -119,6 +122,19 @@ fn deployment_item(d: &Deployment) -> Result<HashMap<String, AttributeValue>, St
             ("GSI1SK", format!("DEP#{}", d.id)),
         ],
     )
+}
+
+fn delivery_pk(app_id: &str, delivery_id: &str) -> String {
+    format!("DELIVERY#{app_id}#{delivery_id}")
+}
+
+/// A webhook delivery, recorded with the deployment it queued so that a
+/// redelivery of it queues nothing.
+#[derive(Debug, Clone, Copy)]
+pub struct Delivery<'a> {
+    pub id: &'a str,
+    /// Epoch seconds after which the record may go (DynamoDB TTL).
+    pub expires_at: u64,
 }
 
 /// The outcome of `POST /deployments/{id}/cancel`.
@@ -297,14 +313,17 @@ impl Store {
     }
 
     /// Records a new deployment as the app's newest, replacing its config when
-    /// one is given. Conditioned on the version read, so two concurrent
-    /// deploys of one app cannot interleave; `Conflict` asks the caller to
-    /// read again.
+    /// one is given, and the webhook delivery that asked for it. A config
+    /// change is conditioned on the version read, so two concurrent deploys
+    /// of one app cannot interleave; a deployment of the current config only
+    /// on being newer than the app's newest. `Conflict` asks the caller to
+    /// read again (or, with a delivery, that it may have been recorded).
     pub async fn add_deployment(
         &self,
         app: &App,
         config: Option<&AppConfig>,
         deployment: &Deployment,
+        delivery: Option<Delivery<'_>>,
     ) -> Result<(), StoreError> {
         let mut set = vec![
             "latestDeploymentId = :dep",
@@ -315,27 +334,68 @@ impl Store {
             .table_name(&self.table)
             .key("PK", s(app_pk(&app.id)))
             .key("SK", s("APP"))
-            .condition_expression("version = :v AND attribute_not_exists(deletedAt)")
             .expression_attribute_values(":dep", s(&deployment.id))
             .expression_attribute_values(":now", s(&deployment.created_at))
-            .expression_attribute_values(":one", AttributeValue::N("1".into()))
-            .expression_attribute_values(":v", AttributeValue::N(app.version.to_string()));
+            .expression_attribute_values(":one", AttributeValue::N("1".into()));
         if let Some(config) = config {
             set.push("config = :config");
-            update = update.expression_attribute_values(":config", attribute(config)?);
+            update = update
+                .condition_expression("version = :v AND attribute_not_exists(deletedAt)")
+                .expression_attribute_values(":v", AttributeValue::N(app.version.to_string()))
+                .expression_attribute_values(":config", attribute(config)?);
+        } else {
+            update = update.condition_expression(
+                "attribute_exists(PK) AND attribute_not_exists(deletedAt) \
+                 AND (attribute_not_exists(latestDeploymentId) OR latestDeploymentId < :dep)",
+            );
         }
         let update = update
             .update_expression(format!("SET {}", set.join(", ")))
             .build()
             .map_err(malformed_request)?;
-        self.db
+        let mut write = self
+            .db
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().update(update).build())
-            .transact_items(self.put_deployment_op(deployment)?)
+            .transact_items(self.put_deployment_op(deployment)?);
+        if let Some(delivery) = delivery {
+            let put = Put::builder()
+                .table_name(&self.table)
+                .item("PK", s(delivery_pk(&app.id, delivery.id)))
+                .item("SK", s("DELIVERY"))
+                .item("deploymentId", s(&deployment.id))
+                .item(
+                    "expiresAt",
+                    AttributeValue::N(delivery.expires_at.to_string()),
+                )
+                .condition_expression("attribute_not_exists(PK)")
+                .build()
+                .map_err(malformed_request)?;
+            write = write.transact_items(TransactWriteItem::builder().put(put).build());
+        }
+        write.send().await.map_err(conditional)?;
+        Ok(())
+    }
+
+    /// The deployment a webhook delivery queued, if it was recorded.
+    pub async fn delivery_deployment(
+        &self,
+        app_id: &str,
+        delivery_id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let out = self
+            .db
+            .get_item()
+            .table_name(&self.table)
+            .key("PK", s(delivery_pk(app_id, delivery_id)))
+            .key("SK", s("DELIVERY"))
+            .consistent_read(true)
             .send()
             .await
-            .map_err(conditional)?;
-        Ok(())
+            .map_err(dynamo)?;
+        Ok(out
+            .item
+            .and_then(|i| i.get("deploymentId").and_then(|d| d.as_s().ok()).cloned()))
     }
 
     /// Marks every queued or building deployment of the app older than

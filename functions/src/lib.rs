@@ -9,3 +9,4 @@ pub mod routes;
 pub mod state;
 pub mod telemetry;
 pub mod views;
+pub mod webhook_secrets;

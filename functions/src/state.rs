@@ -6,6 +6,7 @@ use slipway_core::envelope::Envelope;
 use slipway_core::store::Store;
 
 use crate::config::Config;
+use crate::webhook_secrets::SecretCache;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -14,6 +15,7 @@ pub struct AppState {
     pub envelope: Envelope,
     pub sqs: aws_sdk_sqs::Client,
     pub s3: aws_sdk_s3::Client,
+    pub webhook_secrets: SecretCache,
 }
 
 impl AppState {
@@ -24,6 +26,7 @@ impl AppState {
             envelope: Envelope::new(aws_sdk_kms::Client::new(&aws), config.kms_key_id.clone()),
             sqs: aws_sdk_sqs::Client::new(&aws),
             s3: slipway_core::aws_clients::s3(&aws),
+            webhook_secrets: SecretCache::default(),
             config: Arc::new(config),
         }
     }

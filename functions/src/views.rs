@@ -35,6 +35,7 @@ pub fn deployment(d: &Deployment) -> Value {
         "status": d.status,
         "trigger": d.trigger,
         "commit": d.commit,
+        "pushedCommit": d.pushed_commit,
         "cacheHit": d.cache_hit,
         "error": d.error,
         "createdAt": d.created_at,
@@ -68,6 +69,7 @@ pub fn app(
             "branch": branch,
             "dockerfile": dockerfile,
             "context": context,
+            "watchPaths": c.watch_paths.globs(),
             "hasRepoToken": c.has_repo_token,
         }),
     };

@@ -574,9 +574,16 @@ impl GitServer {
     }
 
     /// Commits `files` (path, content; content `->target` makes a symlink)
-    /// onto `main` of `repo`, creating it, and returns the commit.
+    /// onto `main` of `repo`, creating it, pushes it and returns the commit.
     pub fn commit(&self, repo: &str, files: &[(&str, &str)]) -> String {
-        let bare = self.root.join("srv").join(format!("{repo}.git"));
+        let sha = self.commit_unpushed(repo, files);
+        self.push(repo, &sha);
+        sha
+    }
+
+    /// Commits in the working copy only; [`GitServer::push`] publishes it.
+    pub fn commit_unpushed(&self, repo: &str, files: &[(&str, &str)]) -> String {
+        let bare = self.bare(repo);
         let work = self.root.join("work").join(repo);
         if !bare.exists() {
             std::fs::create_dir_all(&work).unwrap();
@@ -612,12 +619,27 @@ impl GitServer {
                 "change",
             ],
         );
+        sh(&work, "git", &["rev-parse", "HEAD"]).trim().to_owned()
+    }
+
+    /// Moves `main` of the served repo to `sha`.
+    pub fn push(&self, repo: &str, sha: &str) {
+        let work = self.root.join("work").join(repo);
         sh(
             &work,
             "git",
-            &["push", "-q", "-f", bare.to_str().unwrap(), "main"],
+            &[
+                "push",
+                "-q",
+                "-f",
+                self.bare(repo).to_str().unwrap(),
+                &format!("{sha}:refs/heads/main"),
+            ],
         );
-        sh(&work, "git", &["rev-parse", "HEAD"]).trim().to_owned()
+    }
+
+    fn bare(&self, repo: &str) -> PathBuf {
+        self.root.join("srv").join(format!("{repo}.git"))
     }
 }
 
@@ -800,4 +822,92 @@ pub fn web_dockerfile(steps: &str) -> String {
         "FROM {}\n{steps}\nCOPY www/ /www/\nEXPOSE 8080\nCMD [\"httpd\", \"-f\", \"-p\", \"8080\", \"-h\", \"/www\"]\n",
         env("SLIPWAY_BASE_IMAGE")
     )
+}
+
+/// GitHub's `X-Hub-Signature-256` of `body`, computed by `openssl` the way
+/// the README shows, independent of Slipway's own code.
+pub fn github_signature(secret: &str, body: &[u8]) -> String {
+    use std::io::Write;
+    let mut child = std::process::Command::new("openssl")
+        .args(["dgst", "-sha256", "-hmac", secret, "-r"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("openssl runs");
+    child.stdin.take().unwrap().write_all(body).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    format!("sha256={}", text.split_whitespace().next().unwrap())
+}
+
+/// A `push` payload shaped like the one GitHub sends (integer timestamps on
+/// the repository, ISO ones on commits), its one commit changing `changed`.
+pub fn push_payload(repo_url: &str, git_ref: &str, after: &str, changed: &[&str]) -> Vec<u8> {
+    let deleted = after.bytes().all(|b| b == b'0');
+    let commit = json!({
+        "id": after, "tree_id": "4b825dc642cb6eb9a060e54bf8d69288fbee4904", "distinct": true,
+        "message": "Change things", "timestamp": "2026-11-22T06:30:00+00:00",
+        "url": format!("{repo_url}/commit/{after}"),
+        "author": {"name": "Dev", "email": "dev@example.com", "username": "dev"},
+        "committer": {"name": "Dev", "email": "dev@example.com", "username": "dev"},
+        "added": [], "removed": [], "modified": changed,
+    });
+    json!({
+        "ref": git_ref,
+        "before": "9049f1265b7d61be4a8904a9a27120d2064dab3b",
+        "after": after,
+        "created": false, "deleted": deleted, "forced": false, "base_ref": null,
+        "compare": format!("{repo_url}/compare/9049f1265b7d...{}", &after[..12]),
+        "commits": if deleted { json!([]) } else { json!([commit]) },
+        "head_commit": if deleted { Value::Null } else { commit },
+        "repository": {
+            "id": 186853002, "node_id": "MDEwOlJlcG9zaXRvcnkxODY4NTMwMDI=",
+            "name": "app", "full_name": "acme/app", "private": false,
+            "owner": {"name": "acme", "login": "acme", "id": 21031067, "type": "Organization"},
+            "html_url": repo_url, "clone_url": repo_url, "default_branch": "main",
+            "created_at": 1_557_933_565, "updated_at": "2026-11-22T06:29:58Z", "pushed_at": 1_795_000_000,
+            "size": 0, "stargazers_count": 0, "fork": false, "archived": false,
+        },
+        "pusher": {"name": "dev", "email": "dev@example.com"},
+        "sender": {"login": "dev", "id": 21031067, "type": "User", "site_admin": false},
+    })
+    .to_string()
+    .into_bytes()
+}
+
+impl Api {
+    /// A webhook delivery to `app_id` with these headers; `(status, body)`.
+    pub async fn deliver(
+        &self,
+        app_id: &str,
+        headers: &[(&str, String)],
+        body: Vec<u8>,
+    ) -> (u16, Value) {
+        let mut req = self
+            .http
+            .post(self.url(&format!("/webhooks/github/{app_id}")))
+            .header("user-agent", "GitHub-Hookshot/5a1b2c3")
+            .body(body);
+        for (name, value) in headers {
+            req = req.header(*name, value);
+        }
+        respond(req).await
+    }
+
+    /// A delivery of `event` signed with `secret`, as GitHub sends it.
+    pub async fn deliver_signed(
+        &self,
+        app_id: &str,
+        secret: &str,
+        event: &str,
+        body: Vec<u8>,
+    ) -> (u16, Value) {
+        let headers = [
+            ("content-type", "application/json".to_owned()),
+            ("x-github-event", event.to_owned()),
+            ("x-github-delivery", slipway_core::ids::new_id()),
+            ("x-hub-signature-256", github_signature(secret, &body)),
+        ];
+        self.deliver(app_id, &headers, body).await
+    }
 }

@@ -114,3 +114,97 @@ async fn the_authorizer_function_allows_known_tokens_only() {
         );
     }
 }
+
+/// A delivery as API Gateway hands it to the webhook function: GitHub's
+/// headers, no authorizer, the body as text or base64 of the raw bytes.
+fn delivery_event(app_id: &str, headers: &[(&str, String)], body: &[u8], base64: bool) -> Value {
+    use base64::Engine;
+    let path = format!("/webhooks/github/{app_id}");
+    let mut event = rest_event("POST", &path, "-", None);
+    event["resource"] = "/webhooks/github/{id}".into();
+    event["requestContext"]["authorizer"] = Value::Null;
+    let mut single = serde_json::Map::new();
+    let mut multi = serde_json::Map::new();
+    for (name, value) in headers {
+        single.insert(name.to_string(), value.clone().into());
+        multi.insert(name.to_string(), json!([value]));
+    }
+    event["headers"] = single.into();
+    event["multiValueHeaders"] = multi.into();
+    event["pathParameters"] = json!({"id": app_id});
+    event["body"] = if base64 {
+        base64::engine::general_purpose::STANDARD
+            .encode(body)
+            .into()
+    } else {
+        String::from_utf8(body.to_vec()).unwrap().into()
+    };
+    event["isBase64Encoded"] = base64.into();
+    event
+}
+
+#[tokio::test]
+async fn the_webhook_function_checks_the_bytes_as_received() {
+    let api = Api::start().await;
+    let (status, created) = api
+        .call(
+            "POST",
+            "/deploy",
+            Some(json!({"name": "hooked", "repo": "https://github.com/acme/api.git"})),
+        )
+        .await;
+    assert_eq!(status, 202, "{created}");
+    let app_id = created["appId"].as_str().unwrap();
+    let secret = created["webhook"]["secret"].as_str().unwrap();
+    // Spacing and escapes no re-serialisation would reproduce.
+    let sha = "6dcb09b5b57875f334f61aebed695e2e4193db5e";
+    let body = format!(
+        "{{\n  \"ref\" : \"refs/heads/main\",\n  \"after\": \"{sha}\",\n  \"deleted\": false,\n  \"commits\": [],\n  \"head_commit\": {{\"id\": \"{sha}\", \"message\": \"caf\\u00e9 \u{2615}\"}},\n  \"repository\": {{\"pushed_at\": 1795000000}}\n}}"
+    )
+    .into_bytes();
+    let headers = |delivery: &str, signature: String| {
+        vec![
+            (
+                "Host",
+                "abc123defg.execute-api.us-east-1.amazonaws.com".to_owned(),
+            ),
+            ("Content-Type", "application/json".to_owned()),
+            ("User-Agent", "GitHub-Hookshot/5a1b2c3".to_owned()),
+            ("X-GitHub-Event", "push".to_owned()),
+            ("X-GitHub-Delivery", delivery.to_owned()),
+            ("X-Hub-Signature-256", signature),
+        ]
+    };
+    let signature = github_signature(secret, &body);
+    let answers = invoke_lambda(
+        &api,
+        "slipway-webhook",
+        vec![
+            delivery_event(app_id, &headers("d-1", signature.clone()), &body, true),
+            delivery_event(app_id, &headers("d-2", signature.clone()), &body, false),
+            delivery_event(app_id, &headers("d-1", signature), &body, true),
+            delivery_event(
+                app_id,
+                &headers("d-3", github_signature("wrong", &body)),
+                &body,
+                true,
+            ),
+        ],
+    )
+    .await;
+    let answers: Vec<(u64, Value)> = answers
+        .into_iter()
+        .map(|a| {
+            let a = a.expect("the webhook function answered");
+            (a["statusCode"].as_u64().unwrap(), proxy_body(&a))
+        })
+        .collect();
+    assert_eq!(answers[0].0, 202, "base64 body: {}", answers[0].1);
+    assert_eq!(answers[0].1["commit"], sha);
+    assert_eq!(answers[1].0, 202, "text body: {}", answers[1].1);
+    assert_eq!(answers[2].0, 200, "{}", answers[2].1);
+    assert_eq!(answers[2].1["result"], "duplicate");
+    assert_eq!(answers[2].1["deploymentId"], answers[0].1["deploymentId"]);
+    assert_eq!(answers[3].0, 401, "{}", answers[3].1);
+    assert_eq!(answers[3].1["error"]["code"], "invalid_signature");
+}

@@ -1,10 +1,10 @@
 //! Invariants the store holds on its own, against DynamoDB (the emulator)
-//! through the real SDK: forward-only statuses, fencing, and an older
-//! deployment never going live after a newer one.
+//! through the real SDK: forward-only statuses, fencing, an older
+//! deployment never going live after a newer one, deliveries recorded once.
 
 use slipway_core::model::{App, AppConfig, Deployment, Phase, Source, Trigger};
 use slipway_core::status::DeploymentStatus;
-use slipway_core::store::{Store, StoreError};
+use slipway_core::store::{Delivery, Store, StoreError};
 use slipway_e2e::*;
 
 async fn store() -> Store {
@@ -28,6 +28,7 @@ fn app() -> App {
         env: Default::default(),
         secret_names: vec![],
         has_repo_token: false,
+        watch_paths: Default::default(),
         sealed_credentials: None,
     };
     App::new(
@@ -70,7 +71,10 @@ async fn an_older_deployment_never_goes_live_after_a_newer_one() {
     store.create_app(&app, &older).await.unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(2)).await;
     let newer = Deployment::queued(&app, Trigger::Api);
-    store.add_deployment(&app, None, &newer).await.unwrap();
+    store
+        .add_deployment(&app, None, &newer, None)
+        .await
+        .unwrap();
 
     let older = to_deploying(&store, &older).await;
     let newer = to_deploying(&store, &newer).await;
@@ -200,4 +204,46 @@ async fn statuses_only_move_forward() {
     let after = store.get_deployment(&d.id).await.unwrap().unwrap();
     assert_eq!(after.status, DeploymentStatus::Cancelled);
     assert_eq!(after.error.as_deref(), Some("by test"));
+}
+
+#[tokio::test]
+async fn a_delivery_queues_once_and_an_older_deployment_is_not_recorded_as_newest() {
+    let store = store().await;
+    let mut app = app();
+    let first = Deployment::queued(&app, Trigger::Api);
+    app.latest_deployment_id = Some(first.id.clone());
+    store.create_app(&app, &first).await.unwrap();
+    let delivery = Delivery {
+        id: "72d3162e-cc78-11e3-81ab-4c9367dc0958",
+        expires_at: 4_000_000_000,
+    };
+    let older = Deployment::queued(&app, Trigger::Webhook);
+    let pushed = Deployment::queued(&app, Trigger::Webhook);
+    store
+        .add_deployment(&app, None, &pushed, Some(delivery))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .delivery_deployment(&app.id, delivery.id)
+            .await
+            .unwrap(),
+        Some(pushed.id.clone())
+    );
+    let again = Deployment::queued(&app, Trigger::Webhook);
+    assert!(matches!(
+        store
+            .add_deployment(&app, None, &again, Some(delivery))
+            .await,
+        Err(StoreError::Conflict)
+    ));
+    assert!(store.get_deployment(&again.id).await.unwrap().is_none());
+    // Made before `pushed` but written after it: refused, so the app's
+    // newest deployment never moves back.
+    assert!(matches!(
+        store.add_deployment(&app, None, &older, None).await,
+        Err(StoreError::Conflict)
+    ));
+    let now = store.get_app(&app.id).await.unwrap().unwrap();
+    assert_eq!(now.latest_deployment_id, Some(pushed.id));
 }

@@ -1,5 +1,6 @@
 //! The API on a TCP port, as API Gateway REST would serve it: every route
-//! behind the bearer authorizer, one process for all function groups.
+//! behind the bearer authorizer but the signed webhook, one process for all
+//! function groups.
 
 use anyhow::Context;
 use slipway_functions::{config::Config, routes, state::AppState, telemetry};
@@ -17,7 +18,7 @@ async fn main() -> anyhow::Result<()> {
         config.public_api_url = Some(format!("http://{addr}"));
     }
     let state = AppState::from_env(config).await;
-    let app = routes::authorized_routes(state).fallback(routes::not_found);
+    let app = routes::all_routes(state).fallback(routes::not_found);
     // The first line on stdout tells scripts and tests where to connect.
     println!("listening on http://{addr}");
     tracing::info!(%addr, "local API listening");

@@ -18,10 +18,11 @@ use crate::auth::{Owner, PublicBase};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::views;
+use crate::webhook_secrets;
 
 /// How often a deploy re-reads the app when a concurrent deploy of the same
 /// app won the conditional write.
-const ATTEMPTS: usize = 5;
+pub(crate) const ATTEMPTS: usize = 5;
 
 type Accepted = (StatusCode, Json<serde_json::Value>);
 
@@ -95,7 +96,11 @@ async fn queue_for_app(
         if trigger == Trigger::Redeploy {
             deployment.commit = Some(live_commit(state, &app).await?);
         }
-        match state.store.add_deployment(&app, None, &deployment).await {
+        match state
+            .store
+            .add_deployment(&app, None, &deployment, None)
+            .await
+        {
             Ok(()) => {
                 let secret = webhook_secret(state, &app).await?;
                 return enqueue(state, base, app, deployment, &secret).await;
@@ -125,7 +130,7 @@ async fn live_commit(state: &AppState, app: &App) -> Result<String, ApiError> {
     })
 }
 
-fn busy() -> ApiError {
+pub(crate) fn busy() -> ApiError {
     ApiError::new(
         StatusCode::CONFLICT,
         "conflict",
@@ -174,11 +179,7 @@ async fn seal_credentials(
 }
 
 async fn webhook_secret(state: &AppState, app: &App) -> Result<String, ApiError> {
-    let sealed = base64::engine::general_purpose::STANDARD
-        .decode(&app.sealed_webhook_secret)
-        .map_err(|e| ApiError::internal("reading the webhook secret", e))?;
-    let plain = state.envelope.open(&app.id, &sealed).await?;
-    String::from_utf8(plain).map_err(|e| ApiError::internal("reading the webhook secret", e))
+    webhook_secrets::open(&state.envelope, &state.webhook_secrets, app).await
 }
 
 async fn create_and_queue(
@@ -187,14 +188,13 @@ async fn create_and_queue(
     req: &DeployRequest,
 ) -> Result<(App, Deployment, String), Recorded> {
     let id = ids::new_id();
-    let secret = ids::random_hex(32);
-    let sealed_secret = state.envelope.seal(&id, secret.as_bytes()).await?;
+    let (secret, sealed_secret) = webhook_secrets::new_secret(&state.envelope, &id).await?;
     let mut app = App::new(
         id.clone(),
         owner,
         req.name.as_str(),
         AppConfig::from_request(req, seal_credentials(state, &id, req).await?),
-        base64::engine::general_purpose::STANDARD.encode(sealed_secret),
+        sealed_secret,
     );
     let deployment = Deployment::queued(&app, Trigger::Api);
     app.latest_deployment_id = Some(deployment.id.clone());
@@ -216,7 +216,7 @@ async fn update_and_queue(
     let deployment = Deployment::queued(&app, Trigger::Api);
     state
         .store
-        .add_deployment(&app, Some(&config), &deployment)
+        .add_deployment(&app, Some(&config), &deployment, None)
         .await
         .map_err(raced_or)?;
     let secret = webhook_secret(state, &app).await?;
@@ -224,8 +224,7 @@ async fn update_and_queue(
     Ok((app, deployment, secret))
 }
 
-/// Older queued work is superseded, then the job is sent. A job that cannot
-/// be sent fails its deployment at once rather than leaving it queued forever.
+/// Sends the job and answers 202 with the app's webhook.
 async fn enqueue(
     state: &AppState,
     base: &str,
@@ -233,22 +232,38 @@ async fn enqueue(
     deployment: Deployment,
     webhook_secret: &str,
 ) -> Result<Accepted, ApiError> {
+    send_job(state, &app, &deployment).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(views::queued(base, &app, &deployment, webhook_secret)),
+    ))
+}
+
+/// Older queued work is superseded while the job is sent. A job that cannot
+/// be sent fails its deployment at once rather than leaving it queued forever.
+pub async fn send_job(
+    state: &AppState,
+    app: &App,
+    deployment: &Deployment,
+) -> Result<(), ApiError> {
     let span = tracing::info_span!("enqueue", app_id = %app.id, deployment_id = %deployment.id);
     async {
-        if let Err(e) = state.store.supersede_older(&app.id, &deployment.id).await {
-            tracing::warn!(error = %e, "could not supersede older deployments");
-        }
         let message = JobMessage {
             deployment_id: deployment.id.clone(),
             app_id: app.id.clone(),
         };
-        let sent = state
-            .sqs
-            .send_message()
-            .queue_url(&state.config.queue_url)
-            .message_body(message.encode())
-            .send()
-            .await;
+        let (superseded, sent) = tokio::join!(
+            state.store.supersede_older(&app.id, &deployment.id),
+            state
+                .sqs
+                .send_message()
+                .queue_url(&state.config.queue_url)
+                .message_body(message.encode())
+                .send()
+        );
+        if let Err(e) = superseded {
+            tracing::warn!(error = %e, "could not supersede older deployments");
+        }
         if let Err(e) = sent {
             tracing::error!(error = %aws_sdk_sqs::error::DisplayErrorContext(&e), "could not queue the job");
             let failed = state
@@ -270,10 +285,7 @@ async fn enqueue(
             ));
         }
         tracing::info!("deployment queued");
-        Ok((
-            StatusCode::ACCEPTED,
-            Json(views::queued(base, &app, &deployment, webhook_secret)),
-        ))
+        Ok(())
     }
     .instrument(span)
     .await

@@ -3,6 +3,7 @@
 pub mod apps;
 pub mod deploy;
 pub mod logs;
+pub mod webhook;
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
@@ -36,14 +37,27 @@ pub fn apps_routes(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Everything behind the bearer authorizer, as `local-api` serves it.
-pub fn authorized_routes(state: AppState) -> Router {
+/// Served by the webhook function: no bearer, each delivery is signed.
+pub fn webhook_routes(state: AppState) -> Router {
+    Router::new()
+        .route("/webhooks/github/{id}", post(webhook::github))
+        .method_not_allowed_fallback(wrong_method)
+        .layer(DefaultBodyLimit::max(
+            slipway_core::github::MAX_PAYLOAD_BYTES,
+        ))
+        .with_state(state)
+}
+
+/// Every route as `local-api` serves it: the webhook open, the rest behind
+/// the bearer authorizer.
+pub fn all_routes(state: AppState) -> Router {
     deploy_routes(state.clone())
         .merge(apps_routes(state.clone()))
         .layer(axum::middleware::from_fn_with_state(
-            state,
+            state.clone(),
             crate::auth::authorize,
         ))
+        .merge(webhook_routes(state))
 }
 
 /// An unknown path gets the same error shape as everything else.

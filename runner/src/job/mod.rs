@@ -490,7 +490,12 @@ async fn build_from_source(
     let sha = cloned
         .map_err(|e| Failure::Infra(e.to_string()))?
         .map_err(|e| Failure::User(e.to_string()))?;
-    log.line(format!("Checked out commit {sha}"));
+    match &d.pushed_commit {
+        Some(pushed) if *pushed != sha => log.line(format!(
+            "Branch {branch} has moved on since the push of {pushed}: building its head, {sha}"
+        )),
+        _ => log.line(format!("Checked out commit {sha}")),
+    }
     rt.store
         .record(
             &d.id,

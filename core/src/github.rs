@@ -1,0 +1,326 @@
+//! GitHub webhooks: the signature check and what a delivery asks for.
+
+use hmac::{Hmac, KeyInit, Mac};
+use serde::Deserialize;
+use sha2::Sha256;
+
+use crate::watch_paths::WatchPaths;
+
+/// GitHub caps webhook payloads at 25 MB and drops bigger ones.
+pub const MAX_PAYLOAD_BYTES: usize = 25 * 1024 * 1024;
+
+/// GitHub lists at most this many commits in a push; a push listing this
+/// many may have more, whose files are unknown.
+const MAX_LISTED_COMMITS: usize = 2048;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SignatureError {
+    #[error("the X-Hub-Signature-256 header is missing")]
+    Missing,
+    #[error("the X-Hub-Signature-256 header is not 'sha256=<64 hex digits>'")]
+    Malformed,
+    #[error("the signature does not match the body")]
+    Mismatch,
+}
+
+/// Checks `X-Hub-Signature-256: sha256=<hex>` against HMAC-SHA256 of the
+/// body bytes exactly as received, in constant time.
+pub fn verify_signature(
+    secret: &[u8],
+    body: &[u8],
+    header: Option<&str>,
+) -> Result<(), SignatureError> {
+    let header = header.ok_or(SignatureError::Missing)?;
+    let hex_digest = header
+        .trim()
+        .strip_prefix("sha256=")
+        .ok_or(SignatureError::Malformed)?;
+    let expected = hex::decode(hex_digest).map_err(|_| SignatureError::Malformed)?;
+    if expected.len() != 32 {
+        return Err(SignatureError::Malformed);
+    }
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes keys of any length");
+    mac.update(body);
+    mac.verify_slice(&expected)
+        .map_err(|_| SignatureError::Mismatch)
+}
+
+/// The `X-Hub-Signature-256` value GitHub would send for `body`.
+pub fn sign(secret: &[u8], body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes keys of any length");
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// The parts of a `push` payload Slipway reads; GitHub sends many more.
+#[derive(Debug, Deserialize)]
+pub struct Push {
+    #[serde(rename = "ref")]
+    pub git_ref: String,
+    pub after: String,
+    #[serde(default)]
+    pub deleted: bool,
+    pub commits: Option<Vec<PushCommit>>,
+    pub head_commit: Option<PushCommit>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PushCommit {
+    pub id: Option<String>,
+    pub message: Option<String>,
+    pub added: Option<Vec<String>>,
+    pub removed: Option<Vec<String>>,
+    pub modified: Option<Vec<String>>,
+}
+
+impl PushCommit {
+    fn files(&self) -> Option<impl Iterator<Item = &str>> {
+        let (a, r, m) = (
+            self.added.as_ref()?,
+            self.removed.as_ref()?,
+            self.modified.as_ref()?,
+        );
+        Some(a.iter().chain(r).chain(m).map(String::as_str))
+    }
+}
+
+/// What a verified delivery asks for.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// `ping`: GitHub checking the hook works.
+    Pong,
+    /// A push to the app's branch: deploy this commit.
+    Deploy { commit: String },
+    /// Nothing to do, and why.
+    Ignore(String),
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum PayloadError {
+    #[error("the X-GitHub-Event header is missing")]
+    NoEvent,
+    #[error("the push payload is not what GitHub sends: {0}")]
+    Malformed(String),
+}
+
+/// Decides what a verified delivery of `event` means for an app deploying
+/// `branch`, watching `watch` (empty: every path).
+pub fn decide(
+    event: Option<&str>,
+    body: &[u8],
+    branch: &str,
+    watch: &WatchPaths,
+) -> Result<Verdict, PayloadError> {
+    match event.ok_or(PayloadError::NoEvent)? {
+        "ping" => Ok(Verdict::Pong),
+        "push" => {
+            let push: Push =
+                serde_json::from_slice(body).map_err(|e| PayloadError::Malformed(e.to_string()))?;
+            Ok(decide_push(&push, branch, watch)?)
+        }
+        other => Ok(Verdict::Ignore(format!(
+            "the {other:?} event does not deploy; only pushes do"
+        ))),
+    }
+}
+
+fn decide_push(push: &Push, branch: &str, watch: &WatchPaths) -> Result<Verdict, PayloadError> {
+    let pushed_branch = match push.git_ref.strip_prefix("refs/heads/") {
+        Some(b) => b,
+        None => {
+            return Ok(Verdict::Ignore(format!(
+                "{} is not a branch; only pushes to {branch} deploy",
+                push.git_ref
+            )))
+        }
+    };
+    if pushed_branch != branch {
+        return Ok(Verdict::Ignore(format!(
+            "the push is to branch {pushed_branch}; the app deploys {branch}"
+        )));
+    }
+    if push.deleted {
+        return Ok(Verdict::Ignore(format!(
+            "branch {branch} was deleted; the running version stays"
+        )));
+    }
+    let commit = push.after.to_ascii_lowercase();
+    let is_object_id =
+        matches!(commit.len(), 40 | 64) && commit.bytes().all(|b| b.is_ascii_hexdigit());
+    if !is_object_id {
+        return Err(PayloadError::Malformed(format!(
+            "'after' is {:?}, not a commit id",
+            push.after
+        )));
+    }
+    if !watch.is_empty() && !touches_watched(push, watch) {
+        return Ok(Verdict::Ignore(format!(
+            "no changed file matches watchPaths ({})",
+            watch.globs().join(", ")
+        )));
+    }
+    Ok(Verdict::Deploy { commit })
+}
+
+/// Whether the push changed a watched path. When GitHub's file lists are
+/// missing or may be cut short, the answer is yes: better a build too many
+/// than a change never deployed.
+fn touches_watched(push: &Push, watch: &WatchPaths) -> bool {
+    let commits = match &push.commits {
+        Some(c) if !c.is_empty() && c.len() < MAX_LISTED_COMMITS => c,
+        _ => return true,
+    };
+    commits.iter().chain(push.head_commit.as_ref()).any(|c| {
+        c.files()
+            .is_none_or(|mut files| files.any(|f| watch.matches(f)))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const SHA: &str = "6dcb09b5b57875f334f61aebed695e2e4193db5e";
+
+    #[test]
+    fn githubs_published_test_vector_verifies() {
+        let secret = b"It's a Secret to Everybody";
+        let header = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17";
+        assert_eq!(
+            verify_signature(secret, b"Hello, World!", Some(header)),
+            Ok(())
+        );
+        assert_eq!(sign(secret, b"Hello, World!"), header);
+    }
+
+    #[test]
+    fn bad_signatures_are_told_apart() {
+        let secret = b"s3cret";
+        let good = sign(secret, b"body");
+        assert_eq!(
+            verify_signature(secret, b"body", None),
+            Err(SignatureError::Missing)
+        );
+        for malformed in ["sha1=abc", "sha256=zz", "sha256=abcd", ""] {
+            assert_eq!(
+                verify_signature(secret, b"body", Some(malformed)),
+                Err(SignatureError::Malformed),
+                "{malformed}"
+            );
+        }
+        assert_eq!(
+            verify_signature(secret, b"body!", Some(&good)),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            verify_signature(b"other", b"body", Some(&good)),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(verify_signature(secret, b"body", Some(&good)), Ok(()));
+    }
+
+    fn push(git_ref: &str, files: serde_json::Value) -> Vec<u8> {
+        json!({
+            "ref": git_ref, "before": "0".repeat(40), "after": SHA,
+            "created": false, "deleted": false, "forced": false,
+            "repository": {"id": 1, "full_name": "acme/api", "pushed_at": 1_700_000_000, "created_at": 1_600_000_000},
+            "commits": [{"id": SHA, "message": "m", "added": files["added"], "removed": [], "modified": files["modified"]}],
+            "head_commit": {"id": SHA, "message": "m", "added": files["added"], "removed": [], "modified": files["modified"]},
+        })
+        .to_string()
+        .into_bytes()
+    }
+
+    fn verdict(event: &str, body: &[u8], watch: &WatchPaths) -> Verdict {
+        decide(Some(event), body, "main", watch).unwrap()
+    }
+
+    #[test]
+    fn a_push_to_the_branch_deploys_its_commit() {
+        let body = push("refs/heads/main", json!({"added": ["a"], "modified": []}));
+        assert_eq!(
+            verdict("push", &body, &WatchPaths::default()),
+            Verdict::Deploy { commit: SHA.into() }
+        );
+    }
+
+    #[test]
+    fn other_branches_tags_deletions_and_events_are_ignored() {
+        let none = WatchPaths::default();
+        let files = json!({"added": [], "modified": ["a"]});
+        assert!(matches!(
+            verdict("push", &push("refs/heads/dev", files.clone()), &none),
+            Verdict::Ignore(r) if r.contains("dev")
+        ));
+        assert!(matches!(
+            verdict("push", &push("refs/tags/v1", files.clone()), &none),
+            Verdict::Ignore(r) if r.contains("not a branch")
+        ));
+        let mut deleted: serde_json::Value =
+            serde_json::from_slice(&push("refs/heads/main", files)).unwrap();
+        deleted["deleted"] = true.into();
+        deleted["after"] = "0".repeat(40).into();
+        assert!(matches!(
+            verdict("push", deleted.to_string().as_bytes(), &none),
+            Verdict::Ignore(r) if r.contains("deleted")
+        ));
+        assert!(matches!(
+            verdict("issues", b"{}", &none),
+            Verdict::Ignore(_)
+        ));
+        assert_eq!(verdict("ping", b"{\"zen\":\"x\"}", &none), Verdict::Pong);
+        assert_eq!(
+            decide(None, b"{}", "main", &none),
+            Err(PayloadError::NoEvent)
+        );
+        assert!(matches!(
+            decide(Some("push"), b"{\"ref\":1}", "main", &none),
+            Err(PayloadError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn watch_paths_filter_pushes_unless_the_file_lists_are_unknown() {
+        let watch = WatchPaths::parse("watchPaths", &json!(["services/api/**"])).unwrap();
+        let docs = push(
+            "refs/heads/main",
+            json!({"added": ["docs/a.md"], "modified": []}),
+        );
+        assert!(
+            matches!(verdict("push", &docs, &watch), Verdict::Ignore(r) if r.contains("watchPaths"))
+        );
+        let api = push(
+            "refs/heads/main",
+            json!({"added": [], "modified": ["services/api/x"]}),
+        );
+        assert!(matches!(
+            verdict("push", &api, &watch),
+            Verdict::Deploy { .. }
+        ));
+
+        let mut unknown: serde_json::Value = serde_json::from_slice(&docs).unwrap();
+        unknown["commits"] = serde_json::Value::Null;
+        assert!(matches!(
+            verdict("push", unknown.to_string().as_bytes(), &watch),
+            Verdict::Deploy { .. }
+        ));
+        let mut no_lists: serde_json::Value = serde_json::from_slice(&docs).unwrap();
+        no_lists["commits"][0]
+            .as_object_mut()
+            .unwrap()
+            .remove("added");
+        no_lists["head_commit"] = serde_json::Value::Null;
+        assert!(matches!(
+            verdict("push", no_lists.to_string().as_bytes(), &watch),
+            Verdict::Deploy { .. }
+        ));
+        let mut truncated: serde_json::Value = serde_json::from_slice(&docs).unwrap();
+        let one = truncated["commits"][0].clone();
+        truncated["commits"] = vec![one; MAX_LISTED_COMMITS].into();
+        assert!(matches!(
+            verdict("push", truncated.to_string().as_bytes(), &watch),
+            Verdict::Deploy { .. }
+        ));
+    }
+}

@@ -1,0 +1,403 @@
+//! Push-to-deploy end to end: signed GitHub-shaped deliveries to the local
+//! API, a real runner, Git over HTTP, Docker, the registry and the emulator.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use slipway_e2e::*;
+
+const ZEROS: &str = "0000000000000000000000000000000000000000";
+
+/// Deploys `name` from `repo` and returns (app id, first deployment, webhook secret).
+async fn create(api: &Api, body: Value) -> (String, String, String) {
+    let (status, resp) = api.call("POST", "/deploy", Some(body)).await;
+    assert_eq!(status, 202, "{resp}");
+    assert_eq!(resp["webhook"]["contentType"], "application/json");
+    (
+        resp["appId"].as_str().unwrap().to_owned(),
+        resp["deploymentId"].as_str().unwrap().to_owned(),
+        resp["webhook"]["secret"].as_str().unwrap().to_owned(),
+    )
+}
+
+async fn deployments(api: &Api, app: &str) -> Vec<Value> {
+    let (status, list) = api
+        .call("GET", &format!("/apps/{app}/deployments"), None)
+        .await;
+    assert_eq!(status, 200, "{list}");
+    list["deployments"].as_array().unwrap().clone()
+}
+
+fn site(text: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("Dockerfile", web_dockerfile("")),
+        ("www/index.html", text.to_owned()),
+    ]
+}
+
+fn files<'a>(list: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    list.iter().map(|(p, c)| (*p, c.as_str())).collect()
+}
+
+#[tokio::test]
+async fn only_signed_pushes_to_the_branch_queue_once_per_delivery() {
+    let api = Api::start().await;
+    let git = GitServer::start(None).await;
+    let sha = git.commit("app", &files(&site("v1")));
+    let repo = git.url("app");
+    let (app, first, secret) =
+        create(&api, json!({"name": "hooked", "repo": repo, "port": 8080})).await;
+    let push = push_payload(&repo, "refs/heads/main", &sha, &["www/index.html"]);
+    let headers = |signature: Option<String>| {
+        let mut h = vec![
+            ("content-type", "application/json".to_owned()),
+            ("x-github-event", "push".to_owned()),
+            (
+                "x-github-delivery",
+                "72d3162e-cc78-11e3-81ab-4c9367dc0958".to_owned(),
+            ),
+        ];
+        if let Some(s) = signature {
+            h.push(("x-hub-signature-256", s));
+        }
+        h
+    };
+
+    // Refused: nothing may be queued by any of these.
+    let wrong_secret = api
+        .deliver(
+            &app,
+            &headers(Some(github_signature("not-the-secret", &push))),
+            push.clone(),
+        )
+        .await;
+    assert_eq!(wrong_secret.0, 401, "{}", wrong_secret.1);
+    assert_eq!(wrong_secret.1["error"]["code"], "invalid_signature");
+    let unsigned = api.deliver(&app, &headers(None), push.clone()).await;
+    assert_eq!(unsigned.0, 401, "{}", unsigned.1);
+    assert!(unsigned.1["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("missing"));
+    let other_body = push_payload(&repo, "refs/heads/main", &sha, &["other"]);
+    let of_other_body = api
+        .deliver(
+            &app,
+            &headers(Some(github_signature(&secret, &other_body))),
+            push.clone(),
+        )
+        .await;
+    assert_eq!(of_other_body.0, 401, "{}", of_other_body.1);
+    let mut tampered = push.clone();
+    let at = tampered.iter().position(|b| *b == b'C').unwrap();
+    tampered[at] = b'X';
+    let tampered = api
+        .deliver(
+            &app,
+            &headers(Some(github_signature(&secret, &push))),
+            tampered,
+        )
+        .await;
+    assert_eq!(tampered.0, 401, "{}", tampered.1);
+    let malformed = api
+        .deliver(&app, &headers(Some("sha256=zz".into())), push.clone())
+        .await;
+    assert_eq!(malformed.0, 401, "{}", malformed.1);
+    // An unknown app answers exactly like a wrong signature.
+    for unknown in [slipway_core::ids::new_id(), "not-an-id".to_owned()] {
+        let answer = api
+            .deliver(
+                &unknown,
+                &headers(Some(github_signature(&secret, &push))),
+                push.clone(),
+            )
+            .await;
+        assert_eq!(answer, wrong_secret, "{unknown}");
+    }
+
+    // Verified but nothing to deploy: 200 with the reason.
+    let ignored = [
+        (
+            "push",
+            push_payload(&repo, "refs/heads/dev", &sha, &["a"]),
+            "dev",
+        ),
+        (
+            "push",
+            push_payload(&repo, "refs/tags/v1.0.0", &sha, &["a"]),
+            "not a branch",
+        ),
+        (
+            "push",
+            push_payload(&repo, "refs/heads/main", ZEROS, &[]),
+            "deleted",
+        ),
+        (
+            "issues",
+            br#"{"action":"opened","issue":{"number":1}}"#.to_vec(),
+            "issues",
+        ),
+    ];
+    for (event, body, reason) in ignored {
+        let (status, answer) = api.deliver_signed(&app, &secret, event, body).await;
+        assert_eq!(status, 200, "{answer}");
+        assert_eq!(answer["result"], "ignored", "{answer}");
+        assert!(
+            answer["reason"].as_str().unwrap().contains(reason),
+            "{answer}"
+        );
+    }
+    let ping = json!({"zen": "Keep it logically awesome.", "hook_id": 1, "hook": {"type": "Repository", "events": ["push"]}});
+    let (status, pong) = api
+        .deliver_signed(&app, &secret, "ping", ping.to_string().into_bytes())
+        .await;
+    assert_eq!((status, &pong["result"]), (200, &json!("pong")), "{pong}");
+    let form = format!("payload={}", String::from_utf8_lossy(&push)).into_bytes();
+    let mut form_headers = headers(Some(github_signature(&secret, &form)));
+    form_headers[0].1 = "application/x-www-form-urlencoded".into();
+    let (status, answer) = api.deliver(&app, &form_headers, form).await;
+    assert_eq!(status, 415, "{answer}");
+    assert!(answer["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("application/json"));
+    assert_eq!(deployments(&api, &app).await.len(), 1);
+    assert_eq!(api.queue_depth().await, 1, "only the first deploy's job");
+
+    // A signed push to the branch: one deployment of that commit, once.
+    let signed = headers(Some(github_signature(&secret, &push)));
+    let (status, queued) = api.deliver(&app, &signed, push.clone()).await;
+    assert_eq!(status, 202, "{queued}");
+    assert_eq!(queued["result"], "queued");
+    assert_eq!(queued["commit"], sha.as_str());
+    let dep = queued["deploymentId"].as_str().unwrap();
+    let (_, d) = api.call("GET", &format!("/deployments/{dep}"), None).await;
+    assert_eq!(d["trigger"], "webhook", "{d}");
+    assert_eq!(d["pushedCommit"], sha.as_str(), "{d}");
+    assert_eq!(d["status"], "queued", "{d}");
+    let (_, before) = api
+        .call("GET", &format!("/deployments/{first}"), None)
+        .await;
+    assert_eq!(before["status"], "superseded", "{before}");
+
+    let (status, again) = api.deliver(&app, &signed, push.clone()).await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["result"], "duplicate");
+    assert_eq!(again["deploymentId"], dep);
+    assert_eq!(deployments(&api, &app).await.len(), 2);
+    assert_eq!(api.queue_depth().await, 2);
+    for message in api.queued_messages().await {
+        assert!(!message.contains(&secret));
+    }
+}
+
+#[tokio::test]
+async fn watch_paths_choose_which_pushes_deploy_a_monorepo_app() {
+    let api = Api::start().await;
+    let git = GitServer::start(None).await;
+    let sha = git.commit(
+        "mono",
+        &[
+            ("services/api/Dockerfile", &web_dockerfile("")),
+            ("services/api/www/index.html", "api"),
+            ("docs/readme.md", "docs"),
+        ],
+    );
+    let repo = git.url("mono");
+    let (app, _, secret) = create(
+        &api,
+        json!({"name": "mono-api", "repo": repo, "port": 8080,
+               "dockerfile": "services/api/Dockerfile", "context": "services/api",
+               "watchPaths": ["services/api/**"]}),
+    )
+    .await;
+    let (_, shown) = api.call("GET", &format!("/apps/{app}"), None).await;
+    assert_eq!(shown["source"]["watchPaths"], json!(["services/api/**"]));
+
+    let docs = push_payload(&repo, "refs/heads/main", &sha, &["docs/readme.md"]);
+    let (status, answer) = api.deliver_signed(&app, &secret, "push", docs).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["result"], "ignored");
+    assert!(answer["reason"]
+        .as_str()
+        .unwrap()
+        .contains("services/api/**"));
+    assert_eq!(deployments(&api, &app).await.len(), 1);
+
+    let code = push_payload(
+        &repo,
+        "refs/heads/main",
+        &sha,
+        &["docs/readme.md", "services/api/x"],
+    );
+    let (status, answer) = api.deliver_signed(&app, &secret, "push", code).await;
+    assert_eq!(status, 202, "{answer}");
+    assert_eq!(deployments(&api, &app).await.len(), 2);
+}
+
+#[tokio::test]
+async fn a_signed_push_deploys_its_commit_or_the_newer_head() {
+    let api = Api::start().await;
+    let git = GitServer::start(None).await;
+    git.commit("app", &files(&site("v1")));
+    let repo = git.url("app");
+    let _runner = Runner::start(&api.res, &[]);
+    let (app, first, secret) =
+        create(&api, json!({"name": "pushed", "repo": repo, "port": 8080})).await;
+    assert_eq!(api.settle(&first).await["status"], "running");
+
+    let v2 = git.commit("app", &files(&site("v2")));
+    let body = push_payload(&repo, "refs/heads/main", &v2, &["www/index.html"]);
+    let (status, queued) = api.deliver_signed(&app, &secret, "push", body).await;
+    assert_eq!(status, 202, "{queued}");
+    let dep = queued["deploymentId"].as_str().unwrap().to_owned();
+    let d = api.settle(&dep).await;
+    assert_eq!(d["status"], "running", "{d}");
+    assert_eq!(d["commit"], v2.as_str());
+    assert_eq!(d["trigger"], "webhook");
+    assert_eq!(
+        fetch(d["url"].as_str().unwrap()).await.as_deref(),
+        Some("v2")
+    );
+
+    // The branch moves on before the runner clones: it builds the head and
+    // says so.
+    let v3 = git.commit("app", &files(&site("v3")));
+    let v4 = git.commit("app", &files(&site("v4")));
+    let body = push_payload(&repo, "refs/heads/main", &v3, &["www/index.html"]);
+    let (status, queued) = api.deliver_signed(&app, &secret, "push", body).await;
+    assert_eq!(status, 202, "{queued}");
+    let dep = queued["deploymentId"].as_str().unwrap().to_owned();
+    let d = api.settle(&dep).await;
+    assert_eq!(d["status"], "running", "{d}");
+    assert_eq!(d["pushedCommit"], v3.as_str());
+    assert_eq!(d["commit"], v4.as_str());
+    assert!(api.logs(&dep).await.contains("has moved on"));
+    assert_eq!(
+        fetch(d["url"].as_str().unwrap()).await.as_deref(),
+        Some("v4")
+    );
+}
+
+#[tokio::test]
+async fn ten_pushes_in_a_second_end_with_the_newest_commit_live() {
+    let api = Arc::new(Api::start().await);
+    let git = GitServer::start(None).await;
+    git.commit("app", &files(&site("0")));
+    let repo = git.url("app");
+    let _runners = [
+        Runner::start(&api.res, &[("SLIPWAY_SLOTS", "2")]),
+        Runner::start(&api.res, &[("SLIPWAY_SLOTS", "2")]),
+    ];
+    let (app, first, secret) =
+        create(&api, json!({"name": "busy", "repo": repo, "port": 8080})).await;
+    assert_eq!(api.settle(&first).await["status"], "running");
+
+    // Watch what the app serves throughout, as a user hitting its URL would.
+    let served = Arc::new(Mutex::new(Vec::<u32>::new()));
+    let watching = {
+        let (api, app, served) = (api.clone(), app.clone(), served.clone());
+        tokio::spawn(async move {
+            loop {
+                let (_, shown) = api.call("GET", &format!("/apps/{app}"), None).await;
+                if let Some(url) = shown["url"].as_str() {
+                    if let Some(n) = fetch(url).await.and_then(|t| t.trim().parse().ok()) {
+                        served.lock().unwrap().push(n);
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+    };
+
+    let commits: Vec<String> = (1..=10u32)
+        .map(|i| git.commit_unpushed("app", &files(&site(&i.to_string()))))
+        .collect();
+    let started = std::time::Instant::now();
+    let mut deliveries = Vec::new();
+    let mut last = String::new();
+    for sha in commits {
+        git.push("app", &sha);
+        let body = push_payload(&repo, "refs/heads/main", &sha, &["www/index.html"]);
+        let (api, app, secret) = (api.clone(), app.clone(), secret.clone());
+        deliveries.push(tokio::spawn(async move {
+            api.deliver_signed(&app, &secret, "push", body).await
+        }));
+        last = sha;
+    }
+    println!("ten pushes sent in {:?}", started.elapsed());
+    let mut ids = Vec::new();
+    for d in deliveries {
+        let (status, answer) = d.await.unwrap();
+        assert_eq!(status, 202, "{answer}");
+        ids.push(answer["deploymentId"].as_str().unwrap().to_owned());
+    }
+    println!("ten pushes delivered in {:?}", started.elapsed());
+
+    let newest = ids.iter().max().unwrap().clone();
+    let d = api.settle(&newest).await;
+    assert_eq!(d["status"], "running", "{d}");
+    assert_eq!(d["commit"], last.as_str(), "{d}");
+    for id in ids.iter().filter(|id| **id != newest) {
+        let d = api.settle(id).await;
+        assert!(
+            matches!(d["status"].as_str(), Some("superseded" | "cancelled")),
+            "{d}"
+        );
+    }
+    // Let the watcher see the final version, then check it never went back.
+    for _ in 0..100 {
+        if served.lock().unwrap().last() == Some(&10) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    watching.abort();
+    let served = served.lock().unwrap().clone();
+    println!("served: {served:?}");
+    assert_eq!(served.last(), Some(&10), "{served:?}");
+    assert!(
+        served.windows(2).all(|w| w[0] <= w[1]),
+        "an older version was served after a newer one: {served:?}"
+    );
+    let (_, shown) = api.call("GET", &format!("/apps/{app}"), None).await;
+    assert_eq!(shown["liveDeploymentId"], newest.as_str());
+}
+
+#[tokio::test]
+async fn the_readme_curl_and_openssl_delivery_works() {
+    let api = Api::start().await;
+    let git = GitServer::start(None).await;
+    git.commit("app", &files(&site("v1")));
+    let (app, _, secret) = create(
+        &api,
+        json!({"name": "readme", "repo": git.url("app"), "port": 8080}),
+    )
+    .await;
+    let readme = std::fs::read_to_string(format!("{}/README.md", env("SLIPWAY_ROOT"))).unwrap();
+    let after = readme
+        .split("Try it with `curl`")
+        .nth(1)
+        .expect("the README shows a signed delivery");
+    let script = after
+        .split("```sh\n")
+        .nth(1)
+        .and_then(|s| s.split("```").next())
+        .unwrap();
+    let out = std::process::Command::new("bash")
+        .args(["-euo", "pipefail", "-c", script])
+        .current_dir(git.root.join("work/app"))
+        .env("SLIPWAY_API", &api.base)
+        .env("APP_ID", &app)
+        .env("WEBHOOK_SECRET", &secret)
+        .output()
+        .unwrap();
+    let answer: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
+        panic!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    assert_eq!(answer["result"], "queued", "{answer}");
+}
