@@ -6,12 +6,18 @@
 2. the cached redeploy again with the engine's image cache emptied (the
    cache then comes from the registry),
 3. Slipway's trigger-to-running time vs the raw sequence
-   `git clone --depth 1 && docker build && docker run` + wait.
+   `git clone --depth 1 && docker build && docker run` + wait,
+4. the webhook's answer time (p50/p99) for signed pushes that queue a
+   deployment and for ones that are ignored (another branch).
+
+BENCH_PARTS picks parts: "deploy" (1-3), "webhook" (4); both by default.
 
 Needs SLIPWAY_API, SLIPWAY_TOKEN, SLIPWAY_REGISTRY, SLIPWAY_BASE_IMAGE and a
 git server root (GIT_ROOT, served at GIT_BASE). Prints a table and writes
 the figures as JSON to BENCH_OUT.
 """
+import hashlib
+import hmac
 import json
 import os
 import shutil
@@ -134,14 +140,108 @@ def empty_local_cache(app_id):
         run("docker", "rmi", "-f", tag)
 
 
+def deliver(app_id, secret, body, delivery):
+    req = urllib.request.Request(
+        f"{API}/webhooks/github/{app_id}",
+        method="POST",
+        data=body,
+        headers={
+            "Content-Type": "application/json",
+            "X-GitHub-Event": "push",
+            "X-GitHub-Delivery": delivery,
+            "X-Hub-Signature-256": "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest(),
+        },
+    )
+    start = time.monotonic()
+    with urllib.request.urlopen(req) as resp:
+        resp.read()
+        status = resp.status
+    return time.monotonic() - start, status
+
+
+def stop_runner():
+    pidfile = os.environ.get("BENCH_RUNNER_PIDFILE")
+    if pidfile and os.path.exists(pidfile):
+        pid = int(open(pidfile).read())
+        try:
+            os.kill(pid, 15)
+            while True:
+                os.kill(pid, 0)
+                time.sleep(0.1)
+        except ProcessLookupError:
+            pass
+
+
+def percentile(values, p):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def webhook_latency(stamp):
+    """Signed deliveries one after another, as GitHub sends a busy repo's pushes."""
+    count = int(os.environ.get("BENCH_WEBHOOKS", "200"))
+    name = f"bench-hook-{stamp}"
+    repo = Repo(name)
+    repo.commit(f"{name} v1")
+    answer = call("POST", "/deploy", {"name": name, "repo": repo.url, "port": 8080})
+    app_id, secret = answer["appId"], answer["webhook"]["secret"]
+    stop_runner()
+    sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo.work, capture_output=True, text=True, check=True).stdout.strip()
+    figures = {}
+    for kind, ref, expect in (("queued", "refs/heads/main", 202), ("ignored", "refs/heads/other", 200)):
+        times = []
+        for i in range(count):
+            body = json.dumps({
+                "ref": ref, "before": "0" * 40, "after": sha, "created": False, "deleted": False,
+                "commits": [{"id": sha, "message": "m", "added": [], "removed": [], "modified": ["www/index.html"]}],
+                "repository": {"id": 1, "full_name": "acme/app", "pushed_at": int(time.time())},
+            }).encode()
+            elapsed, status = deliver(app_id, secret, body, f"bench-{stamp}-{kind}-{i}")
+            if status != expect:
+                raise SystemExit(f"webhook answered {status}, expected {expect}")
+            times.append(elapsed * 1000)
+        figures[kind] = {"count": count, "p50Millis": round(percentile(times, 50), 2), "p99Millis": round(percentile(times, 99), 2), "maxMillis": round(max(times), 2)}
+        print(f"  webhook, {kind:7} push  p50 {figures[kind]['p50Millis']:6.2f} ms   p99 {figures[kind]['p99Millis']:6.2f} ms   (target p99 <= 20 ms, {count} deliveries)")
+    figures["emulatorCallMillisP50"] = emulator_call_millis(app_id)
+    print(f"  (the emulator: one DynamoDB GetItem p50 {figures['emulatorCallMillisP50']:.2f} ms; a queued push makes 6 AWS calls in 4 dependent rounds, an ignored one 1)")
+    call("DELETE", f"/apps/{app_id}")
+    return figures
+
+
+def emulator_call_millis(app_id):
+    """What one AWS call costs against the local emulator, for reading the figures above."""
+    import boto3
+
+    ddb = boto3.client("dynamodb")
+    times = []
+    for _ in range(100):
+        start = time.monotonic()
+        ddb.get_item(TableName=os.environ["SLIPWAY_TABLE"], Key={"PK": {"S": f"APP#{app_id}"}, "SK": {"S": "APP"}}, ConsistentRead=True)
+        times.append((time.monotonic() - start) * 1000)
+    return round(percentile(times, 50), 2)
+
+
 def median(values):
     ordered = sorted(values)
     return ordered[len(ordered) // 2]
 
 
 def main():
-    runs = int(os.environ.get("BENCH_RUNS", "3"))
+    parts = os.environ.get("BENCH_PARTS", "deploy,webhook").split(",")
     stamp = str(int(time.time()))
+    figures = {}
+    if "deploy" in parts:
+        figures.update(deploy_figures(stamp))
+    if "webhook" in parts:
+        figures["webhook"] = webhook_latency(stamp)
+    out = os.environ.get("BENCH_OUT")
+    if out:
+        with open(out, "w") as f:
+            json.dump(figures, f, indent=2)
+
+
+def deploy_figures(stamp):
+    runs = int(os.environ.get("BENCH_RUNS", "3"))
     colds, cacheds, empties, raws, apps = [], [], [], [], []
     hits = []
     for run_no in range(runs):
@@ -183,12 +283,9 @@ def main():
     print(f"  cached, local image cache empty  {cached_empty:7.2f} s   = {cached_empty / cold:.3f} x cold   (target <= 0.1)")
     print(f"  raw clone+build+run+wait         {raw:7.2f} s   Slipway cold = {cold / raw:.3f} x raw   (target <= 1.1)")
     print()
-    out = os.environ.get("BENCH_OUT")
-    if out:
-        with open(out, "w") as f:
-            json.dump(figures, f, indent=2)
     for app in apps:
         call("DELETE", f"/apps/{app}")
+    return figures
 
 
 if __name__ == "__main__":

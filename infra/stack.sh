@@ -294,8 +294,11 @@ bench() {
   start_bg bench-git "$PY" "$ROOT/infra/git_http.py" --root "$STATE/bench-git" --port 8791
   wait_for "the bench git server" curl -s -o /dev/null "http://127.0.0.1:8791/"
   log "benchmarking (${BENCH_RUNS:-3} runs; the slow layer sleeps ${BENCH_SLOW_SECONDS:-10} s)"
+  # The runner is stopped before the webhook part: in production builds run
+  # on other hosts, not next to the API and the emulator on these 2 cores.
   SLIPWAY_API=http://127.0.0.1:$port SLIPWAY_TOKEN=$("$ROOT/target/debug/slipway-admin" mint-token bench) \
     GIT_ROOT=$STATE/bench-git GIT_BASE=http://127.0.0.1:8791 BENCH_OUT=$STATE/bench.json \
+    BENCH_RUNNER_PIDFILE=$PIDS/bench-runner.pid \
     "$PY" "$ROOT/infra/bench.py" || { stop bench-api; stop bench-runner; stop bench-git; exit 1; }
   stop bench-api
   stop bench-runner

@@ -22,6 +22,13 @@ pub fn random_hex(bytes: usize) -> String {
     hex::encode(buf)
 }
 
+/// A random number below `n` (which must not be 0).
+pub fn random_below(n: u64) -> u64 {
+    let mut buf = [0u8; 8];
+    getrandom::fill(&mut buf).expect("the OS random source is available");
+    u64::from_le_bytes(buf) % n
+}
+
 /// Now as RFC 3339 in UTC with milliseconds.
 pub fn now_rfc3339() -> String {
     rfc3339(SystemTime::now())

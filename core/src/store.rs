@@ -26,9 +26,6 @@ use crate::status::DeploymentStatus;
 
 pub const GSI1: &str = "GSI1";
 
-/// How many of an app's newest deployments a new one looks at to supersede.
-const SUPERSEDE_WINDOW: i32 = 25;
-
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("DynamoDB: {0}")]
@@ -135,6 +132,19 @@ pub struct Delivery<'a> {
     pub id: &'a str,
     /// Epoch seconds after which the record may go (DynamoDB TTL).
     pub expires_at: u64,
+}
+
+/// What [`Store::record_push`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PushRecord {
+    /// The deployment is the app's newest; `previous` was, before it.
+    Queued { previous: Option<String> },
+    /// The delivery was received before and queued this deployment.
+    Duplicate(String),
+    /// A newer deployment was recorded first: this one is superseded.
+    Outdated(String),
+    /// The app was deleted meanwhile.
+    AppGone,
 }
 
 /// The outcome of `POST /deployments/{id}/cancel`.
@@ -313,17 +323,15 @@ impl Store {
     }
 
     /// Records a new deployment as the app's newest, replacing its config when
-    /// one is given, and the webhook delivery that asked for it. A config
-    /// change is conditioned on the version read, so two concurrent deploys
-    /// of one app cannot interleave; a deployment of the current config only
-    /// on being newer than the app's newest. `Conflict` asks the caller to
-    /// read again (or, with a delivery, that it may have been recorded).
+    /// one is given. Conditioned on the version read, so two concurrent
+    /// deploys of one app cannot interleave and the newest deployment read
+    /// is exactly the one the new one replaces. `Conflict` asks the caller
+    /// to read again.
     pub async fn add_deployment(
         &self,
         app: &App,
         config: Option<&AppConfig>,
         deployment: &Deployment,
-        delivery: Option<Delivery<'_>>,
     ) -> Result<(), StoreError> {
         let mut set = vec![
             "latestDeploymentId = :dep",
@@ -336,49 +344,164 @@ impl Store {
             .key("SK", s("APP"))
             .expression_attribute_values(":dep", s(&deployment.id))
             .expression_attribute_values(":now", s(&deployment.created_at))
-            .expression_attribute_values(":one", AttributeValue::N("1".into()));
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .condition_expression("version = :v AND attribute_not_exists(deletedAt)")
+            .expression_attribute_values(":v", AttributeValue::N(app.version.to_string()));
         if let Some(config) = config {
             set.push("config = :config");
-            update = update
-                .condition_expression("version = :v AND attribute_not_exists(deletedAt)")
-                .expression_attribute_values(":v", AttributeValue::N(app.version.to_string()))
-                .expression_attribute_values(":config", attribute(config)?);
-        } else {
-            update = update.condition_expression(
-                "attribute_exists(PK) AND attribute_not_exists(deletedAt) \
-                 AND (attribute_not_exists(latestDeploymentId) OR latestDeploymentId < :dep)",
-            );
+            update = update.expression_attribute_values(":config", attribute(config)?);
         }
         let update = update
             .update_expression(format!("SET {}", set.join(", ")))
             .build()
             .map_err(malformed_request)?;
-        let mut write = self
-            .db
+        self.db
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().update(update).build())
-            .transact_items(self.put_deployment_op(deployment)?);
-        if let Some(delivery) = delivery {
-            let put = Put::builder()
-                .table_name(&self.table)
-                .item("PK", s(delivery_pk(&app.id, delivery.id)))
-                .item("SK", s("DELIVERY"))
-                .item("deploymentId", s(&deployment.id))
-                .item(
-                    "expiresAt",
-                    AttributeValue::N(delivery.expires_at.to_string()),
-                )
+            .transact_items(self.put_deployment_op(deployment)?)
+            .send()
+            .await
+            .map_err(conditional)?;
+        Ok(())
+    }
+
+    /// Records a deployment a webhook push asked for, once per delivery, in
+    /// single-item writes (a push is answered while GitHub waits): the
+    /// delivery and the deployment are put side by side, then the deployment
+    /// becomes the app's newest if nothing newer was recorded meanwhile.
+    pub async fn record_push(
+        &self,
+        app_id: &str,
+        deployment: &Deployment,
+        delivery: Option<Delivery<'_>>,
+    ) -> Result<PushRecord, StoreError> {
+        let put_delivery = async {
+            let Some(delivery) = delivery else {
+                return Ok(true);
+            };
+            let put = self
+                .put_delivery(app_id, delivery, &deployment.id)
                 .condition_expression("attribute_not_exists(PK)")
-                .build()
-                .map_err(malformed_request)?;
-            write = write.transact_items(TransactWriteItem::builder().put(put).build());
+                .send()
+                .await;
+            match put.map_err(conditional) {
+                Ok(_) => Ok(true),
+                Err(StoreError::Conflict) => Ok(false),
+                Err(e) => Err(e),
+            }
+        };
+        let put_deployment = async {
+            self.db
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(deployment_item(deployment)?))
+                .condition_expression("attribute_not_exists(PK)")
+                .send()
+                .await
+                .map_err(conditional)
+        };
+        let (first, put) = futures_util::future::join(put_delivery, put_deployment).await;
+        put?;
+        if let (false, Some(delivery)) = (first?, delivery) {
+            if let Some(earlier) = self.delivery_deployment(app_id, delivery.id).await? {
+                if self.get_deployment(&earlier).await?.is_some() {
+                    self.delete_unlinked(&deployment.id).await?;
+                    return Ok(PushRecord::Duplicate(earlier));
+                }
+            }
+            // The earlier receipt stopped before its deployment was written:
+            // this one takes its place.
+            self.put_delivery(app_id, delivery, &deployment.id)
+                .send()
+                .await
+                .map_err(dynamo)?;
         }
-        write.send().await.map_err(conditional)?;
+        let linked = self
+            .db
+            .update_item()
+            .table_name(&self.table)
+            .key("PK", s(app_pk(app_id)))
+            .key("SK", s("APP"))
+            .update_expression(
+                "SET latestDeploymentId = :dep, updatedAt = :now, version = version + :one",
+            )
+            .condition_expression(
+                "attribute_exists(PK) AND attribute_not_exists(deletedAt) \
+                 AND (attribute_not_exists(latestDeploymentId) OR latestDeploymentId < :dep)",
+            )
+            .expression_attribute_values(":dep", s(&deployment.id))
+            .expression_attribute_values(":now", s(&deployment.created_at))
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .return_values(ReturnValue::UpdatedOld)
+            .send()
+            .await;
+        match linked.map_err(conditional) {
+            Ok(out) => Ok(PushRecord::Queued {
+                previous: out
+                    .attributes
+                    .and_then(|a| a.get("latestDeploymentId").cloned())
+                    .and_then(|v| v.as_s().ok().cloned()),
+            }),
+            Err(StoreError::Conflict) => {
+                let gone = self
+                    .get_app(app_id)
+                    .await?
+                    .is_none_or(|a| a.deleted_at.is_some());
+                let (to, why, record) = if gone {
+                    (
+                        DeploymentStatus::Cancelled,
+                        "the app was deleted",
+                        PushRecord::AppGone,
+                    )
+                } else {
+                    (
+                        DeploymentStatus::Superseded,
+                        "a newer deployment was recorded first",
+                        PushRecord::Outdated(deployment.id.clone()),
+                    )
+                };
+                match self.set_status(&deployment.id, to, None, Some(why)).await {
+                    Ok(_) | Err(StoreError::Conflict) => Ok(record),
+                    Err(e) => Err(e),
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn put_delivery(
+        &self,
+        app_id: &str,
+        delivery: Delivery<'_>,
+        deployment_id: &str,
+    ) -> aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder {
+        self.db
+            .put_item()
+            .table_name(&self.table)
+            .item("PK", s(delivery_pk(app_id, delivery.id)))
+            .item("SK", s("DELIVERY"))
+            .item("deploymentId", s(deployment_id))
+            .item(
+                "expiresAt",
+                AttributeValue::N(delivery.expires_at.to_string()),
+            )
+    }
+
+    /// Removes a deployment that never became an app's newest nor got a job.
+    async fn delete_unlinked(&self, id: &str) -> Result<(), StoreError> {
+        self.db
+            .delete_item()
+            .table_name(&self.table)
+            .key("PK", s(dep_pk(id)))
+            .key("SK", s("DEP"))
+            .send()
+            .await
+            .map_err(dynamo)?;
         Ok(())
     }
 
     /// The deployment a webhook delivery queued, if it was recorded.
-    pub async fn delivery_deployment(
+    async fn delivery_deployment(
         &self,
         app_id: &str,
         delivery_id: &str,
@@ -398,39 +521,34 @@ impl Store {
             .and_then(|i| i.get("deploymentId").and_then(|d| d.as_s().ok()).cloned()))
     }
 
-    /// Marks every queued or building deployment of the app older than
-    /// `newest` as superseded. Returns how many.
-    pub async fn supersede_older(&self, app_id: &str, newest: &str) -> Result<usize, StoreError> {
-        let mut count = 0;
-        // Each deploy supersedes the ones before it, so only the newest few
-        // can still be queued or building: no need to read the whole history.
-        for d in self
-            .list_deployments(app_id, Some(SUPERSEDE_WINDOW))
-            .await?
+    /// Marks the deployment `newest` replaced (the app's newest as read
+    /// before `newest` was added) superseded if it is still queued or
+    /// building. Each deployment does this for its predecessor, so no
+    /// history needs reading; one that is missed (a crash in between) is
+    /// superseded by the runner, which builds only an app's newest.
+    pub async fn supersede_previous(
+        &self,
+        previous: Option<&str>,
+        newest: &str,
+    ) -> Result<bool, StoreError> {
+        let Some(previous) = previous.filter(|p| *p < newest) else {
+            return Ok(false);
+        };
+        // One that is deploying goes on: it is replaced when `newest` goes live.
+        match self
+            .transition(
+                previous,
+                &[DeploymentStatus::Queued, DeploymentStatus::Building],
+                DeploymentStatus::Superseded,
+                None,
+                Some(&format!("a newer deployment ({newest}) replaced it")),
+            )
+            .await
         {
-            if d.id.as_str() >= newest
-                || !matches!(
-                    d.status,
-                    DeploymentStatus::Queued | DeploymentStatus::Building
-                )
-            {
-                continue;
-            }
-            match self
-                .set_status(
-                    &d.id,
-                    DeploymentStatus::Superseded,
-                    None,
-                    Some(&format!("a newer deployment ({newest}) replaced it")),
-                )
-                .await
-            {
-                Ok(_) => count += 1,
-                Err(StoreError::Conflict) => {}
-                Err(e) => return Err(e),
-            }
+            Ok(_) => Ok(true),
+            Err(StoreError::Conflict) => Ok(false),
+            Err(e) => Err(e),
         }
-        Ok(count)
     }
 
     /// Moves a deployment to `to` when its current status allows it (and,
@@ -443,7 +561,20 @@ impl Store {
         attempt: Option<u32>,
         error: Option<&str>,
     ) -> Result<Deployment, StoreError> {
-        let from = to.predecessors();
+        self.transition(id, to.predecessors(), to, attempt, error)
+            .await
+    }
+
+    /// [`Store::set_status`] from only some of `to`'s predecessors.
+    async fn transition(
+        &self,
+        id: &str,
+        from: &[DeploymentStatus],
+        to: DeploymentStatus,
+        attempt: Option<u32>,
+        error: Option<&str>,
+    ) -> Result<Deployment, StoreError> {
+        debug_assert!(from.iter().all(|f| to.predecessors().contains(f)));
         if from.is_empty() {
             // Nothing moves back to the first status.
             return Err(StoreError::Conflict);

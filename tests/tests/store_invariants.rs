@@ -4,7 +4,7 @@
 
 use slipway_core::model::{App, AppConfig, Deployment, Phase, Source, Trigger};
 use slipway_core::status::DeploymentStatus;
-use slipway_core::store::{Delivery, Store, StoreError};
+use slipway_core::store::{Delivery, PushRecord, Store, StoreError};
 use slipway_e2e::*;
 
 async fn store() -> Store {
@@ -71,10 +71,7 @@ async fn an_older_deployment_never_goes_live_after_a_newer_one() {
     store.create_app(&app, &older).await.unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(2)).await;
     let newer = Deployment::queued(&app, Trigger::Api);
-    store
-        .add_deployment(&app, None, &newer, None)
-        .await
-        .unwrap();
+    store.add_deployment(&app, None, &newer).await.unwrap();
 
     let older = to_deploying(&store, &older).await;
     let newer = to_deploying(&store, &newer).await;
@@ -207,7 +204,7 @@ async fn statuses_only_move_forward() {
 }
 
 #[tokio::test]
-async fn a_delivery_queues_once_and_an_older_deployment_is_not_recorded_as_newest() {
+async fn a_push_is_recorded_once_per_delivery_and_never_behind_a_newer_one() {
     let store = store().await;
     let mut app = app();
     let first = Deployment::queued(&app, Trigger::Api);
@@ -219,31 +216,38 @@ async fn a_delivery_queues_once_and_an_older_deployment_is_not_recorded_as_newes
     };
     let older = Deployment::queued(&app, Trigger::Webhook);
     let pushed = Deployment::queued(&app, Trigger::Webhook);
-    store
-        .add_deployment(&app, None, &pushed, Some(delivery))
-        .await
-        .unwrap();
     assert_eq!(
         store
-            .delivery_deployment(&app.id, delivery.id)
+            .record_push(&app.id, &pushed, Some(delivery))
             .await
             .unwrap(),
-        Some(pushed.id.clone())
+        PushRecord::Queued {
+            previous: Some(first.id.clone())
+        }
     );
     let again = Deployment::queued(&app, Trigger::Webhook);
-    assert!(matches!(
+    assert_eq!(
         store
-            .add_deployment(&app, None, &again, Some(delivery))
-            .await,
-        Err(StoreError::Conflict)
-    ));
+            .record_push(&app.id, &again, Some(delivery))
+            .await
+            .unwrap(),
+        PushRecord::Duplicate(pushed.id.clone())
+    );
     assert!(store.get_deployment(&again.id).await.unwrap().is_none());
-    // Made before `pushed` but written after it: refused, so the app's
-    // newest deployment never moves back.
+    // Made before `pushed` but recorded after it: superseded at once, and
+    // the app's newest deployment never moves back.
+    assert_eq!(
+        store.record_push(&app.id, &older, None).await.unwrap(),
+        PushRecord::Outdated(older.id.clone())
+    );
+    let older = store.get_deployment(&older.id).await.unwrap().unwrap();
+    assert_eq!(older.status, DeploymentStatus::Superseded);
+    let now = store.get_app(&app.id).await.unwrap().unwrap();
+    assert_eq!(now.latest_deployment_id, Some(pushed.id.clone()));
+    // A config change read before the push cannot record itself after it.
+    let stale = Deployment::queued(&app, Trigger::Api);
     assert!(matches!(
-        store.add_deployment(&app, None, &older, None).await,
+        store.add_deployment(&app, None, &stale).await,
         Err(StoreError::Conflict)
     ));
-    let now = store.get_app(&app.id).await.unwrap().unwrap();
-    assert_eq!(now.latest_deployment_id, Some(pushed.id));
 }

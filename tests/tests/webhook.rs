@@ -329,7 +329,12 @@ async fn ten_pushes_in_a_second_end_with_the_newest_commit_live() {
     let mut ids = Vec::new();
     for d in deliveries {
         let (status, answer) = d.await.unwrap();
-        assert_eq!(status, 202, "{answer}");
+        // One overtaken by a newer push on its way in is superseded at once.
+        assert!(
+            (status, answer["result"].as_str()) == (202, Some("queued"))
+                || (status, answer["result"].as_str()) == (200, Some("superseded")),
+            "{status} {answer}"
+        );
         ids.push(answer["deploymentId"].as_str().unwrap().to_owned());
     }
     println!("ten pushes delivered in {:?}", started.elapsed());

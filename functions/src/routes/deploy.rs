@@ -22,7 +22,14 @@ use crate::webhook_secrets;
 
 /// How often a deploy re-reads the app when a concurrent deploy of the same
 /// app won the conditional write.
-pub(crate) const ATTEMPTS: usize = 5;
+const ATTEMPTS: u64 = 8;
+
+/// A random pause before attempt `n` again, growing with `n`, so concurrent
+/// deploys of one app stop colliding.
+async fn back_off(n: u64) {
+    let millis = ids::random_below(5 * (n + 1)) + 1;
+    tokio::time::sleep(std::time::Duration::from_millis(millis)).await;
+}
 
 type Accepted = (StatusCode, Json<serde_json::Value>);
 
@@ -33,7 +40,7 @@ pub async fn deploy(
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Accepted, ApiError> {
     let req = DeployRequest::parse(&body?, state.config.repo_policy)?;
-    for _ in 0..ATTEMPTS {
+    for attempt in 0..ATTEMPTS {
         let existing = match state
             .store
             .app_id_for_name(&owner, req.name.as_str())
@@ -50,7 +57,7 @@ pub async fn deploy(
             Ok((app, deployment, secret)) => {
                 return enqueue(&state, &base, app, deployment, &secret).await
             }
-            Err(Recorded::Raced) => continue,
+            Err(Recorded::Raced) => back_off(attempt).await,
             Err(Recorded::Failed(e)) => return Err(e),
         }
     }
@@ -86,7 +93,7 @@ async fn queue_for_app(
     id: &str,
     trigger: Trigger,
 ) -> Result<Accepted, ApiError> {
-    for _ in 0..ATTEMPTS {
+    for attempt in 0..ATTEMPTS {
         let app = state
             .store
             .get_owned_app(owner, id)
@@ -96,16 +103,12 @@ async fn queue_for_app(
         if trigger == Trigger::Redeploy {
             deployment.commit = Some(live_commit(state, &app).await?);
         }
-        match state
-            .store
-            .add_deployment(&app, None, &deployment, None)
-            .await
-        {
+        match state.store.add_deployment(&app, None, &deployment).await {
             Ok(()) => {
                 let secret = webhook_secret(state, &app).await?;
                 return enqueue(state, base, app, deployment, &secret).await;
             }
-            Err(StoreError::Conflict) => continue,
+            Err(StoreError::Conflict) => back_off(attempt).await,
             Err(e) => return Err(e.into()),
         }
     }
@@ -130,7 +133,7 @@ async fn live_commit(state: &AppState, app: &App) -> Result<String, ApiError> {
     })
 }
 
-pub(crate) fn busy() -> ApiError {
+fn busy() -> ApiError {
     ApiError::new(
         StatusCode::CONFLICT,
         "conflict",
@@ -216,7 +219,7 @@ async fn update_and_queue(
     let deployment = Deployment::queued(&app, Trigger::Api);
     state
         .store
-        .add_deployment(&app, Some(&config), &deployment, None)
+        .add_deployment(&app, Some(&config), &deployment)
         .await
         .map_err(raced_or)?;
     let secret = webhook_secret(state, &app).await?;
@@ -232,19 +235,27 @@ async fn enqueue(
     deployment: Deployment,
     webhook_secret: &str,
 ) -> Result<Accepted, ApiError> {
-    send_job(state, &app, &deployment).await?;
+    send_job(
+        state,
+        &app,
+        &deployment,
+        app.latest_deployment_id.as_deref(),
+    )
+    .await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(views::queued(base, &app, &deployment, webhook_secret)),
     ))
 }
 
-/// Older queued work is superseded while the job is sent. A job that cannot
+/// The deployment `deployment` replaced as the app's newest is superseded
+/// while the job is sent. A job that cannot
 /// be sent fails its deployment at once rather than leaving it queued forever.
 pub async fn send_job(
     state: &AppState,
     app: &App,
     deployment: &Deployment,
+    previous: Option<&str>,
 ) -> Result<(), ApiError> {
     let span = tracing::info_span!("enqueue", app_id = %app.id, deployment_id = %deployment.id);
     async {
@@ -253,7 +264,9 @@ pub async fn send_job(
             app_id: app.id.clone(),
         };
         let (superseded, sent) = tokio::join!(
-            state.store.supersede_older(&app.id, &deployment.id),
+            state
+                .store
+                .supersede_previous(previous, &deployment.id),
             state
                 .sqs
                 .send_message()

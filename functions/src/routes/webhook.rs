@@ -10,9 +10,9 @@ use serde_json::json;
 use slipway_core::github::{self, PayloadError, SignatureError, Verdict};
 use slipway_core::ids;
 use slipway_core::model::{App, Deployment, Source, Trigger};
-use slipway_core::store::{Delivery, StoreError};
+use slipway_core::store::{Delivery, PushRecord};
 
-use super::deploy::{busy, send_job, ATTEMPTS};
+use super::deploy::send_job;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::webhook_secrets;
@@ -140,70 +140,47 @@ fn delivery_id(header: Option<&str>) -> Result<Option<&str>, ApiError> {
     }
 }
 
-fn duplicate(deployment_id: String) -> Answer {
-    (
-        StatusCode::OK,
-        Json(json!({
-            "result": "duplicate",
-            "deploymentId": deployment_id,
-            "reason": "this delivery was already received; nothing new was queued",
-        })),
-    )
-}
-
 /// Records a deployment of `commit` with the delivery that asked for it
 /// (once per delivery id) and sends the job.
 async fn deploy(
     state: &AppState,
-    mut app: App,
+    app: App,
     commit: String,
     delivery_id: Option<&str>,
 ) -> Result<Answer, ApiError> {
-    if let Some(id) = delivery_id {
-        if let Some(done) = state.store.delivery_deployment(&app.id, id).await? {
-            return Ok(duplicate(done));
-        }
-    }
     let delivery = delivery_id.map(|id| Delivery {
         id,
         expires_at: ids::epoch_millis() / 1000 + DELIVERY_TTL_SECONDS,
     });
-    for _ in 0..ATTEMPTS {
-        let mut deployment = Deployment::queued(&app, Trigger::Webhook);
-        deployment.commit = Some(commit.clone());
-        deployment.pushed_commit = Some(commit.clone());
-        match state
-            .store
-            .add_deployment(&app, None, &deployment, delivery)
-            .await
-        {
-            Ok(()) => {
-                send_job(state, &app, &deployment).await?;
-                return Ok((
-                    StatusCode::ACCEPTED,
-                    Json(json!({
-                        "result": "queued",
-                        "appId": app.id,
-                        "deploymentId": deployment.id,
-                        "commit": commit,
-                    })),
-                ));
-            }
-            Err(StoreError::Conflict) => {
-                if let Some(id) = delivery_id {
-                    if let Some(done) = state.store.delivery_deployment(&app.id, id).await? {
-                        return Ok(duplicate(done));
-                    }
-                }
-                app = state
-                    .store
-                    .get_app(&app.id)
-                    .await?
-                    .filter(|a| a.deleted_at.is_none())
-                    .ok_or_else(|| ApiError::not_found("app"))?;
-            }
-            Err(e) => return Err(e.into()),
+    let mut deployment = Deployment::queued(&app, Trigger::Webhook);
+    deployment.commit = Some(commit.clone());
+    deployment.pushed_commit = Some(commit.clone());
+    let answer = |status: StatusCode, result: &str, id: &str| {
+        (
+            status,
+            Json(json!({"result": result, "appId": app.id, "deploymentId": id, "commit": commit})),
+        )
+    };
+    match state
+        .store
+        .record_push(&app.id, &deployment, delivery)
+        .await?
+    {
+        PushRecord::Queued { previous } => {
+            send_job(state, &app, &deployment, previous.as_deref()).await?;
+            Ok(answer(StatusCode::ACCEPTED, "queued", &deployment.id))
         }
+        PushRecord::Duplicate(earlier) => {
+            let mut dup = answer(StatusCode::OK, "duplicate", &earlier);
+            dup.1["reason"] = "this delivery was already received; nothing new was queued".into();
+            Ok(dup)
+        }
+        PushRecord::Outdated(id) => {
+            let mut old = answer(StatusCode::OK, "superseded", &id);
+            old.1["reason"] =
+                "a newer push of this app arrived first; it deploys the branch head".into();
+            Ok(old)
+        }
+        PushRecord::AppGone => Err(bad_signature(&SignatureError::Mismatch)),
     }
-    Err(busy())
 }
