@@ -69,28 +69,83 @@ pub enum RequestError {
     Field(#[from] FieldError),
 }
 
-impl DeployRequest {
-    pub fn parse(body: &[u8], policy: RepoPolicy) -> Result<Self, RequestError> {
+/// The fields of `POST /apps`: an app built from uploaded archives.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UploadAppRequest {
+    pub name: AppName,
+    pub dockerfile: RelativePath,
+    pub context: RelativePath,
+    pub run: RunConfig,
+    pub secrets: BTreeMap<String, String>,
+}
+
+const UPLOAD_FIELDS: &[&str] = &[
+    "name",
+    "dockerfile",
+    "context",
+    "port",
+    "cpu",
+    "memory",
+    "domain",
+    "env",
+    "secrets",
+];
+
+impl UploadAppRequest {
+    pub fn parse(body: &[u8]) -> Result<Self, RequestError> {
         let obj = json_object(body)?;
-        if let Some(unknown) = obj.keys().find(|k| !FIELDS.contains(&k.as_str())) {
+        if obj.contains_key("repo") {
             return Err(FieldError::new(
-                unknown.as_str(),
-                format!(
-                    "unknown field {unknown:?}; known fields are {}",
-                    FIELDS.join(", ")
-                ),
+                "repo",
+                "an upload app has no repo; to deploy from Git use POST /deploy",
             )
             .into());
         }
-        let name = AppName::parse("name", required_str(&obj, "name")?)?;
-        let repo = RepoUrl::parse("repo", required_str(&obj, "repo")?, policy)?;
-        let branch = BranchName::parse("branch", optional_str(&obj, "branch")?.unwrap_or("main"))?;
+        known_fields(&obj, UPLOAD_FIELDS)?;
+        let common = Common::parse(&obj)?;
+        Ok(Self {
+            name: common.name,
+            dockerfile: common.dockerfile,
+            context: common.context,
+            run: common.run,
+            secrets: common.secrets,
+        })
+    }
+}
+
+/// What both kinds of app are configured with.
+struct Common {
+    name: AppName,
+    dockerfile: RelativePath,
+    context: RelativePath,
+    run: RunConfig,
+    secrets: BTreeMap<String, String>,
+}
+
+fn known_fields(
+    obj: &serde_json::Map<String, serde_json::Value>,
+    known: &[&str],
+) -> Result<(), FieldError> {
+    match obj.keys().find(|k| !known.contains(&k.as_str())) {
+        Some(unknown) => Err(FieldError::new(
+            unknown.as_str(),
+            format!(
+                "unknown field {unknown:?}; known fields are {}",
+                known.join(", ")
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+impl Common {
+    fn parse(obj: &serde_json::Map<String, serde_json::Value>) -> Result<Self, FieldError> {
+        let name = AppName::parse("name", required_str(obj, "name")?)?;
         let dockerfile = RelativePath::parse(
             "dockerfile",
-            optional_str(&obj, "dockerfile")?.unwrap_or("Dockerfile"),
+            optional_str(obj, "dockerfile")?.unwrap_or("Dockerfile"),
         )?;
-        let context =
-            RelativePath::parse("context", optional_str(&obj, "context")?.unwrap_or("."))?;
+        let context = RelativePath::parse("context", optional_str(obj, "context")?.unwrap_or("."))?;
         let port = match obj.get("port") {
             None | Some(serde_json::Value::Null) => 80,
             Some(v) => v
@@ -132,9 +187,42 @@ impl DeployRequest {
                     )
                 })?,
         };
-        let domain = optional_str(&obj, "domain")?
+        let domain = optional_str(obj, "domain")?
             .map(|d| Domain::parse("domain", d))
             .transpose()?;
+        let env = vars(obj, "env")?;
+        let secrets = vars(obj, "secrets")?;
+        if let Some(both) = env.keys().find(|k| secrets.contains_key(*k)) {
+            return Err(FieldError::new(
+                format!("secrets.{both}"),
+                "is also set in env; give each variable once",
+            ));
+        }
+        Ok(Self {
+            name,
+            dockerfile,
+            context,
+            run: RunConfig {
+                port,
+                millicpu,
+                memory_mb,
+                domain,
+                env,
+            },
+            secrets,
+        })
+    }
+}
+
+impl DeployRequest {
+    pub fn parse(body: &[u8], policy: RepoPolicy) -> Result<Self, RequestError> {
+        let obj = json_object(body)?;
+        known_fields(&obj, FIELDS)?;
+        // The name first, then the repo: the order a reader checks them in.
+        AppName::parse("name", required_str(&obj, "name")?)?;
+        let repo = RepoUrl::parse("repo", required_str(&obj, "repo")?, policy)?;
+        let branch = BranchName::parse("branch", optional_str(&obj, "branch")?.unwrap_or("main"))?;
+        let common = Common::parse(&obj)?;
         let repo_token = optional_str(&obj, "repoToken")?
             .map(|t| {
                 if t.is_empty()
@@ -156,33 +244,18 @@ impl DeployRequest {
             None | Some(serde_json::Value::Null) => WatchPaths::default(),
             Some(v) => WatchPaths::parse("watchPaths", v)?,
         };
-        let env = vars(&obj, "env")?;
-        let secrets = vars(&obj, "secrets")?;
-        if let Some(both) = env.keys().find(|k| secrets.contains_key(*k)) {
-            return Err(FieldError::new(
-                format!("secrets.{both}"),
-                "is also set in env; give each variable once",
-            )
-            .into());
-        }
         Ok(Self {
-            name,
+            name: common.name,
             source: GitSource {
                 repo,
                 branch,
-                dockerfile,
-                context,
+                dockerfile: common.dockerfile,
+                context: common.context,
                 watch_paths,
             },
-            run: RunConfig {
-                port,
-                millicpu,
-                memory_mb,
-                domain,
-                env,
-            },
+            run: common.run,
             repo_token,
-            secrets,
+            secrets: common.secrets,
         })
     }
 }

@@ -2,6 +2,7 @@
 //! DynamoDB store, the SQS job message and KMS envelope encryption.
 
 pub mod api_token;
+pub mod archive;
 pub mod aws_clients;
 pub mod deploy_request;
 pub mod envelope;
@@ -14,4 +15,5 @@ pub mod redact;
 pub mod s3_keys;
 pub mod status;
 pub mod store;
+pub mod upload;
 pub mod watch_paths;

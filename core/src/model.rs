@@ -4,8 +4,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::deploy_request::DeployRequest;
+use crate::deploy_request::{DeployRequest, UploadAppRequest};
 use crate::status::DeploymentStatus;
+use crate::upload::ArchiveFormat;
 use crate::watch_paths::WatchPaths;
 
 /// Where an app's source comes from.
@@ -18,6 +19,34 @@ pub enum Source {
         dockerfile: String,
         context: String,
     },
+    /// Archives uploaded through presigned URLs (`POST /apps/{id}/source`).
+    Upload { dockerfile: String, context: String },
+}
+
+impl Source {
+    pub fn is_upload(&self) -> bool {
+        matches!(self, Source::Upload { .. })
+    }
+}
+
+/// A source archive in the bucket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Archive {
+    pub path: String,
+    /// The size declared when its upload URL was made (S3 enforces it).
+    pub size: u64,
+    pub uploaded_at: String,
+}
+
+/// An upload URL handed out and not yet deployed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PendingUpload {
+    pub path: String,
+    pub format: ArchiveFormat,
+    pub size: u64,
+    pub expires_at: String,
 }
 
 /// Everything `POST /deploy` sets. Replaced as a whole on each deploy.
@@ -41,6 +70,24 @@ pub struct AppConfig {
 }
 
 impl AppConfig {
+    pub fn for_upload(req: &UploadAppRequest, sealed_credentials: Option<String>) -> Self {
+        Self {
+            source: Source::Upload {
+                dockerfile: req.dockerfile.as_str().to_owned(),
+                context: req.context.as_str().to_owned(),
+            },
+            port: req.run.port,
+            millicpu: req.run.millicpu,
+            memory_mb: req.run.memory_mb,
+            domain: req.run.domain.as_ref().map(|d| d.as_str().to_owned()),
+            env: req.run.env.clone(),
+            secret_names: req.secrets.keys().cloned().collect(),
+            has_repo_token: false,
+            watch_paths: WatchPaths::default(),
+            sealed_credentials,
+        }
+    }
+
     pub fn from_request(req: &DeployRequest, sealed_credentials: Option<String>) -> Self {
         Self {
             source: Source::Git {
@@ -124,6 +171,12 @@ pub struct App {
     pub stopped: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deleted_at: Option<String>,
+    /// An upload app's current archive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archive: Option<Archive>,
+    /// An upload URL handed out since.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload: Option<PendingUpload>,
 }
 
 impl App {
@@ -151,6 +204,8 @@ impl App {
             url: None,
             stopped: false,
             deleted_at: None,
+            archive: None,
+            upload: None,
         }
     }
 }
@@ -210,9 +265,21 @@ pub struct Deployment {
     pub lease_until: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+    /// The archive an upload deployment builds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archive: Option<Archive>,
 }
 
 impl Deployment {
+    /// The tag of the image this deployment runs: its commit for a Git
+    /// build, its own id for an upload (which has no commit).
+    pub fn image_tag(&self) -> Option<&str> {
+        match &self.archive {
+            Some(_) => Some(&self.id),
+            None => self.commit.as_deref(),
+        }
+    }
+
     /// Whether a runner holds this deployment under a lease that has not run out.
     pub fn is_leased(&self) -> bool {
         self.status.is_in_progress()
@@ -243,6 +310,7 @@ impl Deployment {
             runner_id: None,
             lease_until: None,
             url: None,
+            archive: None,
         }
     }
 }

@@ -21,7 +21,7 @@ use aws_sdk_dynamodb::Client;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::model::{App, AppConfig, Deployment, Phase};
+use crate::model::{App, AppConfig, Archive, Deployment, PendingUpload, Phase};
 use crate::status::DeploymentStatus;
 
 pub const GSI1: &str = "GSI1";
@@ -284,9 +284,13 @@ impl Store {
         Ok(apps)
     }
 
-    /// Creates the app, its name guard and its first deployment at once.
-    /// `Conflict` when the name was taken meanwhile.
-    pub async fn create_app(&self, app: &App, first: &Deployment) -> Result<(), StoreError> {
+    /// Creates the app, its name guard and its first deployment (if any) at
+    /// once. `Conflict` when the name was taken meanwhile.
+    pub async fn create_app(
+        &self,
+        app: &App,
+        first: Option<&Deployment>,
+    ) -> Result<(), StoreError> {
         let guard = Put::builder()
             .table_name(&self.table)
             .item("PK", s(guard_pk(&app.owner, &app.name)))
@@ -301,14 +305,15 @@ impl Store {
             .condition_expression("attribute_not_exists(PK)")
             .build()
             .map_err(malformed_request)?;
-        self.db
+        let mut write = self
+            .db
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().put(guard).build())
-            .transact_items(TransactWriteItem::builder().put(app_put).build())
-            .transact_items(self.put_deployment_op(first)?)
-            .send()
-            .await
-            .map_err(conditional)?;
+            .transact_items(TransactWriteItem::builder().put(app_put).build());
+        if let Some(first) = first {
+            write = write.transact_items(self.put_deployment_op(first)?);
+        }
+        write.send().await.map_err(conditional)?;
         Ok(())
     }
 
@@ -333,6 +338,28 @@ impl Store {
         config: Option<&AppConfig>,
         deployment: &Deployment,
     ) -> Result<(), StoreError> {
+        self.add_deployment_of(app, config, None, deployment).await
+    }
+
+    /// [`Store::add_deployment`] of an upload app, making `archive` its
+    /// current archive (and forgetting the pending upload it came from).
+    pub async fn add_archive_deployment(
+        &self,
+        app: &App,
+        archive: &Archive,
+        deployment: &Deployment,
+    ) -> Result<(), StoreError> {
+        self.add_deployment_of(app, None, Some(archive), deployment)
+            .await
+    }
+
+    async fn add_deployment_of(
+        &self,
+        app: &App,
+        config: Option<&AppConfig>,
+        archive: Option<&Archive>,
+        deployment: &Deployment,
+    ) -> Result<(), StoreError> {
         let mut set = vec![
             "latestDeploymentId = :dep",
             "updatedAt = :now",
@@ -351,8 +378,20 @@ impl Store {
             set.push("config = :config");
             update = update.expression_attribute_values(":config", attribute(config)?);
         }
+        let mut remove = "";
+        if let Some(archive) = archive {
+            // Both are DynamoDB reserved words.
+            set.push("#archive = :archive");
+            update = update
+                .expression_attribute_names("#archive", "archive")
+                .expression_attribute_values(":archive", attribute(archive)?);
+            if app.upload.as_ref().is_some_and(|u| u.path == archive.path) {
+                remove = " REMOVE #upload";
+                update = update.expression_attribute_names("#upload", "upload");
+            }
+        }
         let update = update
-            .update_expression(format!("SET {}", set.join(", ")))
+            .update_expression(format!("SET {}{remove}", set.join(", ")))
             .build()
             .map_err(malformed_request)?;
         self.db
@@ -549,6 +588,59 @@ impl Store {
             Err(StoreError::Conflict) => Ok(false),
             Err(e) => Err(e),
         }
+    }
+
+    /// Records the upload URL just handed out; returns the one it replaces.
+    pub async fn set_pending_upload(
+        &self,
+        app_id: &str,
+        upload: &PendingUpload,
+    ) -> Result<Option<PendingUpload>, StoreError> {
+        let out = self
+            .db
+            .update_item()
+            .table_name(&self.table)
+            .key("PK", s(app_pk(app_id)))
+            .key("SK", s("APP"))
+            .update_expression("SET #upload = :u, updatedAt = :now")
+            .condition_expression("attribute_exists(PK) AND attribute_not_exists(deletedAt)")
+            .expression_attribute_names("#upload", "upload")
+            .expression_attribute_values(":u", attribute(upload)?)
+            .expression_attribute_values(":now", s(crate::ids::now_rfc3339()))
+            .return_values(ReturnValue::UpdatedOld)
+            .send()
+            .await
+            .map_err(conditional)?;
+        out.attributes
+            .and_then(|mut a| a.remove("upload"))
+            .map(serde_dynamo::from_attribute_value)
+            .transpose()
+            .map_err(|e: serde_dynamo::Error| StoreError::Malformed(e.to_string()))
+    }
+
+    /// Replaces the app's archive `old_path` by `new` (a `.zip` stored back
+    /// as `.tar.gz`); `Conflict` when the app has moved on to another one.
+    pub async fn replace_archive(
+        &self,
+        app_id: &str,
+        old_path: &str,
+        new: &Archive,
+    ) -> Result<(), StoreError> {
+        self.db
+            .update_item()
+            .table_name(&self.table)
+            .key("PK", s(app_pk(app_id)))
+            .key("SK", s("APP"))
+            .update_expression("SET #archive = :new")
+            .condition_expression("#archive.#path = :old AND attribute_not_exists(deletedAt)")
+            .expression_attribute_names("#archive", "archive")
+            .expression_attribute_names("#path", "path")
+            .expression_attribute_values(":new", attribute(new)?)
+            .expression_attribute_values(":old", s(old_path))
+            .send()
+            .await
+            .map_err(conditional)?;
+        Ok(())
     }
 
     /// Moves a deployment to `to` when its current status allows it (and,

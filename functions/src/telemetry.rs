@@ -9,10 +9,12 @@ pub fn init_lambda() {
         .init();
 }
 
+/// Locally, log lines go to stderr: stdout carries what scripts read.
 pub fn init_local() {
     tracing_subscriber::fmt()
         .with_env_filter(filter())
         .with_ansi(false)
+        .with_writer(std::io::stderr)
         .init();
 }
 

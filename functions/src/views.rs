@@ -3,9 +3,13 @@
 //! accident.
 
 use serde_json::{json, Value};
-use slipway_core::model::{app_status, App, Deployment, Source};
+use slipway_core::model::{app_status, App, Archive, Deployment, Source};
 
+/// An app's GitHub webhook; `null` for an upload app, which has none.
 pub fn webhook(base: &str, app: &App, secret: Option<&str>) -> Value {
+    if app.config.source.is_upload() {
+        return Value::Null;
+    }
     let mut hook = json!({
         "url": format!("{base}/webhooks/github/{}", app.id),
         "contentType": "application/json",
@@ -18,14 +22,23 @@ pub fn webhook(base: &str, app: &App, secret: Option<&str>) -> Value {
 }
 
 /// `POST /deploy`, `POST /apps/{id}/deploy`: 202.
-pub fn queued(base: &str, app: &App, deployment: &Deployment, webhook_secret: &str) -> Value {
+pub fn queued(
+    base: &str,
+    app: &App,
+    deployment: &Deployment,
+    webhook_secret: Option<&str>,
+) -> Value {
     json!({
         "appId": app.id,
         "deploymentId": deployment.id,
         "status": deployment.status,
         "url": app.url,
-        "webhook": webhook(base, app, Some(webhook_secret)),
+        "webhook": webhook(base, app, webhook_secret),
     })
+}
+
+pub fn archive(a: &Archive) -> Value {
+    json!({"path": a.path, "size": a.size, "uploadedAt": a.uploaded_at})
 }
 
 pub fn deployment(d: &Deployment) -> Value {
@@ -36,6 +49,7 @@ pub fn deployment(d: &Deployment) -> Value {
         "trigger": d.trigger,
         "commit": d.commit,
         "pushedCommit": d.pushed_commit,
+        "archive": d.archive.as_ref().map(archive),
         "cacheHit": d.cache_hit,
         "error": d.error,
         "createdAt": d.created_at,
@@ -71,6 +85,20 @@ pub fn app(
             "context": context,
             "watchPaths": c.watch_paths.globs(),
             "hasRepoToken": c.has_repo_token,
+        }),
+        Source::Upload {
+            dockerfile,
+            context,
+        } => json!({
+            "type": "upload",
+            "dockerfile": dockerfile,
+            "context": context,
+            "archive": app.archive.as_ref().map(archive),
+            "pendingUpload": app.upload.as_ref().map(|u| json!({
+                "path": u.path,
+                "size": u.size,
+                "expiresAt": u.expires_at,
+            })),
         }),
     };
     let mut view = json!({

@@ -31,6 +31,8 @@ pub struct Config {
     /// How long a job's message waits after an internal failure before it
     /// is tried again (the queue's maxReceiveCount bounds the tries).
     pub retry_after: Duration,
+    /// How many bytes an uploaded archive may expand to.
+    pub max_source_bytes: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -110,6 +112,7 @@ impl Config {
             cancel_poll: seconds("SLIPWAY_CANCEL_POLL_SECONDS", 2.0)?,
             ready_timeout: seconds("SLIPWAY_READY_TIMEOUT_SECONDS", 60.0)?,
             retry_after: seconds("SLIPWAY_RETRY_SECONDS", 15.0)?,
+            max_source_bytes: parsed("SLIPWAY_MAX_SOURCE_BYTES", 2 * 1024 * 1024 * 1024)?,
         })
     }
 }

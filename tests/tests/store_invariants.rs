@@ -68,7 +68,7 @@ async fn an_older_deployment_never_goes_live_after_a_newer_one() {
     let mut app = app();
     let older = Deployment::queued(&app, Trigger::Api);
     app.latest_deployment_id = Some(older.id.clone());
-    store.create_app(&app, &older).await.unwrap();
+    store.create_app(&app, Some(&older)).await.unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(2)).await;
     let newer = Deployment::queued(&app, Trigger::Api);
     store.add_deployment(&app, None, &newer).await.unwrap();
@@ -101,7 +101,7 @@ async fn a_runner_that_lost_its_claim_cannot_write() {
     let mut app = app();
     let d = Deployment::queued(&app, Trigger::Api);
     app.latest_deployment_id = Some(d.id.clone());
-    store.create_app(&app, &d).await.unwrap();
+    store.create_app(&app, Some(&d)).await.unwrap();
 
     let first = store.claim(&d, "runner-a", 0).await.unwrap();
     assert_eq!(first.status, DeploymentStatus::Building);
@@ -179,7 +179,7 @@ async fn statuses_only_move_forward() {
     let mut app = app();
     let d = Deployment::queued(&app, Trigger::Api);
     app.latest_deployment_id = Some(d.id.clone());
-    store.create_app(&app, &d).await.unwrap();
+    store.create_app(&app, Some(&d)).await.unwrap();
     store
         .set_status(&d.id, DeploymentStatus::Cancelled, None, Some("by test"))
         .await
@@ -209,7 +209,7 @@ async fn a_push_is_recorded_once_per_delivery_and_never_behind_a_newer_one() {
     let mut app = app();
     let first = Deployment::queued(&app, Trigger::Api);
     app.latest_deployment_id = Some(first.id.clone());
-    store.create_app(&app, &first).await.unwrap();
+    store.create_app(&app, Some(&first)).await.unwrap();
     let delivery = Delivery {
         id: "72d3162e-cc78-11e3-81ab-4c9367dc0958",
         expires_at: 4_000_000_000,

@@ -9,9 +9,10 @@ use base64::Engine;
 use slipway_core::deploy_request::DeployRequest;
 use slipway_core::ids;
 use slipway_core::job::JobMessage;
-use slipway_core::model::{App, AppConfig, Credentials, Deployment, Trigger};
+use slipway_core::model::{App, AppConfig, Archive, Credentials, Deployment, Trigger};
 use slipway_core::status::DeploymentStatus;
 use slipway_core::store::StoreError;
+use slipway_core::upload::MAX_ARCHIVE_BYTES;
 use tracing::Instrument;
 
 use crate::auth::{Owner, PublicBase};
@@ -55,7 +56,7 @@ pub async fn deploy(
         };
         match outcome {
             Ok((app, deployment, secret)) => {
-                return enqueue(&state, &base, app, deployment, &secret).await
+                return enqueue(&state, &base, app, deployment, Some(&secret)).await
             }
             Err(Recorded::Raced) => back_off(attempt).await,
             Err(Recorded::Failed(e)) => return Err(e),
@@ -100,13 +101,42 @@ async fn queue_for_app(
             .await?
             .ok_or_else(|| ApiError::not_found("app"))?;
         let mut deployment = Deployment::queued(&app, trigger);
+        if app.config.source.is_upload() {
+            if trigger == Trigger::Redeploy {
+                return Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    "upload_app",
+                    format!(
+                        "app {} is built from uploaded archives and runs no image again without a build; deploy it (POST /apps/{}/deploy)",
+                        app.name, app.id
+                    ),
+                ));
+            }
+            let archive = archive_to_build(state, &app).await?;
+            deployment.archive = Some(archive.clone());
+            match state
+                .store
+                .add_archive_deployment(&app, &archive, &deployment)
+                .await
+            {
+                Ok(()) => {
+                    forget_replaced_archive(state, &app, &archive).await;
+                    return enqueue(state, base, app, deployment, None).await;
+                }
+                Err(StoreError::Conflict) => {
+                    back_off(attempt).await;
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
         if trigger == Trigger::Redeploy {
             deployment.commit = Some(live_commit(state, &app).await?);
         }
         match state.store.add_deployment(&app, None, &deployment).await {
             Ok(()) => {
                 let secret = webhook_secret(state, &app).await?;
-                return enqueue(state, base, app, deployment, &secret).await;
+                return enqueue(state, base, app, deployment, Some(&secret)).await;
             }
             Err(StoreError::Conflict) => back_off(attempt).await,
             Err(e) => return Err(e.into()),
@@ -161,24 +191,28 @@ fn raced_or(e: StoreError) -> Recorded {
     }
 }
 
-async fn seal_credentials(
+/// Seals what must never be stored in plain text; `None` when there is none.
+pub(crate) async fn seal_credentials(
     state: &AppState,
     app_id: &str,
-    req: &DeployRequest,
+    credentials: &Credentials,
 ) -> Result<Option<String>, ApiError> {
-    let credentials = Credentials {
-        repo_token: req.repo_token.clone(),
-        secrets: req.secrets.clone(),
-    };
     if credentials.is_empty() {
         return Ok(None);
     }
-    let json = serde_json::to_vec(&credentials)
+    let json = serde_json::to_vec(credentials)
         .map_err(|e| ApiError::internal("encoding credentials", e))?;
     let sealed = state.envelope.seal(app_id, &json).await?;
     Ok(Some(
         base64::engine::general_purpose::STANDARD.encode(sealed),
     ))
+}
+
+fn credentials_of(req: &DeployRequest) -> Credentials {
+    Credentials {
+        repo_token: req.repo_token.clone(),
+        secrets: req.secrets.clone(),
+    }
 }
 
 async fn webhook_secret(state: &AppState, app: &App) -> Result<String, ApiError> {
@@ -196,14 +230,17 @@ async fn create_and_queue(
         id.clone(),
         owner,
         req.name.as_str(),
-        AppConfig::from_request(req, seal_credentials(state, &id, req).await?),
+        AppConfig::from_request(
+            req,
+            seal_credentials(state, &id, &credentials_of(req)).await?,
+        ),
         sealed_secret,
     );
     let deployment = Deployment::queued(&app, Trigger::Api);
     app.latest_deployment_id = Some(deployment.id.clone());
     state
         .store
-        .create_app(&app, &deployment)
+        .create_app(&app, Some(&deployment))
         .await
         .map_err(raced_or)?;
     tracing::info!(app_id = %app.id, deployment_id = %deployment.id, "app created");
@@ -215,7 +252,20 @@ async fn update_and_queue(
     app: App,
     req: &DeployRequest,
 ) -> Result<(App, Deployment, String), Recorded> {
-    let config = AppConfig::from_request(req, seal_credentials(state, &app.id, req).await?);
+    if app.config.source.is_upload() {
+        return Err(Recorded::Failed(ApiError::new(
+            StatusCode::CONFLICT,
+            "upload_app",
+            format!(
+                "app {} is built from uploaded archives, not a repo; upload one (POST /apps/{}/source) and deploy it (POST /apps/{}/deploy)",
+                app.name, app.id, app.id
+            ),
+        )));
+    }
+    let config = AppConfig::from_request(
+        req,
+        seal_credentials(state, &app.id, &credentials_of(req)).await?,
+    );
     let deployment = Deployment::queued(&app, Trigger::Api);
     state
         .store
@@ -233,7 +283,7 @@ async fn enqueue(
     base: &str,
     app: App,
     deployment: Deployment,
-    webhook_secret: &str,
+    webhook_secret: Option<&str>,
 ) -> Result<Accepted, ApiError> {
     send_job(
         state,
@@ -302,4 +352,88 @@ pub async fn send_job(
     }
     .instrument(span)
     .await
+}
+
+/// The archive an upload app's deployment builds: the one uploaded since
+/// the last deploy, else the current one. Its real size is checked here
+/// (S3 enforces the signed size; the emulator does not).
+async fn archive_to_build(state: &AppState, app: &App) -> Result<Archive, ApiError> {
+    if let Some(pending) = &app.upload {
+        if let Some((size, modified)) = stored_size(state, &pending.path).await? {
+            if size > MAX_ARCHIVE_BYTES {
+                return Err(ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "archive_too_large",
+                    format!(
+                        "the uploaded archive is {size} bytes; at most {MAX_ARCHIVE_BYTES} (500 MB) are accepted"
+                    ),
+                ));
+            }
+            return Ok(Archive {
+                path: pending.path.clone(),
+                size: pending.size,
+                uploaded_at: modified,
+            });
+        }
+    }
+    let missing = || {
+        ApiError::new(
+            StatusCode::CONFLICT,
+            "no_archive",
+            format!(
+                "app {} has no uploaded archive yet: get an upload URL (POST /apps/{}/source), PUT the .tar.gz or .zip to it, then deploy",
+                app.name, app.id
+            ),
+        )
+    };
+    let current = app.archive.clone().ok_or_else(missing)?;
+    match stored_size(state, &current.path).await? {
+        Some(_) => Ok(current),
+        None => Err(missing()),
+    }
+}
+
+/// The size and upload time of an object, `None` when there is none.
+async fn stored_size(state: &AppState, key: &str) -> Result<Option<(u64, String)>, ApiError> {
+    match state
+        .s3
+        .head_object()
+        .bucket(&state.config.bucket)
+        .key(key)
+        .send()
+        .await
+    {
+        Ok(head) => {
+            let modified = head
+                .last_modified()
+                .and_then(|t| t.fmt(aws_sdk_s3::primitives::DateTimeFormat::DateTime).ok())
+                .unwrap_or_else(ids::now_rfc3339);
+            Ok(Some((
+                head.content_length().unwrap_or_default().max(0) as u64,
+                modified,
+            )))
+        }
+        Err(e) if e.as_service_error().is_some_and(|se| se.is_not_found()) => Ok(None),
+        Err(e) => Err(ApiError::internal(
+            "reading the archive",
+            aws_sdk_s3::error::DisplayErrorContext(e),
+        )),
+    }
+}
+
+/// Only one archive per app is kept: the one a new upload replaced goes.
+async fn forget_replaced_archive(state: &AppState, app: &App, now: &Archive) {
+    let Some(old) = app.archive.as_ref().filter(|old| old.path != now.path) else {
+        return;
+    };
+    let deleted = state
+        .s3
+        .delete_object()
+        .bucket(&state.config.bucket)
+        .key(&old.path)
+        .send()
+        .await;
+    if let Err(e) = deleted {
+        tracing::warn!(app_id = %app.id, error = %aws_sdk_s3::error::DisplayErrorContext(e), "could not delete the replaced archive");
+    }
 }

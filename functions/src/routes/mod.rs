@@ -3,6 +3,7 @@
 pub mod apps;
 pub mod deploy;
 pub mod logs;
+pub mod upload;
 pub mod webhook;
 
 use axum::extract::DefaultBodyLimit;
@@ -14,17 +15,54 @@ use crate::state::AppState;
 
 /// Served by the deploy function: may encrypt and decrypt, may send jobs.
 pub fn deploy_routes(state: AppState) -> Router {
-    Router::new()
-        .route("/deploy", post(deploy::deploy))
-        .route("/apps/{id}/deploy", post(deploy::deploy_app))
-        .route("/apps/{id}/redeploy", post(deploy::redeploy))
-        .method_not_allowed_fallback(wrong_method)
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .with_state(state)
+    finish(deploy_group(), state)
+}
+
+/// Served by the upload function: creates upload apps (seals their
+/// secrets) and hands out presigned upload URLs.
+pub fn upload_routes(state: AppState) -> Router {
+    finish(upload_group(), state)
 }
 
 /// Served by the apps function: reads and light writes, no decryption.
 pub fn apps_routes(state: AppState) -> Router {
+    finish(apps_group(), state)
+}
+
+/// Served by the webhook function: no bearer, each delivery is signed.
+pub fn webhook_routes(state: AppState) -> Router {
+    finish(webhook_group(), state)
+}
+
+/// Every route as `local-api` serves it: the webhook open, the rest behind
+/// the bearer authorizer.
+pub fn all_routes(state: AppState) -> Router {
+    let authorized = deploy_group()
+        .merge(apps_group())
+        .merge(upload_group())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::auth::authorize,
+        ));
+    finish(authorized.merge(webhook_group()), state)
+}
+
+fn deploy_group() -> Router<AppState> {
+    Router::new()
+        .route("/deploy", post(deploy::deploy))
+        .route("/apps/{id}/deploy", post(deploy::deploy_app))
+        .route("/apps/{id}/redeploy", post(deploy::redeploy))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+}
+
+fn upload_group() -> Router<AppState> {
+    Router::new()
+        .route("/apps", post(upload::create))
+        .route("/apps/{id}/source", post(upload::source))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+}
+
+fn apps_group() -> Router<AppState> {
     Router::new()
         .route("/apps", get(apps::list))
         .route("/apps/{id}", get(apps::show).delete(apps::delete))
@@ -32,32 +70,22 @@ pub fn apps_routes(state: AppState) -> Router {
         .route("/deployments/{id}", get(apps::show_deployment))
         .route("/deployments/{id}/cancel", post(apps::cancel))
         .route("/deployments/{id}/logs", get(logs::logs))
-        .method_not_allowed_fallback(wrong_method)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .with_state(state)
 }
 
-/// Served by the webhook function: no bearer, each delivery is signed.
-pub fn webhook_routes(state: AppState) -> Router {
+fn webhook_group() -> Router<AppState> {
     Router::new()
         .route("/webhooks/github/{id}", post(webhook::github))
-        .method_not_allowed_fallback(wrong_method)
         .layer(DefaultBodyLimit::max(
             slipway_core::github::MAX_PAYLOAD_BYTES,
         ))
-        .with_state(state)
 }
 
-/// Every route as `local-api` serves it: the webhook open, the rest behind
-/// the bearer authorizer.
-pub fn all_routes(state: AppState) -> Router {
-    deploy_routes(state.clone())
-        .merge(apps_routes(state.clone()))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            crate::auth::authorize,
-        ))
-        .merge(webhook_routes(state))
+/// A known path with the wrong method answers in the JSON error shape.
+fn finish(routes: Router<AppState>, state: AppState) -> Router {
+    routes
+        .method_not_allowed_fallback(wrong_method)
+        .with_state(state)
 }
 
 /// An unknown path gets the same error shape as everything else.

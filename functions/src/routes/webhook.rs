@@ -56,7 +56,7 @@ pub async fn github(
         true => state.store.get_app(&app_id).await?,
         false => None,
     }
-    .filter(|a| a.deleted_at.is_none());
+    .filter(|a| a.deleted_at.is_none() && !a.config.source.is_upload());
     let Some(app) = app else {
         return Err(bad_signature(&SignatureError::Mismatch));
     };
@@ -73,7 +73,9 @@ pub async fn github(
             ),
         ));
     }
-    let Source::Git { branch, .. } = &app.config.source;
+    let Source::Git { branch, .. } = &app.config.source else {
+        return Err(bad_signature(&SignatureError::Mismatch));
+    };
     let verdict = github::decide(
         header("x-github-event"),
         &body,

@@ -2,6 +2,7 @@
 //! run, go live. Every write carries the claim's attempt (fencing); a stop
 //! (cancel, superseded, lost claim, shutdown) is checked during every phase.
 
+mod archive;
 mod build;
 mod context;
 mod run;
@@ -20,10 +21,11 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use base64::Engine;
 use slipway_core::ids;
 use slipway_core::job::JobMessage;
-use slipway_core::model::{App, Credentials, Deployment, Phase, Source, Trigger};
+use slipway_core::model::{App, Archive, Credentials, Deployment, Phase, Source, Trigger};
 use slipway_core::redact::Redactor;
 use slipway_core::status::DeploymentStatus;
 use slipway_core::store::StoreError;
+use slipway_core::upload::ArchiveFormat;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -372,9 +374,10 @@ async fn deploy(
     log: &BuildLog,
     interrupt: &Arc<AtomicBool>,
 ) -> Result<(), Failure> {
-    let image = match d.trigger {
-        Trigger::Redeploy => reuse_image(rt, app, d, log).await?,
-        Trigger::Api | Trigger::Webhook => {
+    let image = match (d.trigger, &app.config.source) {
+        (Trigger::Redeploy, _) => reuse_image(rt, app, d, log).await?,
+        (_, Source::Upload { .. }) => build_from_archive(rt, app, d, dir, log).await?,
+        (Trigger::Api | Trigger::Webhook, Source::Git { .. }) => {
             build_from_source(rt, app, d, credentials, dir, log, interrupt).await?
         }
     };
@@ -463,7 +466,11 @@ async fn build_from_source(
         branch,
         dockerfile,
         context,
-    } = &app.config.source;
+        ..
+    } = &app.config.source
+    else {
+        return Err(Failure::Infra("not a Git app".into()));
+    };
 
     log.line(format!("Cloning {repo} (branch {branch})"));
     let clock = PhaseClock::start(rt, d, "clone");
@@ -505,32 +512,69 @@ async fn build_from_source(
         .await?;
     clock.done().await?;
 
+    build_image(
+        rt,
+        d,
+        Tree {
+            root: &checkout,
+            context,
+            dockerfile,
+            work: dir,
+        },
+        &repository,
+        &sha,
+        cache.as_deref(),
+        log,
+    )
+    .await
+}
+
+/// A source tree on disk, where in it the build happens, and the work dir
+/// the context is packed into.
+struct Tree<'a> {
+    root: &'a std::path::Path,
+    context: &'a str,
+    dockerfile: &'a str,
+    work: &'a std::path::Path,
+}
+
+/// Packs the context of `tree` and builds `repository:tag` from it, with
+/// the layers of `cache` when given.
+async fn build_image(
+    rt: &Runtime,
+    d: &Deployment,
+    tree: Tree<'_>,
+    repository: &str,
+    tag: &str,
+    cache: Option<&str>,
+    log: &BuildLog,
+) -> Result<Image, Failure> {
     let clock = PhaseClock::start(rt, d, "build");
     let packed = {
-        let (checkout, context, dockerfile, out) = (
-            checkout.clone(),
-            context.clone(),
-            dockerfile.clone(),
-            dir.join("context.tar"),
+        let (root, context, dockerfile, out) = (
+            tree.root.to_owned(),
+            tree.context.to_owned(),
+            tree.dockerfile.to_owned(),
+            tree.work.join("context.tar"),
         );
         tokio::task::spawn_blocking(move || {
-            context::pack(&checkout, &context, &dockerfile, MAX_CONTEXT_BYTES, &out)
+            context::pack(&root, &context, &dockerfile, MAX_CONTEXT_BYTES, &out)
         })
         .await
         .map_err(|e| Failure::Infra(e.to_string()))?
         .map_err(|e| Failure::User(e.to_string()))?
     };
     log.line(format!(
-        "Building {repository}:{sha} ({} bytes of context)",
+        "Building {repository}:{tag} ({} bytes of context)",
         packed.bytes
     ));
     let built = build::build(
         &rt.docker,
         &packed.tar,
         &packed.dockerfile,
-        &repository,
-        &sha,
-        cache.as_deref(),
+        repository,
+        tag,
+        cache,
         log,
     )
     .await
@@ -548,8 +592,169 @@ async fn build_from_source(
     clock.done().await?;
     Ok(Image {
         name: built.image,
-        publish: Some((repository, sha)),
+        publish: Some((repository.to_owned(), tag.to_owned())),
     })
+}
+
+/// Fetch the upload, store a `.zip` back as `.tar.gz`, check and unpack it,
+/// then build it in full: an upload never builds from cache.
+async fn build_from_archive(
+    rt: &Runtime,
+    app: &App,
+    d: &Deployment,
+    dir: &std::path::Path,
+    log: &BuildLog,
+) -> Result<Image, Failure> {
+    let Source::Upload {
+        dockerfile,
+        context,
+    } = &app.config.source
+    else {
+        return Err(Failure::Infra("not an upload app".into()));
+    };
+    let refused = |e: archive::UnpackError| match e {
+        archive::UnpackError::Refused(reason) => Failure::User(reason),
+        archive::UnpackError::Io(reason) => Failure::Infra(reason),
+    };
+    let stored = d.archive.as_ref().ok_or_else(|| {
+        Failure::User("the deployment names no archive; deploy the app again".into())
+    })?;
+    let format = ArchiveFormat::of_key(&stored.path)
+        .ok_or_else(|| Failure::User(format!("{} is neither .tar.gz nor .zip", stored.path)))?;
+    let _ = tokio::fs::remove_dir_all(dir).await;
+    tokio::fs::create_dir_all(dir.join("src"))
+        .await
+        .map_err(|e| Failure::Infra(format!("work dir: {e}")))?;
+
+    let clock = PhaseClock::start(rt, d, "fetch");
+    log.line(format!("Fetching {} ({} bytes)", stored.path, stored.size));
+    let url = rt
+        .s3
+        .get_object()
+        .bucket(&rt.config.bucket)
+        .key(&stored.path)
+        .presigned(
+            aws_sdk_s3::presigning::PresigningConfig::expires_in(std::time::Duration::from_secs(
+                900,
+            ))
+            .map_err(|e| Failure::Infra(e.to_string()))?,
+        )
+        .await
+        .map_err(|e| Failure::Infra(format!("presigning the archive: {e}")))?;
+    let fetched = dir.join(format!("archive.{}", format.extension()));
+    archive::fetch(url.uri(), stored.size, &fetched)
+        .await
+        .map_err(refused)?;
+    let name = stored
+        .path
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    archive::check_format(&fetched, format, &name).map_err(refused)?;
+    let limit = rt.config.max_source_bytes;
+    let tar_gz = match format {
+        ArchiveFormat::TarGz => fetched,
+        ArchiveFormat::Zip => {
+            log.line("Converting the .zip to .tar.gz");
+            let out = dir.join("archive.tar.gz");
+            let size = {
+                let (zip, out) = (fetched.clone(), out.clone());
+                tokio::task::spawn_blocking(move || archive::zip_to_tar_gz(&zip, &out, limit))
+                    .await
+                    .map_err(|e| Failure::Infra(e.to_string()))?
+                    .map_err(refused)?
+            };
+            let _ = tokio::fs::remove_file(&fetched).await;
+            store_converted(rt, app, stored, &out, size, log).await?;
+            out
+        }
+    };
+    {
+        let (tar_gz, tree) = (tar_gz.clone(), dir.join("src"));
+        tokio::task::spawn_blocking(move || archive::unpack_tar_gz(&tar_gz, &tree, limit))
+            .await
+            .map_err(|e| Failure::Infra(e.to_string()))?
+            .map_err(refused)?;
+    }
+    let _ = tokio::fs::remove_file(&tar_gz).await;
+    clock.done().await?;
+    log.line("Unpacked; building without cache (an upload is always built in full)");
+    build_image(
+        rt,
+        d,
+        Tree {
+            root: &dir.join("src"),
+            context,
+            dockerfile,
+            work: dir,
+        },
+        &build::repository(&rt.config.registry, &app.id),
+        &d.id,
+        None,
+        log,
+    )
+    .await
+}
+
+/// Stores a converted `.zip` back as the app's `.tar.gz` archive and drops
+/// the `.zip`, unless a newer upload has replaced it meanwhile.
+async fn store_converted(
+    rt: &Runtime,
+    app: &App,
+    zip: &Archive,
+    tar_gz: &std::path::Path,
+    size: u64,
+    log: &BuildLog,
+) -> Result<(), Failure> {
+    let key = slipway_core::upload::archive_key(&app.id, ids::epoch_millis(), ArchiveFormat::TarGz);
+    let body = aws_sdk_s3::primitives::ByteStream::from_path(tar_gz)
+        .await
+        .map_err(|e| Failure::Infra(format!("reading the converted archive: {e}")))?;
+    rt.s3
+        .put_object()
+        .bucket(&rt.config.bucket)
+        .key(&key)
+        .content_length(size as i64)
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| {
+            Failure::Infra(format!(
+                "storing the converted archive: {}",
+                aws_sdk_s3::error::DisplayErrorContext(e)
+            ))
+        })?;
+    let converted = Archive {
+        path: key.clone(),
+        size,
+        uploaded_at: ids::now_rfc3339(),
+    };
+    let drop_key = match rt
+        .store
+        .replace_archive(&app.id, &zip.path, &converted)
+        .await
+    {
+        Ok(()) => {
+            log.line(format!(
+                "Stored as {key} ({size} bytes); the .zip is removed"
+            ));
+            &zip.path
+        }
+        Err(StoreError::Conflict) => &key,
+        Err(e) => return Err(e.into()),
+    };
+    if let Err(e) = rt
+        .s3
+        .delete_object()
+        .bucket(&rt.config.bucket)
+        .key(drop_key)
+        .send()
+        .await
+    {
+        tracing::warn!(error = %aws_sdk_s3::error::DisplayErrorContext(e), "could not delete {drop_key}");
+    }
+    Ok(())
 }
 
 /// Pushes a new build's tags; a reused image is in the registry already.
@@ -635,9 +840,9 @@ pub async fn restore(rt: &Runtime, app: &App) -> Result<(), String> {
         .map_err(|e| e.to_string())?
         .ok_or("the live deployment is gone")?;
     let sha = d
-        .commit
-        .clone()
-        .ok_or("the live deployment names no commit")?;
+        .image_tag()
+        .map(str::to_owned)
+        .ok_or("the live deployment names no image")?;
     let credentials = open_credentials(rt, app).await?;
     let redactor = Redactor::new(credentials.values());
     let writer = open_log(rt, &d, redactor.clone()).await;

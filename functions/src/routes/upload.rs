@@ -1,0 +1,174 @@
+//! Upload apps: `POST /apps` creates one, `POST /apps/{id}/source` hands out
+//! a presigned URL the archive is PUT to, straight into the bucket (a Lambda
+//! cannot take 500 MB bodies). `POST /apps/{id}/deploy` then builds it.
+
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde_json::{json, Value};
+use slipway_core::deploy_request::UploadAppRequest;
+use slipway_core::ids;
+use slipway_core::model::{App, AppConfig, Credentials, PendingUpload};
+use slipway_core::store::StoreError;
+use slipway_core::upload::{
+    archive_key, UploadRequest, UploadRequestError, MAX_ARCHIVE_BYTES, UPLOAD_URL_SECONDS,
+};
+
+use super::deploy::seal_credentials;
+use crate::auth::{Owner, PublicBase};
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::views;
+
+type Answer = (StatusCode, Json<Value>);
+
+/// `POST /apps`: 201 with the new app, which has no source yet.
+pub async fn create(
+    State(state): State<AppState>,
+    Owner(owner): Owner,
+    PublicBase(base): PublicBase,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<Answer, ApiError> {
+    let req = UploadAppRequest::parse(&body?)?;
+    if let Some(existing) = state
+        .store
+        .app_id_for_name(&owner, req.name.as_str())
+        .await?
+    {
+        return Err(name_taken(req.name.as_str(), &existing));
+    }
+    let id = ids::new_id();
+    let credentials = Credentials {
+        repo_token: None,
+        secrets: req.secrets.clone(),
+    };
+    let config = AppConfig::for_upload(&req, seal_credentials(&state, &id, &credentials).await?);
+    // An upload app has no webhook, so no webhook secret.
+    let app = App::new(id, &owner, req.name.as_str(), config, String::new());
+    match state.store.create_app(&app, None).await {
+        Ok(()) => {}
+        Err(StoreError::Conflict) => {
+            let existing = state
+                .store
+                .app_id_for_name(&owner, req.name.as_str())
+                .await?
+                .unwrap_or_default();
+            return Err(name_taken(req.name.as_str(), &existing));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    tracing::info!(app_id = %app.id, "upload app created");
+    Ok((
+        StatusCode::CREATED,
+        Json(views::app(&base, &app, None, Some(&[]))),
+    ))
+}
+
+fn name_taken(name: &str, id: &str) -> ApiError {
+    let mut e = ApiError::new(
+        StatusCode::CONFLICT,
+        "name_taken",
+        format!(
+            "you already have an app named {name} ({id}); choose another name or deploy that one"
+        ),
+    );
+    e.field = Some("name".into());
+    e
+}
+
+/// `POST /apps/{id}/source`: a PUT URL for the next archive, valid 15
+/// minutes, with the declared size signed into it.
+pub async fn source(
+    State(state): State<AppState>,
+    Owner(owner): Owner,
+    Path(id): Path<String>,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<Answer, ApiError> {
+    let req = UploadRequest::parse(&body?).map_err(|e| match e {
+        UploadRequestError::TooLarge(_) => {
+            let mut err = ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "archive_too_large",
+                e.to_string(),
+            );
+            err.field = Some("size".into());
+            err
+        }
+        UploadRequestError::Field(f) => f.into(),
+    })?;
+    let app = state
+        .store
+        .get_owned_app(&owner, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("app"))?;
+    if !app.config.source.is_upload() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "git_app",
+            format!(
+                "app {} deploys from its repo; push to it or POST /apps/{}/deploy",
+                app.name, app.id
+            ),
+        ));
+    }
+    let key = archive_key(&app.id, ids::epoch_millis(), req.format);
+    let expires = Duration::from_secs(UPLOAD_URL_SECONDS);
+    let presigned = state
+        .s3
+        .put_object()
+        .bucket(&state.config.bucket)
+        .key(&key)
+        .content_length(req.size as i64)
+        .content_type(req.format.content_type())
+        .presigned(
+            aws_sdk_s3::presigning::PresigningConfig::expires_in(expires)
+                .map_err(|e| ApiError::internal("making the upload URL", e))?,
+        )
+        .await
+        .map_err(|e| ApiError::internal("making the upload URL", e))?;
+    let expires_at = ids::rfc3339(std::time::SystemTime::now() + expires);
+    let pending = PendingUpload {
+        path: key.clone(),
+        format: req.format,
+        size: req.size,
+        expires_at: expires_at.clone(),
+    };
+    let replaced = state
+        .store
+        .set_pending_upload(&app.id, &pending)
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict => ApiError::not_found("app"),
+            other => other.into(),
+        })?;
+    if let Some(old) =
+        replaced.filter(|old| Some(&old.path) != app.archive.as_ref().map(|a| &a.path))
+    {
+        // An upload URL handed out and never deployed: its object goes.
+        let _ = state
+            .s3
+            .delete_object()
+            .bucket(&state.config.bucket)
+            .key(&old.path)
+            .send()
+            .await;
+    }
+    let headers: serde_json::Map<String, Value> = presigned
+        .headers()
+        .map(|(k, v)| (k.to_owned(), Value::from(v)))
+        .collect();
+    Ok((
+        StatusCode::OK,
+        Json(json!({
+            "uploadUrl": presigned.uri(),
+            "method": "PUT",
+            "headers": headers,
+            "expiresAt": expires_at,
+            "maxBytes": MAX_ARCHIVE_BYTES,
+            "sourceArchivePath": key,
+        })),
+    ))
+}

@@ -1,0 +1,206 @@
+//! Upload apps end to end: presigned URLs against the emulator's S3, a real
+//! runner fetching, checking, converting and building the archives.
+
+use slipway_e2e::*;
+
+/// An archive of `kind` made by tests/fixtures/archives.py.
+fn archive(kind: &str, marker: &str, page: &str) -> Vec<u8> {
+    let dir = temp_dir("archive");
+    let out = dir.join("archive");
+    let status = std::process::Command::new(env("SLIPWAY_PYTHON"))
+        .arg(format!(
+            "{}/tests/fixtures/archives.py",
+            env("SLIPWAY_ROOT")
+        ))
+        .args([kind, out.to_str().unwrap(), marker])
+        .env("DOCKERFILE", web_dockerfile(""))
+        .env("PAGE", page)
+        .status()
+        .unwrap();
+    assert!(status.success(), "archives.py {kind}");
+    std::fs::read(out).unwrap()
+}
+
+async fn create_upload_app(api: &Api, name: &str) -> String {
+    let (status, app) = api
+        .call("POST", "/apps", Some(json!({"name": name, "port": 8080})))
+        .await;
+    assert_eq!(status, 201, "{app}");
+    assert_eq!(app["source"]["type"], "upload");
+    assert_eq!(app["webhook"], Value::Null);
+    app["id"].as_str().unwrap().to_owned()
+}
+
+/// Gets an upload URL for `declared` bytes and PUTs `bytes` to it, as
+/// `curl -T` would; returns the URL's answer.
+async fn upload(api: &Api, app: &str, format: &str, bytes: Vec<u8>, declared: u64) -> Value {
+    let (status, url) = api
+        .call(
+            "POST",
+            &format!("/apps/{app}/source"),
+            Some(json!({"format": format, "size": declared})),
+        )
+        .await;
+    assert_eq!(status, 200, "{url}");
+    let mut put = reqwest::Client::new()
+        .put(url["uploadUrl"].as_str().unwrap())
+        .body(bytes);
+    for (k, v) in url["headers"].as_object().unwrap() {
+        if !k.eq_ignore_ascii_case("content-length") {
+            put = put.header(k, v.as_str().unwrap());
+        }
+    }
+    let resp = put.send().await.unwrap();
+    assert!(resp.status().is_success(), "{}", resp.status());
+    url
+}
+
+async fn deploy_now(api: &Api, app: &str) -> (u16, Value) {
+    api.call("POST", &format!("/apps/{app}/deploy"), None).await
+}
+
+async fn source_keys(api: &Api, app: &str) -> Vec<String> {
+    let out = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&aws_config::load_from_env().await)
+            .force_path_style(true)
+            .build(),
+    )
+    .list_objects_v2()
+    .bucket(&api.res.bucket)
+    .prefix(format!("sources/{app}/"))
+    .send()
+    .await
+    .unwrap();
+    out.contents()
+        .iter()
+        .filter_map(|o| o.key().map(str::to_owned))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_zip_put_to_its_url_deploys_and_is_kept_as_tar_gz() {
+    let api = Api::start().await;
+    let _runner = Runner::start(&api.res, &[]);
+    let app = create_upload_app(&api, "zipped").await;
+
+    let (status, answer) = deploy_now(&api, &app).await;
+    assert_eq!(status, 409, "{answer}");
+    assert_eq!(answer["error"]["code"], "no_archive");
+    let (status, answer) = api
+        .call("POST", &format!("/apps/{app}/redeploy"), None)
+        .await;
+    assert_eq!(status, 409, "{answer}");
+    let (status, answer) = api
+        .call(
+            "POST",
+            &format!("/apps/{app}/source"),
+            Some(json!({"format": "zip", "size": 524_288_001u64})),
+        )
+        .await;
+    assert_eq!(status, 413, "{answer}");
+    assert!(source_keys(&api, &app).await.is_empty());
+
+    let zip = archive("site.zip", "-", "served from a zip");
+    let size = zip.len() as u64;
+    let url = upload(&api, &app, "zip", zip, size).await;
+    assert!(url["sourceArchivePath"]
+        .as_str()
+        .unwrap()
+        .starts_with(&format!("sources/{app}/")));
+    assert_eq!(url["maxBytes"], 524_288_000u64);
+    assert_eq!(url["method"], "PUT");
+    let signed = url["uploadUrl"].as_str().unwrap();
+    assert!(
+        signed.contains("X-Amz-SignedHeaders=content-length%3B"),
+        "the declared size is signed: {signed}"
+    );
+    let (status, queued) = deploy_now(&api, &app).await;
+    assert_eq!(status, 202, "{queued}");
+    assert_eq!(queued["webhook"], Value::Null);
+    let dep = queued["deploymentId"].as_str().unwrap();
+    let d = api.settle(dep).await;
+    assert_eq!(d["status"], "running", "{d}\n{}", api.logs(dep).await);
+    assert_eq!(d["cacheHit"], false);
+    assert_eq!(
+        fetch(d["url"].as_str().unwrap()).await.as_deref(),
+        Some("served from a zip")
+    );
+    let log = api.logs(dep).await;
+    assert!(log.contains("Converting the .zip"), "{log}");
+
+    let (_, shown) = api.call("GET", &format!("/apps/{app}"), None).await;
+    let stored = shown["source"]["archive"]["path"].as_str().unwrap();
+    assert!(stored.ends_with(".tar.gz"), "{shown}");
+    assert_eq!(source_keys(&api, &app).await, vec![stored.to_owned()]);
+
+    // A deploy without a new upload rebuilds the stored (converted) archive.
+    let (status, again) = deploy_now(&api, &app).await;
+    assert_eq!(status, 202, "{again}");
+    let d = api.settle(again["deploymentId"].as_str().unwrap()).await;
+    assert_eq!(d["status"], "running", "{d}");
+    assert_eq!(d["archive"]["path"], stored);
+}
+
+#[tokio::test]
+async fn each_hostile_archive_fails_naming_its_entry_and_writes_nothing_outside() {
+    let api = Api::start().await;
+    let _runner = Runner::start(
+        &api.res,
+        &[
+            ("SLIPWAY_MAX_SOURCE_BYTES", "67108864"),
+            ("SLIPWAY_SLOTS", "2"),
+        ],
+    );
+    let marker = format!("slipway-evil-{}", slipway_core::ids::random_hex(4));
+    let cases = [
+        ("dotdot", "tar.gz", "leaves the archive"),
+        ("absolute", "tar.gz", "absolute path"),
+        ("symlink-out", "tar.gz", "outside the archive"),
+        ("hardlink-out", "tar.gz", "/etc/passwd"),
+        ("device", "tar.gz", "character device"),
+        ("bomb.zip", "zip", "expands past"),
+        ("truncated", "tar.gz", "corrupt or truncated"),
+        ("text.zip", "zip", "is not a zip archive"),
+    ];
+    for (kind, format, reason) in cases {
+        let app = create_upload_app(&api, &kind.replace('.', "-")).await;
+        let bytes = archive(kind, &marker, "x");
+        let size = bytes.len() as u64;
+        upload(&api, &app, format, bytes, size).await;
+        let (status, queued) = deploy_now(&api, &app).await;
+        assert_eq!(status, 202, "{kind}: {queued}");
+        let dep = queued["deploymentId"].as_str().unwrap();
+        let d = api.settle(dep).await;
+        assert_eq!(d["status"], "failed", "{kind}: {d}");
+        let error = d["error"].as_str().unwrap();
+        assert!(error.contains(reason), "{kind}: {error}");
+        assert!(
+            api.logs(dep).await.contains(reason),
+            "{kind}: the log says why"
+        );
+    }
+    for place in ["/tmp", "/etc"] {
+        assert!(
+            !std::path::Path::new(place).join(&marker).exists(),
+            "{place}/{marker} was written"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_object_larger_than_declared_fails_at_the_runner() {
+    let api = Api::start().await;
+    let _runner = Runner::start(&api.res, &[]);
+    let app = create_upload_app(&api, "liar").await;
+    let bytes = archive("site.tar.gz", "-", "x");
+    let declared = bytes.len() as u64 - 10;
+    upload(&api, &app, "tar.gz", bytes, declared).await;
+    let (status, queued) = deploy_now(&api, &app).await;
+    assert_eq!(status, 202, "{queued}");
+    let d = api.settle(queued["deploymentId"].as_str().unwrap()).await;
+    assert_eq!(d["status"], "failed", "{d}");
+    assert!(
+        d["error"].as_str().unwrap().contains("more than the"),
+        "{d}"
+    );
+}
