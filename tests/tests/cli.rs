@@ -1,0 +1,184 @@
+//! The `slipway` CLI end to end, run as a user runs it in a terminal or CI.
+
+use std::path::Path;
+use std::process::Output;
+
+use slipway_e2e::*;
+
+fn slipway(api: &Api, dir: &Path, args: &[&str]) -> Output {
+    std::process::Command::new(bin("slipway"))
+        .args(args)
+        .current_dir(dir)
+        .env("SLIPWAY_API", &api.base)
+        .env("SLIPWAY_TOKEN", &api.token)
+        .output()
+        .expect("slipway runs")
+}
+
+fn said(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn write_site(dir: &Path, page: &str) {
+    std::fs::create_dir_all(dir.join("www")).unwrap();
+    std::fs::write(dir.join("Dockerfile"), web_dockerfile("")).unwrap();
+    std::fs::write(dir.join("www/index.html"), page).unwrap();
+    std::fs::write(dir.join("www/secret.txt"), "left out").unwrap();
+    std::fs::write(dir.join(".dockerignore"), "www/secret.txt\n").unwrap();
+}
+
+async fn archives_of(api: &Api, app: &str) -> Vec<String> {
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&aws_config::load_from_env().await)
+            .force_path_style(true)
+            .build(),
+    );
+    let out = s3
+        .list_objects_v2()
+        .bucket(&api.res.bucket)
+        .prefix(format!("sources/{app}/"))
+        .send()
+        .await
+        .unwrap();
+    out.contents()
+        .iter()
+        .filter_map(|o| o.key().map(str::to_owned))
+        .collect()
+}
+
+#[tokio::test]
+async fn slipway_up_ships_a_directory_and_each_new_upload_replaces_the_last() {
+    let api = Api::start().await;
+    let _runner = Runner::start(&api.res, &[]);
+    let dir = temp_dir("cli-up");
+    write_site(&dir, "first upload");
+
+    let out = slipway(
+        &api,
+        &dir,
+        &["up", ".", "--app", "site", "--create", "--port", "8080"],
+    );
+    assert!(out.status.success(), "{}", said(&out));
+    let (_, apps) = api.call("GET", "/apps", None).await;
+    let app = apps["apps"][0].clone();
+    let id = app["id"].as_str().unwrap().to_owned();
+    let url = app["url"].as_str().unwrap().to_owned();
+    assert!(
+        said(&out).contains(&format!("running at {url}")),
+        "{}",
+        said(&out)
+    );
+    assert_eq!(fetch(&url).await.as_deref(), Some("first upload"));
+    assert_ne!(
+        fetch(&format!("{url}/secret.txt")).await.as_deref(),
+        Some("left out"),
+        ".dockerignore is honoured"
+    );
+    let first = archives_of(&api, &id).await;
+    assert_eq!(first.len(), 1, "{first:?}");
+
+    write_site(&dir, "second upload");
+    let out = slipway(&api, &dir, &["up", "--app", "site"]);
+    assert!(out.status.success(), "{}", said(&out));
+    let (_, shown) = api.call("GET", &format!("/apps/{id}"), None).await;
+    assert_eq!(
+        fetch(shown["url"].as_str().unwrap()).await.as_deref(),
+        Some("second upload")
+    );
+    let now = archives_of(&api, &id).await;
+    assert_eq!(now.len(), 1, "{now:?}");
+    assert_ne!(now, first, "the first archive is gone");
+    assert_eq!(shown["source"]["archive"]["path"], now[0].as_str());
+
+    // The other commands, and the API's messages when it refuses.
+    let out = slipway(&api, &dir, &["apps"]);
+    assert!(
+        said(&out).contains("site") && said(&out).contains("running"),
+        "{}",
+        said(&out)
+    );
+    let out = slipway(&api, &dir, &["status", "site"]);
+    assert!(said(&out).contains("\"upload\""), "{}", said(&out));
+    let dep = shown["latestDeploymentId"].as_str().unwrap();
+    let out = slipway(&api, &dir, &["logs", dep]);
+    assert!(said(&out).contains("Live at"), "{}", said(&out));
+    let out = slipway(&api, &dir, &["redeploy", "site"]);
+    assert_eq!(out.status.code(), Some(2), "{}", said(&out));
+    assert!(said(&out).contains("uploaded archives"), "{}", said(&out));
+    let out = slipway(&api, &dir, &["up", "--app", "nope"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(said(&out).contains("--create"), "{}", said(&out));
+}
+
+#[tokio::test]
+async fn a_failing_build_makes_slipway_up_fail_with_the_reason() {
+    let api = Api::start().await;
+    let _runner = Runner::start(&api.res, &[]);
+    let dir = temp_dir("cli-fail");
+    write_site(&dir, "never");
+    std::fs::write(
+        dir.join("Dockerfile"),
+        web_dockerfile("RUN echo broken-step && false"),
+    )
+    .unwrap();
+    let out = slipway(
+        &api,
+        &dir,
+        &["up", "--app", "broken", "--create", "--port", "8080"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", said(&out));
+    assert!(
+        said(&out).contains("broken-step"),
+        "the build log is shown: {}",
+        said(&out)
+    );
+    assert!(said(&out).contains("failed"), "{}", said(&out));
+}
+
+#[tokio::test]
+async fn slipway_deploy_follows_a_git_app_to_running() {
+    let api = Api::start().await;
+    let git = GitServer::start(None).await;
+    git.commit(
+        "app",
+        &[
+            ("Dockerfile", &web_dockerfile("")),
+            ("www/index.html", "from git"),
+        ],
+    );
+    let _runner = Runner::start(&api.res, &[]);
+    let dir = temp_dir("cli-git");
+    let out = slipway(
+        &api,
+        &dir,
+        &[
+            "deploy",
+            "--name",
+            "gitapp",
+            "--repo",
+            &git.url("app"),
+            "--port",
+            "8080",
+            "--env",
+            "A=1",
+            "--follow",
+        ],
+    );
+    assert!(out.status.success(), "{}", said(&out));
+    assert!(said(&out).contains("\"webhook\""), "{}", said(&out));
+    let out = slipway(
+        &api,
+        &dir,
+        &["deploy", "--name", "Bad Name", "--repo", &git.url("app")],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        said(&out).contains("name"),
+        "the API's message: {}",
+        said(&out)
+    );
+}
