@@ -248,6 +248,13 @@ Deploy your own app: a Git repo with a Dockerfile. Serve it from this machine
   (or any https:// repo the runner can reach, with "repoToken" for a private one)
 
   curl -s "\$SLIPWAY_API/apps" -H "Authorization: Bearer \$SLIPWAY_TOKEN"
+
+Or, without Git, upload a directory with a Dockerfile (it reads .slipway/local.env):
+
+  target/debug/slipway up examples/hello --app hello-upload --create --port 8080
+
+Push-to-deploy: each app's webhook (url + secret, in the POST /deploy answer)
+goes into GitHub -> Settings -> Webhooks; see README.md.
 EOF
 }
 
@@ -286,7 +293,7 @@ bench() {
   set +a
   stop bench-api
   stop bench-runner
-  SLIPWAY_LISTEN=127.0.0.1:$port SLIPWAY_ALLOW_LOOPBACK_REPOS=true start_bg bench-api "$ROOT/target/debug/local-api"
+  SLIPWAY_LISTEN=127.0.0.1:$port SLIPWAY_ALLOW_LOOPBACK_REPOS=true start_bg bench-api "${BENCH_API_BIN:-$ROOT/target/debug/local-api}"
   wait_for "the bench API" curl -s -o /dev/null "http://127.0.0.1:$port/apps"
   SLIPWAY_RUNNER_ID=bench-runner SLIPWAY_WORK_DIR=$STATE/bench-work start_bg bench-runner "$ROOT/target/debug/slipway-runner"
   mkdir -p "$STATE/bench-git"

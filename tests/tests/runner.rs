@@ -735,3 +735,55 @@ async fn a_failure_reason_never_shows_a_secret_value() {
         assert!(!item_contains(&item, SECRET), "{item:?}");
     }
 }
+
+#[tokio::test]
+async fn redeploy_starts_the_built_image_with_the_new_env() {
+    let api = Api::start().await;
+    let git = GitServer::start(None).await;
+    let dockerfile = format!(
+        "FROM {}\nCOPY www/ /www/\nCMD [\"sh\", \"-c\", \"echo \\\"$GREETING\\\" > /www/greeting.txt && exec httpd -f -p 8080 -h /www\"]\n",
+        env("SLIPWAY_BASE_IMAGE")
+    );
+    let sha = git.commit(
+        "greet",
+        &[("Dockerfile", &dockerfile), ("www/index.html", "hi")],
+    );
+    let _runner = Runner::start(&api.res, &[]);
+    let mut body = deploy_body("greet", &git.url("greet"));
+    body["env"] = json!({"GREETING": "hello"});
+    let (app, first) = deploy(&api, body.clone()).await;
+    let d = api.settle(&first).await;
+    assert_eq!(d["status"], "running", "{d}");
+    let url = d["url"].as_str().unwrap().to_owned();
+    assert_eq!(
+        fetch(&format!("{url}/greeting.txt")).await.as_deref(),
+        Some("hello\n")
+    );
+
+    // New config, then run the image already built with it: the queued
+    // build is superseded, nothing is built.
+    body["env"] = json!({"GREETING": "bonjour"});
+    let (_, build) = deploy(&api, body).await;
+    let (status, again) = api
+        .call("POST", &format!("/apps/{app}/redeploy"), None)
+        .await;
+    assert_eq!(status, 202, "{again}");
+    let redeploy = again["deploymentId"].as_str().unwrap();
+    let d = api.settle(redeploy).await;
+    assert_eq!(d["status"], "running", "{d}");
+    assert_eq!(d["commit"], sha.as_str());
+    assert!(d["phases"]["build"].is_null(), "nothing was built: {d}");
+    let log = api.logs(redeploy).await;
+    assert!(!log.contains("Step 1/"), "{log}");
+    assert!(log.contains("nothing is built"), "{log}");
+    assert!(matches!(
+        api.settle(&build).await["status"].as_str(),
+        Some("superseded" | "cancelled")
+    ));
+    assert_eq!(
+        fetch(&format!("{}/greeting.txt", d["url"].as_str().unwrap()))
+            .await
+            .as_deref(),
+        Some("bonjour\n")
+    );
+}

@@ -116,17 +116,7 @@ pub async fn source(
     }
     let key = archive_key(&app.id, ids::epoch_millis(), req.format);
     let expires = Duration::from_secs(UPLOAD_URL_SECONDS);
-    let presigned = state
-        .s3
-        .put_object()
-        .bucket(&state.config.bucket)
-        .key(&key)
-        .content_length(req.size as i64)
-        .content_type(req.format.content_type())
-        .presigned(
-            aws_sdk_s3::presigning::PresigningConfig::expires_in(expires)
-                .map_err(|e| ApiError::internal("making the upload URL", e))?,
-        )
+    let presigned = presign_put(&state.s3, &state.config.bucket, &key, req, expires)
         .await
         .map_err(|e| ApiError::internal("making the upload URL", e))?;
     let expires_at = ids::rfc3339(std::time::SystemTime::now() + expires);
@@ -171,4 +161,65 @@ pub async fn source(
             "sourceArchivePath": key,
         })),
     ))
+}
+
+/// A PUT URL for `key` that S3 honours only with the declared size (and
+/// content type): both are signed into it.
+async fn presign_put(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    req: UploadRequest,
+    expires: Duration,
+) -> Result<aws_sdk_s3::presigning::PresignedRequest, String> {
+    s3.put_object()
+        .bucket(bucket)
+        .key(key)
+        .content_length(req.size as i64)
+        .content_type(req.format.content_type())
+        .presigned(
+            aws_sdk_s3::presigning::PresigningConfig::expires_in(expires)
+                .map_err(|e| e.to_string())?,
+        )
+        .await
+        .map_err(|e| aws_sdk_s3::error::DisplayErrorContext(e).to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use slipway_core::upload::ArchiveFormat;
+
+    #[tokio::test]
+    async fn the_upload_url_signs_the_declared_size() {
+        let config = aws_sdk_s3::Config::builder()
+            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+            .region(aws_sdk_s3::config::Region::new("eu-west-1"))
+            .credentials_provider(aws_sdk_s3::config::Credentials::new(
+                "AKIDEXAMPLE",
+                "secret",
+                None,
+                None,
+                "test",
+            ))
+            .build();
+        let s3 = aws_sdk_s3::Client::from_conf(config);
+        let req = UploadRequest {
+            format: ArchiveFormat::Zip,
+            size: 1234,
+        };
+        let url = presign_put(&s3, "b", "sources/a/1.zip", req, Duration::from_secs(900))
+            .await
+            .unwrap();
+        assert_eq!(url.method(), "PUT");
+        let uri = url.uri();
+        let signed = uri
+            .split('&')
+            .find_map(|p| p.strip_prefix("X-Amz-SignedHeaders="))
+            .unwrap();
+        assert!(signed.split("%3B").any(|h| h == "content-length"), "{uri}");
+        assert!(uri.contains("X-Amz-Expires=900"), "{uri}");
+        let headers: Vec<(&str, &str)> = url.headers().collect();
+        assert!(headers.contains(&("content-length", "1234")), "{headers:?}");
+    }
 }
