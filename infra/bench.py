@@ -7,10 +7,13 @@
    cache then comes from the registry),
 3. Slipway's trigger-to-running time vs the raw sequence
    `git clone --depth 1 && docker build && docker run` + wait,
-4. the webhook's answer time (p50/p99) for signed pushes that queue a
+4. an upload of a ~500 MB .zip: the runner's peak RSS while it fetches,
+   converts, checks, unpacks and builds it, and the throughput,
+5. the webhook's answer time (p50/p99) for signed pushes that queue a
    deployment and for ones that are ignored (another branch).
 
-BENCH_PARTS picks parts: "deploy" (1-3), "webhook" (4); both by default.
+BENCH_PARTS picks parts: "deploy" (1-3), "upload" (4), "webhook" (5); all
+by default.
 
 Needs SLIPWAY_API, SLIPWAY_TOKEN, SLIPWAY_REGISTRY, SLIPWAY_BASE_IMAGE and a
 git server root (GIT_ROOT, served at GIT_BASE). Prints a table and writes
@@ -159,6 +162,56 @@ def deliver(app_id, secret, body, delivery):
     return time.monotonic() - start, status
 
 
+def runner_pid():
+    return int(open(os.environ["BENCH_RUNNER_PIDFILE"]).read())
+
+
+def upload_rss(stamp):
+    """A ~500 MB zip (incompressible content) through the runner."""
+    import zipfile
+
+    megabytes = int(os.environ.get("BENCH_UPLOAD_MB", "480"))
+    name = f"bench-upload-{stamp}"
+    work = tempfile.mkdtemp(prefix="slipway-bench-upload-")
+    archive = os.path.join(work, "app.zip")
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as z:
+        z.writestr("Dockerfile", f"FROM {BASE}\nCOPY www/ /www/\nCOPY blob /blob\nEXPOSE 8080\nCMD [\"httpd\", \"-f\", \"-p\", \"8080\", \"-h\", \"/www\"]\n")
+        z.writestr("www/index.html", name)
+        with z.open("blob", "w", force_zip64=True) as f:
+            for _ in range(megabytes):
+                f.write(os.urandom(1 << 20))
+    size = os.path.getsize(archive)
+    app = call("POST", "/apps", {"name": name, "port": 8080})
+    url = call("POST", f"/apps/{app['id']}/source", {"format": "zip", "size": size})
+    with open(archive, "rb") as f:
+        req = urllib.request.Request(url["uploadUrl"], method="PUT", data=f, headers=url["headers"])
+        urllib.request.urlopen(req).read()
+    pid = runner_pid()
+    # Resets the runner's peak RSS (VmHWM) so the figure is this deployment's.
+    with open(f"/proc/{pid}/clear_refs", "w") as f:
+        f.write("5")
+    start = time.monotonic()
+    d = until_running(call("POST", f"/apps/{app['id']}/deploy")["deploymentId"], name)
+    elapsed = time.monotonic() - start
+    status = open(f"/proc/{pid}/status").read()
+    peak_kb = int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:")))
+    phases = {k: v.get("millis") for k, v in d["phases"].items()}
+    fetch_s = phases.get("fetch", 0) / 1000
+    figures = {
+        "zipBytes": size,
+        "runnerPeakRssMB": round(peak_kb / 1024, 1),
+        "triggerToRunningSeconds": round(elapsed, 2),
+        "phasesMillis": phases,
+        "fetchConvertUnpackMBPerSecond": round(size / 1e6 / fetch_s, 1) if fetch_s else None,
+    }
+    print(f"  upload of a {size / 1e6:.0f} MB zip: runner peak RSS {figures['runnerPeakRssMB']} MB (target <= 100 MB), "
+          f"fetch+convert+check+unpack {fetch_s:.1f} s = {figures['fetchConvertUnpackMBPerSecond']} MB/s, "
+          f"trigger to running {elapsed:.1f} s, phases {phases}")
+    call("DELETE", f"/apps/{app['id']}")
+    shutil.rmtree(work, ignore_errors=True)
+    return figures
+
+
 def stop_runner():
     pidfile = os.environ.get("BENCH_RUNNER_PIDFILE")
     if pidfile and os.path.exists(pidfile):
@@ -227,11 +280,13 @@ def median(values):
 
 
 def main():
-    parts = os.environ.get("BENCH_PARTS", "deploy,webhook").split(",")
+    parts = os.environ.get("BENCH_PARTS", "deploy,upload,webhook").split(",")
     stamp = str(int(time.time()))
     figures = {}
     if "deploy" in parts:
         figures.update(deploy_figures(stamp))
+    if "upload" in parts:
+        figures["upload"] = upload_rss(stamp)
     if "webhook" in parts:
         figures["webhook"] = webhook_latency(stamp)
     out = os.environ.get("BENCH_OUT")

@@ -642,9 +642,11 @@ async fn build_from_archive(
         .await
         .map_err(|e| Failure::Infra(format!("presigning the archive: {e}")))?;
     let fetched = dir.join(format!("archive.{}", format.extension()));
+    let step = Instant::now();
     archive::fetch(url.uri(), stored.size, &fetched)
         .await
         .map_err(refused)?;
+    log.line(format!("Fetched in {:.1} s", step.elapsed().as_secs_f64()));
     let name = stored
         .path
         .rsplit('/')
@@ -657,6 +659,7 @@ async fn build_from_archive(
         ArchiveFormat::TarGz => fetched,
         ArchiveFormat::Zip => {
             log.line("Converting the .zip to .tar.gz");
+            let step = Instant::now();
             let out = dir.join("archive.tar.gz");
             let size = {
                 let (zip, out) = (fetched.clone(), out.clone());
@@ -665,11 +668,16 @@ async fn build_from_archive(
                     .map_err(|e| Failure::Infra(e.to_string()))?
                     .map_err(refused)?
             };
+            log.line(format!(
+                "Converted in {:.1} s",
+                step.elapsed().as_secs_f64()
+            ));
             let _ = tokio::fs::remove_file(&fetched).await;
             store_converted(rt, app, stored, &out, size, log).await?;
             out
         }
     };
+    let step = Instant::now();
     {
         let (tar_gz, tree) = (tar_gz.clone(), dir.join("src"));
         tokio::task::spawn_blocking(move || archive::unpack_tar_gz(&tar_gz, &tree, limit))
@@ -679,7 +687,10 @@ async fn build_from_archive(
     }
     let _ = tokio::fs::remove_file(&tar_gz).await;
     clock.done().await?;
-    log.line("Unpacked; building without cache (an upload is always built in full)");
+    log.line(format!(
+        "Checked every entry and unpacked in {:.1} s; building without cache (an upload is always built in full)",
+        step.elapsed().as_secs_f64()
+    ));
     build_image(
         rt,
         d,
