@@ -387,6 +387,30 @@ mod tests {
     }
 
     #[test]
+    fn an_upload_app_takes_no_repo_fields() {
+        let r =
+            UploadAppRequest::parse(br#"{"name":"site","port":8080,"secrets":{"K":"v"}}"#).unwrap();
+        assert_eq!(r.name.as_str(), "site");
+        assert_eq!(r.dockerfile.as_str(), "Dockerfile");
+        assert_eq!(r.run.port, 8080);
+        assert_eq!(r.secrets["K"], "v");
+        for (body, field) in [
+            (
+                &br#"{"name":"site","repo":"https://github.com/a/b"}"#[..],
+                "repo",
+            ),
+            (br#"{"name":"site","branch":"main"}"#, "branch"),
+            (br#"{"name":"site","context":"../x"}"#, "context"),
+            (br#"{"port":80}"#, "name"),
+        ] {
+            match UploadAppRequest::parse(body) {
+                Err(RequestError::Field(e)) => assert_eq!(e.field, field),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
+    #[test]
     fn non_json_and_huge_bodies_are_refused() {
         assert!(matches!(
             DeployRequest::parse(b"name=api", RepoPolicy::default()),

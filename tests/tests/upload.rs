@@ -204,3 +204,81 @@ async fn an_object_larger_than_declared_fails_at_the_runner() {
         "{d}"
     );
 }
+
+#[tokio::test]
+async fn bad_upload_requests_write_nothing_and_secrets_stay_sealed() {
+    let api = Api::start().await;
+    for (body, field) in [
+        (json!({"name": "site", "port": 0}), "port"),
+        (
+            json!({"name": "site", "repo": "https://github.com/a/b"}),
+            "repo",
+        ),
+        (json!({"name": "Site!"}), "name"),
+        (
+            json!({"name": "site", "secrets": {"1BAD": "x"}}),
+            "secrets.1BAD",
+        ),
+    ] {
+        let (status, answer) = api.call("POST", "/apps", Some(body)).await;
+        assert_eq!(status, 400, "{answer}");
+        assert_eq!(answer["error"]["field"], field, "{answer}");
+    }
+    assert!(api.written().await.is_empty(), "nothing was written");
+
+    let secret = "upload-Secret-Value-31337";
+    let (status, app) = api
+        .call(
+            "POST",
+            "/apps",
+            Some(json!({"name": "site", "port": 8080, "secrets": {"API_KEY": secret}})),
+        )
+        .await;
+    assert_eq!(status, 201, "{app}");
+    assert_eq!(app["secretNames"], json!(["API_KEY"]));
+    assert!(!app.to_string().contains(secret));
+    for item in api.items().await {
+        assert!(!item_contains(&item, secret), "{item:?}");
+    }
+    let id = app["id"].as_str().unwrap();
+    let (status, again) = api
+        .call("POST", "/apps", Some(json!({"name": "site"})))
+        .await;
+    assert_eq!(status, 409, "{again}");
+    assert!(again["error"]["message"].as_str().unwrap().contains(id));
+    let (status, deploy) = api
+        .call(
+            "POST",
+            "/deploy",
+            Some(json!({"name": "site", "repo": "https://github.com/a/b"})),
+        )
+        .await;
+    assert_eq!(
+        status, 409,
+        "an upload app does not turn into a Git app: {deploy}"
+    );
+
+    let (status, git_app) = api
+        .call(
+            "POST",
+            "/deploy",
+            Some(json!({"name": "from-git", "repo": "https://github.com/a/b"})),
+        )
+        .await;
+    assert_eq!(status, 202, "{git_app}");
+    let (status, refused) = api
+        .call(
+            "POST",
+            &format!("/apps/{}/source", git_app["appId"].as_str().unwrap()),
+            Some(json!({"format": "zip", "size": 10})),
+        )
+        .await;
+    assert_eq!(status, 409, "{refused}");
+
+    // Deleting an upload app deletes its archives.
+    upload(&api, id, "tar.gz", b"not even gzip".to_vec(), 13).await;
+    assert_eq!(source_keys(&api, id).await.len(), 1);
+    let (status, _) = api.call("DELETE", &format!("/apps/{id}"), None).await;
+    assert_eq!(status, 202);
+    assert!(source_keys(&api, id).await.is_empty());
+}

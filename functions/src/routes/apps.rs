@@ -58,7 +58,8 @@ pub async fn show(
 }
 
 /// Marks the app deleted and frees its name; work still queued or building
-/// is cancelled. Runners remove its container when they next reconcile.
+/// is cancelled, an upload app's archives deleted. Runners remove its
+/// container when they next reconcile.
 pub async fn delete(
     State(state): State<AppState>,
     Owner(owner): Owner,
@@ -76,6 +77,20 @@ pub async fn delete(
     for d in state.store.list_deployments(&app.id, None).await? {
         if d.status.is_in_progress() {
             state.store.request_cancel(&d).await?;
+        }
+    }
+    // An upload app's source goes with it.
+    let archives = app.archive.iter().map(|a| &a.path);
+    for key in archives.chain(app.upload.iter().map(|u| &u.path)) {
+        let deleted = state
+            .s3
+            .delete_object()
+            .bucket(&state.config.bucket)
+            .key(key)
+            .send()
+            .await;
+        if let Err(e) = deleted {
+            tracing::warn!(app_id = %app.id, error = %aws_sdk_s3::error::DisplayErrorContext(e), "could not delete {key}");
         }
     }
     tracing::info!(app_id = %app.id, "app deleted");
