@@ -50,7 +50,7 @@ wait_for() {
 
 deps() {
   local missing=()
-  for pkg in docker.io docker-registry busybox-static git curl; do
+  for pkg in docker.io docker-registry busybox-static git curl openssl; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
   done
   if [ ${#missing[@]} -gt 0 ]; then

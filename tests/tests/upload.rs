@@ -31,8 +31,8 @@ async fn create_upload_app(api: &Api, name: &str) -> String {
     app["id"].as_str().unwrap().to_owned()
 }
 
-/// Gets an upload URL for `declared` bytes and PUTs `bytes` to it, as
-/// `curl -T` would; returns the URL's answer.
+/// Gets an upload URL for `declared` bytes and PUTs `bytes` to it with
+/// `curl -T`, as the README shows; returns the URL's answer.
 async fn upload(api: &Api, app: &str, format: &str, bytes: Vec<u8>, declared: u64) -> Value {
     let (status, url) = api
         .call(
@@ -42,16 +42,24 @@ async fn upload(api: &Api, app: &str, format: &str, bytes: Vec<u8>, declared: u6
         )
         .await;
     assert_eq!(status, 200, "{url}");
-    let mut put = reqwest::Client::new()
-        .put(url["uploadUrl"].as_str().unwrap())
-        .body(bytes);
+    let file = temp_dir("put").join(format!("archive.{format}"));
+    std::fs::write(&file, bytes).unwrap();
+    let mut curl = std::process::Command::new("curl");
+    curl.args(["-sS", "--fail", "-T"]).arg(&file);
     for (k, v) in url["headers"].as_object().unwrap() {
         if !k.eq_ignore_ascii_case("content-length") {
-            put = put.header(k, v.as_str().unwrap());
+            curl.args(["-H", &format!("{k}: {}", v.as_str().unwrap())]);
         }
     }
-    let resp = put.send().await.unwrap();
-    assert!(resp.status().is_success(), "{}", resp.status());
+    let out = curl
+        .arg(url["uploadUrl"].as_str().unwrap())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     url
 }
 

@@ -161,6 +161,11 @@ async fn only_signed_pushes_to_the_branch_queue_once_per_delivery() {
         .as_str()
         .unwrap()
         .contains("application/json"));
+    let huge = vec![b' '; 25 * 1024 * 1024 + 1];
+    let (status, answer) = api
+        .deliver(&app, &headers(Some(github_signature(&secret, &huge))), huge)
+        .await;
+    assert_eq!(status, 413, "past GitHub's 25 MB cap: {answer}");
     assert_eq!(deployments(&api, &app).await.len(), 1);
     assert_eq!(api.queue_depth().await, 1, "only the first deploy's job");
 
