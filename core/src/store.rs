@@ -935,6 +935,18 @@ impl Store {
         Ok(())
     }
 
+    /// Records that the deployment builds `archive` now (its `.zip` stored
+    /// back as `.tar.gz`), so a runner taking over fetches that one.
+    pub async fn record_archive(
+        &self,
+        id: &str,
+        attempt: u32,
+        archive: &Archive,
+    ) -> Result<(), StoreError> {
+        self.record(id, attempt, &[("archive", attribute(archive)?)])
+            .await
+    }
+
     /// Records how long one phase took.
     pub async fn record_phase(
         &self,

@@ -5,6 +5,10 @@ use slipway_e2e::*;
 
 /// An archive of `kind` made by tests/fixtures/archives.py.
 fn archive(kind: &str, marker: &str, page: &str) -> Vec<u8> {
+    archive_with(kind, marker, page, &web_dockerfile(""))
+}
+
+fn archive_with(kind: &str, marker: &str, page: &str, dockerfile: &str) -> Vec<u8> {
     let dir = temp_dir("archive");
     let out = dir.join("archive");
     let status = std::process::Command::new(env("SLIPWAY_PYTHON"))
@@ -13,7 +17,7 @@ fn archive(kind: &str, marker: &str, page: &str) -> Vec<u8> {
             env("SLIPWAY_ROOT")
         ))
         .args([kind, out.to_str().unwrap(), marker])
-        .env("DOCKERFILE", web_dockerfile(""))
+        .env("DOCKERFILE", dockerfile)
         .env("PAGE", page)
         .status()
         .unwrap();
@@ -289,4 +293,40 @@ async fn bad_upload_requests_write_nothing_and_secrets_stay_sealed() {
     let (status, _) = api.call("DELETE", &format!("/apps/{id}"), None).await;
     assert_eq!(status, 202);
     assert!(source_keys(&api, id).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_runner_killed_after_converting_a_zip_leaves_the_rest_to_another() {
+    let api = Api::start().await;
+    let mut first = Runner::start(&api.res, &[]);
+    let app = create_upload_app(&api, "phoenix-zip").await;
+    let zip = archive_with(
+        "site.zip",
+        "-",
+        "risen from a zip",
+        &web_dockerfile("RUN sleep 3"),
+    );
+    let size = zip.len() as u64;
+    upload(&api, &app, "zip", zip, size).await;
+    let (_, queued) = deploy_now(&api, &app).await;
+    let dep = queued["deploymentId"].as_str().unwrap().to_owned();
+    // The fetch phase ends once the .zip is converted, stored back and unpacked.
+    api.wait_for(&dep, 60, |d| d["phases"]["fetch"].is_object())
+        .await;
+    first.signal("-KILL");
+    first.wait().await;
+
+    let _second = Runner::start(&api.res, &[]);
+    let d = api.settle(&dep).await;
+    assert_eq!(d["status"], "running", "{d}");
+    assert!(d["attempt"].as_u64().unwrap() >= 2, "{d}");
+    assert!(
+        d["archive"]["path"].as_str().unwrap().ends_with(".tar.gz"),
+        "{d}"
+    );
+    assert_eq!(
+        fetch(d["url"].as_str().unwrap()).await.as_deref(),
+        Some("risen from a zip")
+    );
+    assert_eq!(source_keys(&api, &app).await.len(), 1);
 }

@@ -673,7 +673,7 @@ async fn build_from_archive(
                 step.elapsed().as_secs_f64()
             ));
             let _ = tokio::fs::remove_file(&fetched).await;
-            store_converted(rt, app, stored, &out, size, log).await?;
+            store_converted(rt, app, d, &out, size, log).await?;
             out
         }
     };
@@ -708,12 +708,13 @@ async fn build_from_archive(
     .await
 }
 
-/// Stores a converted `.zip` back as the app's `.tar.gz` archive and drops
-/// the `.zip`, unless a newer upload has replaced it meanwhile.
+/// Stores a converted `.zip` back as the app's `.tar.gz` archive (and as
+/// what the deployment builds, should another runner take it over) and
+/// drops the `.zip`, unless a newer upload has replaced it meanwhile.
 async fn store_converted(
     rt: &Runtime,
     app: &App,
-    zip: &Archive,
+    d: &Deployment,
     tar_gz: &std::path::Path,
     size: u64,
     log: &BuildLog,
@@ -741,12 +742,18 @@ async fn store_converted(
         size,
         uploaded_at: ids::now_rfc3339(),
     };
+    let Some(zip) = &d.archive else {
+        return Err(Failure::Infra("the deployment names no archive".into()));
+    };
     let drop_key = match rt
         .store
         .replace_archive(&app.id, &zip.path, &converted)
         .await
     {
         Ok(()) => {
+            rt.store
+                .record_archive(&d.id, d.attempt, &converted)
+                .await?;
             log.line(format!(
                 "Stored as {key} ({size} bytes); the .zip is removed"
             ));
