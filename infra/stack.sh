@@ -259,6 +259,7 @@ EOF
 }
 
 down() {
+  local stopping=()
   for pidfile in "$PIDS"/*.pid; do
     [ -e "$pidfile" ] || continue
     local pid name
@@ -267,8 +268,17 @@ down() {
     if kill -0 "$pid" 2>/dev/null; then
       log "stopping $name ($pid)"
       kill "$pid" 2>/dev/null || true
+      stopping+=("$pid")
     fi
     rm -f "$pidfile"
+  done
+  # Wait for them to exit (the Docker engine takes a while), so a `make up`
+  # right after does not race the old processes for their sockets.
+  for pid in "${stopping[@]}"; do
+    for _ in $(seq 1 60); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.5
+    done
   done
 }
 
@@ -285,7 +295,9 @@ test_all() {
 bench() {
   services
   build
-  local prefix=slipway-bench port=8790
+  # A fresh set of resources each run: the emulator slows down as a table
+  # grows (its transactions copy the table), so old runs would skew new ones.
+  local prefix=slipway-bench-$(date +%s) port=8790
   provision "$prefix" >"$STATE/bench-resources.env"
   set -a
   # shellcheck disable=SC1091

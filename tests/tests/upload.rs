@@ -253,6 +253,19 @@ async fn bad_upload_requests_write_nothing_and_secrets_stay_sealed() {
         assert!(!item_contains(&item, secret), "{item:?}");
     }
     let id = app["id"].as_str().unwrap();
+    let mallory = api.mint_token("mallory").await;
+    for (method, path, body) in [
+        (
+            "POST",
+            format!("/apps/{id}/source"),
+            Some(json!({"format": "zip", "size": 10})),
+        ),
+        ("POST", format!("/apps/{id}/deploy"), None),
+        ("GET", format!("/apps/{id}"), None),
+    ] {
+        let (status, answer) = api.call_as(&mallory, method, &path, body).await;
+        assert_eq!(status, 404, "another owner: {path} {answer}");
+    }
     let (status, again) = api
         .call("POST", "/apps", Some(json!({"name": "site"})))
         .await;
