@@ -45,13 +45,6 @@ pub fn verify_signature(
         .map_err(|_| SignatureError::Mismatch)
 }
 
-/// The `X-Hub-Signature-256` value GitHub would send for `body`.
-pub fn sign(secret: &[u8], body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes keys of any length");
-    mac.update(body);
-    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
-}
-
 /// The parts of a `push` payload Slipway reads; GitHub sends many more.
 #[derive(Debug, Deserialize)]
 pub struct Push {
@@ -66,8 +59,6 @@ pub struct Push {
 
 #[derive(Debug, Deserialize)]
 pub struct PushCommit {
-    pub id: Option<String>,
-    pub message: Option<String>,
     pub added: Option<Vec<String>>,
     pub removed: Option<Vec<String>>,
     pub modified: Option<Vec<String>>,
@@ -182,6 +173,14 @@ mod tests {
     use serde_json::json;
 
     const SHA: &str = "6dcb09b5b57875f334f61aebed695e2e4193db5e";
+
+    /// The `X-Hub-Signature-256` value GitHub would send for `body`.
+    fn sign(secret: &[u8], body: &[u8]) -> String {
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes keys of any length");
+        mac.update(body);
+        format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+    }
 
     #[test]
     fn githubs_published_test_vector_verifies() {

@@ -11,10 +11,10 @@ const OUTSIDE_DOCKERFILE: &str = ".slipway.Dockerfile";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ContextError {
-    #[error("{field} {path:?} does not exist in the repository")]
+    #[error("{field} {path:?} does not exist in the source (repository or archive)")]
     Missing { field: &'static str, path: String },
     #[error(
-        "{field} {path:?} leads outside the repository (through a symlink); give a path inside it"
+        "{field} {path:?} leads outside the source (through a symlink); give a path inside it"
     )]
     Escapes { field: &'static str, path: String },
     #[error("{field} {path:?} is not a {expected}")]
