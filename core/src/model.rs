@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::deploy_request::{DeployRequest, UploadAppRequest};
+use crate::deploy_request::{DeployRequest, RunConfig, UploadAppRequest};
 use crate::status::DeploymentStatus;
 use crate::upload::ArchiveFormat;
 use crate::watch_paths::WatchPaths;
@@ -71,39 +71,43 @@ pub struct AppConfig {
 
 impl AppConfig {
     pub fn for_upload(req: &UploadAppRequest, sealed_credentials: Option<String>) -> Self {
-        Self {
-            source: Source::Upload {
-                dockerfile: req.dockerfile.as_str().to_owned(),
-                context: req.context.as_str().to_owned(),
-            },
-            port: req.run.port,
-            millicpu: req.run.millicpu,
-            memory_mb: req.run.memory_mb,
-            domain: req.run.domain.as_ref().map(|d| d.as_str().to_owned()),
-            env: req.run.env.clone(),
-            secret_names: req.secrets.keys().cloned().collect(),
-            has_repo_token: false,
-            watch_paths: WatchPaths::default(),
-            sealed_credentials,
-        }
+        let source = Source::Upload {
+            dockerfile: req.dockerfile.as_str().to_owned(),
+            context: req.context.as_str().to_owned(),
+        };
+        Self::new(source, &req.run, &req.secrets, sealed_credentials)
     }
 
     pub fn from_request(req: &DeployRequest, sealed_credentials: Option<String>) -> Self {
+        let source = Source::Git {
+            repo: req.source.repo.as_str().to_owned(),
+            branch: req.source.branch.as_str().to_owned(),
+            dockerfile: req.source.dockerfile.as_str().to_owned(),
+            context: req.source.context.as_str().to_owned(),
+        };
         Self {
-            source: Source::Git {
-                repo: req.source.repo.as_str().to_owned(),
-                branch: req.source.branch.as_str().to_owned(),
-                dockerfile: req.source.dockerfile.as_str().to_owned(),
-                context: req.source.context.as_str().to_owned(),
-            },
-            port: req.run.port,
-            millicpu: req.run.millicpu,
-            memory_mb: req.run.memory_mb,
-            domain: req.run.domain.as_ref().map(|d| d.as_str().to_owned()),
-            env: req.run.env.clone(),
-            secret_names: req.secrets.keys().cloned().collect(),
             has_repo_token: req.repo_token.is_some(),
             watch_paths: req.source.watch_paths.clone(),
+            ..Self::new(source, &req.run, &req.secrets, sealed_credentials)
+        }
+    }
+
+    fn new(
+        source: Source,
+        run: &RunConfig,
+        secrets: &BTreeMap<String, String>,
+        sealed_credentials: Option<String>,
+    ) -> Self {
+        Self {
+            source,
+            port: run.port,
+            millicpu: run.millicpu,
+            memory_mb: run.memory_mb,
+            domain: run.domain.as_ref().map(|d| d.as_str().to_owned()),
+            env: run.env.clone(),
+            secret_names: secrets.keys().cloned().collect(),
+            has_repo_token: false,
+            watch_paths: WatchPaths::default(),
             sealed_credentials,
         }
     }

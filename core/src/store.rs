@@ -231,19 +231,30 @@ impl Store {
         owner: &str,
         name: &str,
     ) -> Result<Option<String>, StoreError> {
+        self.get_string(guard_pk(owner, name), "NAME", "appId")
+            .await
+    }
+
+    /// One string attribute of an item, read consistently.
+    async fn get_string(
+        &self,
+        pk: String,
+        sk: &str,
+        attribute: &str,
+    ) -> Result<Option<String>, StoreError> {
         let out = self
             .db
             .get_item()
             .table_name(&self.table)
-            .key("PK", s(guard_pk(owner, name)))
-            .key("SK", s("NAME"))
+            .key("PK", s(pk))
+            .key("SK", s(sk))
             .consistent_read(true)
             .send()
             .await
             .map_err(dynamo)?;
         Ok(out
             .item
-            .and_then(|i| i.get("appId").and_then(|o| o.as_s().ok()).cloned()))
+            .and_then(|i| i.get(attribute).and_then(|v| v.as_s().ok()).cloned()))
     }
 
     pub async fn get_app(&self, id: &str) -> Result<Option<App>, StoreError> {
@@ -545,19 +556,8 @@ impl Store {
         app_id: &str,
         delivery_id: &str,
     ) -> Result<Option<String>, StoreError> {
-        let out = self
-            .db
-            .get_item()
-            .table_name(&self.table)
-            .key("PK", s(delivery_pk(app_id, delivery_id)))
-            .key("SK", s("DELIVERY"))
-            .consistent_read(true)
-            .send()
+        self.get_string(delivery_pk(app_id, delivery_id), "DELIVERY", "deploymentId")
             .await
-            .map_err(dynamo)?;
-        Ok(out
-            .item
-            .and_then(|i| i.get("deploymentId").and_then(|d| d.as_s().ok()).cloned()))
     }
 
     /// Marks the deployment `newest` replaced (the app's newest as read

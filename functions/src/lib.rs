@@ -6,6 +6,7 @@ pub mod authorizer;
 pub mod config;
 pub mod error;
 pub mod routes;
+pub mod sources;
 pub mod state;
 pub mod telemetry;
 pub mod views;

@@ -911,3 +911,38 @@ impl Api {
         self.deliver(app_id, &headers, body).await
     }
 }
+
+/// A site served by [`web_dockerfile`]: its files, `text` as the page.
+pub fn site(text: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("Dockerfile", web_dockerfile("")),
+        ("www/index.html", text.to_owned()),
+    ]
+}
+
+/// [`site`]'s files as [`GitServer::commit`] takes them.
+pub fn files<'a>(list: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    list.iter().map(|(p, c)| (*p, c.as_str())).collect()
+}
+
+impl Api {
+    /// The keys under the app's `sources/` prefix in the bucket.
+    pub async fn source_keys(&self, app: &str) -> Vec<String> {
+        let s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&self.aws)
+                .force_path_style(true)
+                .build(),
+        );
+        let out = s3
+            .list_objects_v2()
+            .bucket(&self.res.bucket)
+            .prefix(format!("sources/{app}/"))
+            .send()
+            .await
+            .unwrap();
+        out.contents()
+            .iter()
+            .filter_map(|o| o.key().map(str::to_owned))
+            .collect()
+    }
+}

@@ -31,25 +31,6 @@ fn write_site(dir: &Path, page: &str) {
     std::fs::write(dir.join(".dockerignore"), "www/secret.txt\n").unwrap();
 }
 
-async fn archives_of(api: &Api, app: &str) -> Vec<String> {
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&aws_config::load_from_env().await)
-            .force_path_style(true)
-            .build(),
-    );
-    let out = s3
-        .list_objects_v2()
-        .bucket(&api.res.bucket)
-        .prefix(format!("sources/{app}/"))
-        .send()
-        .await
-        .unwrap();
-    out.contents()
-        .iter()
-        .filter_map(|o| o.key().map(str::to_owned))
-        .collect()
-}
-
 #[tokio::test]
 async fn slipway_up_ships_a_directory_and_each_new_upload_replaces_the_last() {
     let api = Api::start().await;
@@ -78,7 +59,7 @@ async fn slipway_up_ships_a_directory_and_each_new_upload_replaces_the_last() {
         Some("left out"),
         ".dockerignore is honoured"
     );
-    let first = archives_of(&api, &id).await;
+    let first = api.source_keys(&id).await;
     assert_eq!(first.len(), 1, "{first:?}");
 
     write_site(&dir, "second upload");
@@ -89,7 +70,7 @@ async fn slipway_up_ships_a_directory_and_each_new_upload_replaces_the_last() {
         fetch(shown["url"].as_str().unwrap()).await.as_deref(),
         Some("second upload")
     );
-    let now = archives_of(&api, &id).await;
+    let now = api.source_keys(&id).await;
     assert_eq!(now.len(), 1, "{now:?}");
     assert_ne!(now, first, "the first archive is gone");
     assert_eq!(shown["source"]["archive"]["path"], now[0].as_str());

@@ -28,17 +28,6 @@ async fn deploy_now(api: &Api, app: &str) -> String {
     resp["deploymentId"].as_str().unwrap().to_owned()
 }
 
-fn site(text: &str) -> Vec<(&'static str, String)> {
-    vec![
-        ("Dockerfile", web_dockerfile("")),
-        ("www/index.html", text.to_owned()),
-    ]
-}
-
-fn files<'a>(list: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
-    list.iter().map(|(p, c)| (*p, c.as_str())).collect()
-}
-
 #[tokio::test]
 async fn a_public_repo_goes_live_and_serves_its_content() {
     let api = Api::start().await;

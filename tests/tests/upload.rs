@@ -71,24 +71,6 @@ async fn deploy_now(api: &Api, app: &str) -> (u16, Value) {
     api.call("POST", &format!("/apps/{app}/deploy"), None).await
 }
 
-async fn source_keys(api: &Api, app: &str) -> Vec<String> {
-    let out = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&aws_config::load_from_env().await)
-            .force_path_style(true)
-            .build(),
-    )
-    .list_objects_v2()
-    .bucket(&api.res.bucket)
-    .prefix(format!("sources/{app}/"))
-    .send()
-    .await
-    .unwrap();
-    out.contents()
-        .iter()
-        .filter_map(|o| o.key().map(str::to_owned))
-        .collect()
-}
-
 #[tokio::test]
 async fn a_zip_put_to_its_url_deploys_and_is_kept_as_tar_gz() {
     let api = Api::start().await;
@@ -110,7 +92,7 @@ async fn a_zip_put_to_its_url_deploys_and_is_kept_as_tar_gz() {
         )
         .await;
     assert_eq!(status, 413, "{answer}");
-    assert!(source_keys(&api, &app).await.is_empty());
+    assert!(api.source_keys(&app).await.is_empty());
 
     let zip = archive("site.zip", "-", "served from a zip");
     let size = zip.len() as u64;
@@ -143,7 +125,7 @@ async fn a_zip_put_to_its_url_deploys_and_is_kept_as_tar_gz() {
     let (_, shown) = api.call("GET", &format!("/apps/{app}"), None).await;
     let stored = shown["source"]["archive"]["path"].as_str().unwrap();
     assert!(stored.ends_with(".tar.gz"), "{shown}");
-    assert_eq!(source_keys(&api, &app).await, vec![stored.to_owned()]);
+    assert_eq!(api.source_keys(&app).await, vec![stored.to_owned()]);
 
     // A deploy without a new upload rebuilds the stored (converted) archive.
     let (status, again) = deploy_now(&api, &app).await;
@@ -302,10 +284,10 @@ async fn bad_upload_requests_write_nothing_and_secrets_stay_sealed() {
 
     // Deleting an upload app deletes its archives.
     upload(&api, id, "tar.gz", b"not even gzip".to_vec(), 13).await;
-    assert_eq!(source_keys(&api, id).await.len(), 1);
+    assert_eq!(api.source_keys(id).await.len(), 1);
     let (status, _) = api.call("DELETE", &format!("/apps/{id}"), None).await;
     assert_eq!(status, 202);
-    assert!(source_keys(&api, id).await.is_empty());
+    assert!(api.source_keys(id).await.is_empty());
 }
 
 #[tokio::test]
@@ -341,5 +323,5 @@ async fn a_runner_killed_after_converting_a_zip_leaves_the_rest_to_another() {
         fetch(d["url"].as_str().unwrap()).await.as_deref(),
         Some("risen from a zip")
     );
-    assert_eq!(source_keys(&api, &app).await.len(), 1);
+    assert_eq!(api.source_keys(&app).await.len(), 1);
 }

@@ -28,17 +28,6 @@ async fn deployments(api: &Api, app: &str) -> Vec<Value> {
     list["deployments"].as_array().unwrap().clone()
 }
 
-fn site(text: &str) -> Vec<(&'static str, String)> {
-    vec![
-        ("Dockerfile", web_dockerfile("")),
-        ("www/index.html", text.to_owned()),
-    ]
-}
-
-fn files<'a>(list: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
-    list.iter().map(|(p, c)| (*p, c.as_str())).collect()
-}
-
 #[tokio::test]
 async fn only_signed_pushes_to_the_branch_queue_once_per_delivery() {
     let api = Api::start().await;

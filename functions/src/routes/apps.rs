@@ -82,16 +82,7 @@ pub async fn delete(
     // An upload app's source goes with it.
     let archives = app.archive.iter().map(|a| &a.path);
     for key in archives.chain(app.upload.iter().map(|u| &u.path)) {
-        let deleted = state
-            .s3
-            .delete_object()
-            .bucket(&state.config.bucket)
-            .key(key)
-            .send()
-            .await;
-        if let Err(e) = deleted {
-            tracing::warn!(app_id = %app.id, error = %aws_sdk_s3::error::DisplayErrorContext(e), "could not delete {key}");
-        }
+        crate::sources::delete(&state, &app.id, key).await;
     }
     tracing::info!(app_id = %app.id, "app deleted");
     Ok((

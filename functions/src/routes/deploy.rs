@@ -17,6 +17,7 @@ use tracing::Instrument;
 
 use crate::auth::{Owner, PublicBase};
 use crate::error::ApiError;
+use crate::sources;
 use crate::state::AppState;
 use crate::views;
 use crate::webhook_secrets;
@@ -359,7 +360,7 @@ pub async fn send_job(
 /// (S3 enforces the signed size; the emulator does not).
 async fn archive_to_build(state: &AppState, app: &App) -> Result<Archive, ApiError> {
     if let Some(pending) = &app.upload {
-        if let Some((size, modified)) = stored_size(state, &pending.path).await? {
+        if let Some((size, modified)) = sources::stored_size(state, &pending.path).await? {
             if size > MAX_ARCHIVE_BYTES {
                 return Err(ApiError::new(
                     StatusCode::PAYLOAD_TOO_LARGE,
@@ -387,53 +388,15 @@ async fn archive_to_build(state: &AppState, app: &App) -> Result<Archive, ApiErr
         )
     };
     let current = app.archive.clone().ok_or_else(missing)?;
-    match stored_size(state, &current.path).await? {
+    match sources::stored_size(state, &current.path).await? {
         Some(_) => Ok(current),
         None => Err(missing()),
     }
 }
 
-/// The size and upload time of an object, `None` when there is none.
-async fn stored_size(state: &AppState, key: &str) -> Result<Option<(u64, String)>, ApiError> {
-    match state
-        .s3
-        .head_object()
-        .bucket(&state.config.bucket)
-        .key(key)
-        .send()
-        .await
-    {
-        Ok(head) => {
-            let modified = head
-                .last_modified()
-                .and_then(|t| t.fmt(aws_sdk_s3::primitives::DateTimeFormat::DateTime).ok())
-                .unwrap_or_else(ids::now_rfc3339);
-            Ok(Some((
-                head.content_length().unwrap_or_default().max(0) as u64,
-                modified,
-            )))
-        }
-        Err(e) if e.as_service_error().is_some_and(|se| se.is_not_found()) => Ok(None),
-        Err(e) => Err(ApiError::internal(
-            "reading the archive",
-            aws_sdk_s3::error::DisplayErrorContext(e),
-        )),
-    }
-}
-
 /// Only one archive per app is kept: the one a new upload replaced goes.
 async fn forget_replaced_archive(state: &AppState, app: &App, now: &Archive) {
-    let Some(old) = app.archive.as_ref().filter(|old| old.path != now.path) else {
-        return;
-    };
-    let deleted = state
-        .s3
-        .delete_object()
-        .bucket(&state.config.bucket)
-        .key(&old.path)
-        .send()
-        .await;
-    if let Err(e) = deleted {
-        tracing::warn!(app_id = %app.id, error = %aws_sdk_s3::error::DisplayErrorContext(e), "could not delete the replaced archive");
+    if let Some(old) = app.archive.as_ref().filter(|old| old.path != now.path) {
+        sources::delete(state, &app.id, &old.path).await;
     }
 }

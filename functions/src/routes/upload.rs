@@ -20,6 +20,7 @@ use slipway_core::upload::{
 use super::deploy::seal_credentials;
 use crate::auth::{Owner, PublicBase};
 use crate::error::ApiError;
+use crate::sources;
 use crate::state::AppState;
 use crate::views;
 
@@ -138,13 +139,7 @@ pub async fn source(
         replaced.filter(|old| Some(&old.path) != app.archive.as_ref().map(|a| &a.path))
     {
         // An upload URL handed out and never deployed: its object goes.
-        let _ = state
-            .s3
-            .delete_object()
-            .bucket(&state.config.bucket)
-            .key(&old.path)
-            .send()
-            .await;
+        sources::delete(&state, &app.id, &old.path).await;
     }
     let headers: serde_json::Map<String, Value> = presigned
         .headers()
