@@ -310,9 +310,9 @@ fn walk(
 /// Checks every entry of a `.tar.gz`, then writes them under `dest` (which
 /// must exist and be empty). Nothing is written when any entry is refused.
 pub fn unpack_tar_gz(path: &Path, dest: &Path, limit: u64) -> Result<(), UnpackError> {
-    walk(path, limit, |_, entry, _| {
+    walk(path, limit, |clean, entry, _| {
         // Reading the data through proves the gzip stream is whole.
-        io::copy(entry, &mut io::sink()).map_err(|e| corrupt("tar.gz", e))?;
+        io::copy(entry, &mut io::sink()).map_err(|e| corrupt(&format!("at entry {clean:?}"), e))?;
         Ok(())
     })?;
     walk(path, limit, |clean, entry, kind| {
@@ -353,4 +353,36 @@ pub fn unpack_tar_gz(path: &Path, dest: &Path, limit: u64) -> Result<(), UnpackE
         }
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_entry_must_hold_exactly_the_size_it_declares() {
+        let mut out = Vec::new();
+        Exact::new(&b"hello"[..], 5, "ok")
+            .read_to_end(&mut out)
+            .unwrap();
+        assert_eq!(out, b"hello");
+        let long = Exact::new(&b"hello world"[..], 5, "bomb").read_to_end(&mut Vec::new());
+        assert!(long.unwrap_err().to_string().contains("expands past"));
+        let short = Exact::new(&b"hi"[..], 5, "cut").read_to_end(&mut Vec::new());
+        assert!(short.unwrap_err().to_string().contains("shorter"));
+    }
+
+    #[test]
+    fn a_file_is_what_its_first_bytes_say() {
+        let dir = std::env::temp_dir().join(format!("slipway-magic-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let text = dir.join("a.zip");
+        std::fs::write(&text, "not a zip").unwrap();
+        assert!(check_format(&text, ArchiveFormat::Zip, "a.zip").is_err());
+        assert!(check_format(&text, ArchiveFormat::TarGz, "a.zip").is_err());
+        let gz = dir.join("a.tar.gz");
+        std::fs::write(&gz, [0x1f, 0x8b, 8, 0]).unwrap();
+        assert!(check_format(&gz, ArchiveFormat::TarGz, "a.tar.gz").is_ok());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
