@@ -29,13 +29,19 @@ pub async fn put(url: &Value, archive: &Path, size: u64) -> anyhow::Result<()> {
             }
         }
     }
-    let resp = req.send().await?;
+    // The URL carries a signature and credentials: never in an error (or a CI log).
+    let resp = req.send().await.map_err(|e| e.without_url())?;
     bar.finish_and_clear();
     if !resp.status().is_success() {
+        // S3's error body can quote the signed request: show its code only.
+        let status = resp.status();
+        let body = resp.text().await.unwrap_or_default();
+        let code = body
+            .split_once("<Code>")
+            .and_then(|(_, rest)| rest.split_once("</Code>"))
+            .map_or("no error code", |(code, _)| code);
         anyhow::bail!(
-            "the upload was refused ({}): {}",
-            resp.status(),
-            resp.text().await.unwrap_or_default()
+            "the upload was refused ({status}, {code}); ask for a new upload URL and try again"
         );
     }
     Ok(())

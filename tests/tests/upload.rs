@@ -329,3 +329,39 @@ async fn a_runner_killed_after_converting_a_zip_leaves_the_rest_to_another() {
     );
     assert_eq!(api.source_keys(&app).await.len(), 1);
 }
+
+#[tokio::test]
+async fn an_archive_gone_from_storage_fails_without_quoting_its_signed_url() {
+    let api = Api::start().await;
+    let app = create_upload_app(&api, "vanished").await;
+    let bytes = archive("site.tar.gz", "-", "x");
+    let size = bytes.len() as u64;
+    let url = upload(&api, &app, "tar.gz", bytes, size).await;
+    let (status, queued) = deploy_now(&api, &app).await;
+    assert_eq!(status, 202, "{queued}");
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&aws_config::load_from_env().await)
+            .force_path_style(true)
+            .build(),
+    )
+    .delete_object()
+    .bucket(&api.res.bucket)
+    .key(url["sourceArchivePath"].as_str().unwrap())
+    .send()
+    .await
+    .unwrap();
+
+    let _runner = Runner::start(&api.res, &[]);
+    let dep = queued["deploymentId"].as_str().unwrap();
+    let d = api.settle(dep).await;
+    assert_eq!(d["status"], "failed", "{d}");
+    assert!(
+        d["error"]
+            .as_str()
+            .unwrap()
+            .contains("no longer in storage"),
+        "{d}"
+    );
+    let said = format!("{d}{}", api.logs(dep).await);
+    assert!(!said.contains("X-Amz-"), "a signed URL leaked: {said}");
+}

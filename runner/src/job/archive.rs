@@ -41,12 +41,20 @@ fn io_err(what: &str, e: impl std::fmt::Display) -> UnpackError {
 }
 
 /// Downloads `url` to `dest`; refused when the object holds more or fewer
-/// bytes than `declared` (the size its upload URL was signed for).
+/// bytes than `declared` (the size its upload URL was signed for). Errors
+/// never quote the URL: it carries a signature and session credentials.
 pub async fn fetch(url: &str, declared: u64, dest: &Path) -> Result<u64, UnpackError> {
-    let mut resp = reqwest::get(url)
+    let resp = reqwest::get(url)
         .await
-        .and_then(|r| r.error_for_status())
-        .map_err(|e| io_err("fetching the archive", e))?;
+        .map_err(|e| io_err("fetching the archive", e.without_url()))?;
+    if resp.status() == reqwest::StatusCode::NOT_FOUND {
+        return Err(UnpackError::Refused(
+            "the archive is no longer in storage; upload it again and deploy".into(),
+        ));
+    }
+    let mut resp = resp
+        .error_for_status()
+        .map_err(|e| io_err("fetching the archive", e.without_url()))?;
     let mut out = tokio::io::BufWriter::new(
         tokio::fs::File::create(dest)
             .await
@@ -56,7 +64,7 @@ pub async fn fetch(url: &str, declared: u64, dest: &Path) -> Result<u64, UnpackE
     while let Some(chunk) = resp
         .chunk()
         .await
-        .map_err(|e| io_err("fetching the archive", e))?
+        .map_err(|e| io_err("fetching the archive", e.without_url()))?
     {
         got += chunk.len() as u64;
         if got > declared {
