@@ -30,18 +30,28 @@ pub fn verify_signature(
     body: &[u8],
     header: Option<&str>,
 ) -> Result<(), SignatureError> {
+    verify(secret, body, &parse_signature(header)?)
+}
+
+/// The digest an `X-Hub-Signature-256` header carries.
+pub fn parse_signature(header: Option<&str>) -> Result<Vec<u8>, SignatureError> {
     let header = header.ok_or(SignatureError::Missing)?;
     let hex_digest = header
         .trim()
         .strip_prefix("sha256=")
         .ok_or(SignatureError::Malformed)?;
-    let expected = hex::decode(hex_digest).map_err(|_| SignatureError::Malformed)?;
-    if expected.len() != 32 {
+    let digest = hex::decode(hex_digest).map_err(|_| SignatureError::Malformed)?;
+    if digest.len() != 32 {
         return Err(SignatureError::Malformed);
     }
+    Ok(digest)
+}
+
+/// Whether `digest` is HMAC-SHA256(`secret`, `body`), compared in constant time.
+pub fn verify(secret: &[u8], body: &[u8], digest: &[u8]) -> Result<(), SignatureError> {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes keys of any length");
     mac.update(body);
-    mac.verify_slice(&expected)
+    mac.verify_slice(digest)
         .map_err(|_| SignatureError::Mismatch)
 }
 
