@@ -363,8 +363,9 @@ impl<'a> PhaseClock<'a> {
     }
 }
 
-/// The deployment itself, top to bottom: an image (built from the source,
-/// or for a redeploy the one already built), then the switch.
+/// The deployment itself, top to bottom: an image (built from a Git clone
+/// or an uploaded archive, or for a redeploy the one already built), then
+/// the switch.
 async fn deploy(
     rt: &Runtime,
     app: &App,
@@ -451,7 +452,7 @@ async fn reuse_image(
     })
 }
 
-/// Clone, build (with the registry cache), push; returns the image.
+/// Clone and build with the registry's cache; returns the image to push.
 async fn build_from_source(
     rt: &Runtime,
     app: &App,
