@@ -417,54 +417,50 @@ impl Store {
 
     /// Records a deployment a webhook push asked for, once per delivery, in
     /// single-item writes (a push is answered while GitHub waits): the
-    /// delivery and the deployment are put side by side, then the deployment
-    /// becomes the app's newest if nothing newer was recorded meanwhile.
+    /// deployment, then the delivery naming it, then the deployment becomes
+    /// the app's newest if nothing newer was recorded meanwhile. A delivery
+    /// on record always names a deployment that exists.
     pub async fn record_push(
         &self,
         app_id: &str,
         deployment: &Deployment,
         delivery: Option<Delivery<'_>>,
     ) -> Result<PushRecord, StoreError> {
-        let put_delivery = async {
-            let Some(delivery) = delivery else {
-                return Ok(true);
-            };
+        self.db
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(deployment_item(deployment)?))
+            .condition_expression("attribute_not_exists(PK)")
+            .send()
+            .await
+            .map_err(conditional)?;
+        if let Some(delivery) = delivery {
             let put = self
-                .put_delivery(app_id, delivery, &deployment.id)
+                .db
+                .put_item()
+                .table_name(&self.table)
+                .item("PK", s(delivery_pk(app_id, delivery.id)))
+                .item("SK", s("DELIVERY"))
+                .item("deploymentId", s(&deployment.id))
+                .item(
+                    "expiresAt",
+                    AttributeValue::N(delivery.expires_at.to_string()),
+                )
                 .condition_expression("attribute_not_exists(PK)")
                 .send()
                 .await;
             match put.map_err(conditional) {
-                Ok(_) => Ok(true),
-                Err(StoreError::Conflict) => Ok(false),
-                Err(e) => Err(e),
-            }
-        };
-        let put_deployment = async {
-            self.db
-                .put_item()
-                .table_name(&self.table)
-                .set_item(Some(deployment_item(deployment)?))
-                .condition_expression("attribute_not_exists(PK)")
-                .send()
-                .await
-                .map_err(conditional)
-        };
-        let (first, put) = futures_util::future::join(put_delivery, put_deployment).await;
-        put?;
-        if let (false, Some(delivery)) = (first?, delivery) {
-            if let Some(earlier) = self.delivery_deployment(app_id, delivery.id).await? {
-                if self.get_deployment(&earlier).await?.is_some() {
+                Ok(_) => {}
+                Err(StoreError::Conflict) => {
                     self.delete_unlinked(&deployment.id).await?;
+                    let earlier = self
+                        .get_string(delivery_pk(app_id, delivery.id), "DELIVERY", "deploymentId")
+                        .await?
+                        .unwrap_or_default();
                     return Ok(PushRecord::Duplicate(earlier));
                 }
+                Err(e) => return Err(e),
             }
-            // The earlier receipt stopped before its deployment was written:
-            // this one takes its place.
-            self.put_delivery(app_id, delivery, &deployment.id)
-                .send()
-                .await
-                .map_err(dynamo)?;
         }
         let linked = self
             .db
@@ -519,24 +515,6 @@ impl Store {
         }
     }
 
-    fn put_delivery(
-        &self,
-        app_id: &str,
-        delivery: Delivery<'_>,
-        deployment_id: &str,
-    ) -> aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder {
-        self.db
-            .put_item()
-            .table_name(&self.table)
-            .item("PK", s(delivery_pk(app_id, delivery.id)))
-            .item("SK", s("DELIVERY"))
-            .item("deploymentId", s(deployment_id))
-            .item(
-                "expiresAt",
-                AttributeValue::N(delivery.expires_at.to_string()),
-            )
-    }
-
     /// Removes a deployment that never became an app's newest nor got a job.
     async fn delete_unlinked(&self, id: &str) -> Result<(), StoreError> {
         self.db
@@ -548,16 +526,6 @@ impl Store {
             .await
             .map_err(dynamo)?;
         Ok(())
-    }
-
-    /// The deployment a webhook delivery queued, if it was recorded.
-    async fn delivery_deployment(
-        &self,
-        app_id: &str,
-        delivery_id: &str,
-    ) -> Result<Option<String>, StoreError> {
-        self.get_string(delivery_pk(app_id, delivery_id), "DELIVERY", "deploymentId")
-            .await
     }
 
     /// Marks the deployment `newest` replaced (the app's newest as read

@@ -251,3 +251,41 @@ async fn a_push_is_recorded_once_per_delivery_and_never_behind_a_newer_one() {
         Err(StoreError::Conflict)
     ));
 }
+
+#[tokio::test]
+async fn concurrent_copies_of_one_delivery_record_one_deployment() {
+    let store = store().await;
+    let mut app = app();
+    let first = Deployment::queued(&app, Trigger::Api);
+    app.latest_deployment_id = Some(first.id.clone());
+    store.create_app(&app, Some(&first)).await.unwrap();
+    let delivery = Delivery {
+        id: "c0ffee00-cc78-11e3-81ab-4c9367dc0958",
+        expires_at: 4_000_000_000,
+    };
+    let copies: Vec<Deployment> = (0..5)
+        .map(|_| Deployment::queued(&app, Trigger::Webhook))
+        .collect();
+    let outcomes = futures_util::future::join_all(
+        copies
+            .iter()
+            .map(|d| store.record_push(&app.id, d, Some(delivery))),
+    )
+    .await;
+    let queued: Vec<&Deployment> = copies
+        .iter()
+        .zip(&outcomes)
+        .filter(|(_, o)| matches!(o, Ok(PushRecord::Queued { .. })))
+        .map(|(d, _)| d)
+        .collect();
+    assert_eq!(queued.len(), 1, "{outcomes:?}");
+    for outcome in &outcomes {
+        match outcome {
+            Ok(PushRecord::Queued { .. }) => {}
+            Ok(PushRecord::Duplicate(id)) => assert_eq!(id, &queued[0].id),
+            other => panic!("{other:?}"),
+        }
+    }
+    let recorded = store.list_deployments(&app.id, None).await.unwrap();
+    assert_eq!(recorded.len(), 2, "the first and one copy");
+}
