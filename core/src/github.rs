@@ -96,10 +96,35 @@ pub enum Verdict {
     Ignore(String),
 }
 
+/// Whether a `Content-Type` is JSON, the only payload format accepted.
+pub fn is_json(content_type: &str) -> bool {
+    content_type
+        .split(';')
+        .next()
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
+}
+
+/// An `X-GitHub-Delivery` header: a GUID, or absent. Anything else is
+/// refused rather than stored as a key.
+pub fn delivery_id(header: Option<&str>) -> Result<Option<&str>, PayloadError> {
+    match header {
+        None => Ok(None),
+        Some(id)
+            if (1..=100).contains(&id.len())
+                && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') =>
+        {
+            Ok(Some(id))
+        }
+        Some(_) => Err(PayloadError::BadDelivery),
+    }
+}
+
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum PayloadError {
     #[error("the X-GitHub-Event header is missing")]
     NoEvent,
+    #[error("the X-GitHub-Delivery header is not a delivery id")]
+    BadDelivery,
     #[error("the push payload is not what GitHub sends: {0}")]
     Malformed(String),
 }
@@ -190,6 +215,19 @@ mod tests {
             Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes keys of any length");
         mac.update(body);
         format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+    }
+
+    #[test]
+    fn headers_are_what_github_sends() {
+        assert!(is_json("application/json"));
+        assert!(is_json("Application/JSON; charset=utf-8"));
+        assert!(!is_json("application/x-www-form-urlencoded"));
+        assert!(!is_json(""));
+        let guid = "72d3162e-cc78-11e3-81ab-4c9367dc0958";
+        assert_eq!(delivery_id(Some(guid)), Ok(Some(guid)));
+        assert_eq!(delivery_id(None), Ok(None));
+        assert_eq!(delivery_id(Some("a#b")), Err(PayloadError::BadDelivery));
+        assert_eq!(delivery_id(Some("")), Err(PayloadError::BadDelivery));
     }
 
     #[test]

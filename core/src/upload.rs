@@ -52,6 +52,15 @@ pub fn archive_key(app_id: &str, epoch_millis: u64, format: ArchiveFormat) -> St
     format!("sources/{app_id}/{epoch_millis}.{}", format.extension())
 }
 
+/// An archive of `size` bytes is within the limit, as declared for its
+/// upload URL and as stored (S3 enforces the signed size, the emulator not).
+pub fn check_size(size: u64) -> Result<(), UploadRequestError> {
+    if size > MAX_ARCHIVE_BYTES {
+        return Err(UploadRequestError::TooLarge(size));
+    }
+    Ok(())
+}
+
 /// The body of `POST /apps/{id}/source`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UploadRequest {
@@ -106,9 +115,7 @@ impl UploadRequest {
                     "must be the archive's size in bytes, a positive integer",
                 )
             })?;
-        if size > MAX_ARCHIVE_BYTES {
-            return Err(UploadRequestError::TooLarge(size));
-        }
+        check_size(size)?;
         Ok(Self { format, size })
     }
 }

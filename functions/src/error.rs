@@ -7,6 +7,7 @@ use slipway_core::deploy_request::RequestError;
 use slipway_core::envelope::EnvelopeError;
 use slipway_core::fields::FieldError;
 use slipway_core::store::StoreError;
+use slipway_core::upload::UploadRequestError;
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -77,6 +78,22 @@ impl From<RequestError> for ApiError {
                 Self::new(StatusCode::BAD_REQUEST, "invalid_json", e.to_string())
             }
             RequestError::Field(f) => f.into(),
+        }
+    }
+}
+
+impl From<UploadRequestError> for ApiError {
+    fn from(e: UploadRequestError) -> Self {
+        match e {
+            UploadRequestError::TooLarge(_) => Self {
+                field: Some("size".into()),
+                ..Self::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "archive_too_large",
+                    e.to_string(),
+                )
+            },
+            UploadRequestError::Field(f) => f.into(),
         }
     }
 }

@@ -12,7 +12,7 @@ use slipway_core::job::JobMessage;
 use slipway_core::model::{App, AppConfig, Archive, Credentials, Deployment, Trigger};
 use slipway_core::status::DeploymentStatus;
 use slipway_core::store::StoreError;
-use slipway_core::upload::MAX_ARCHIVE_BYTES;
+use slipway_core::upload;
 use tracing::Instrument;
 
 use crate::auth::{Owner, PublicBase};
@@ -361,15 +361,7 @@ pub async fn send_job(
 async fn archive_to_build(state: &AppState, app: &App) -> Result<Archive, ApiError> {
     if let Some(pending) = &app.upload {
         if let Some((size, modified)) = sources::stored_size(state, &pending.path).await? {
-            if size > MAX_ARCHIVE_BYTES {
-                return Err(ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "archive_too_large",
-                    format!(
-                        "the uploaded archive is {size} bytes; at most {MAX_ARCHIVE_BYTES} (500 MB) are accepted"
-                    ),
-                ));
-            }
+            upload::check_size(size)?;
             return Ok(Archive {
                 path: pending.path.clone(),
                 size: pending.size,

@@ -13,9 +13,7 @@ use slipway_core::deploy_request::UploadAppRequest;
 use slipway_core::ids;
 use slipway_core::model::{App, AppConfig, Credentials, PendingUpload};
 use slipway_core::store::StoreError;
-use slipway_core::upload::{
-    archive_key, UploadRequest, UploadRequestError, MAX_ARCHIVE_BYTES, UPLOAD_URL_SECONDS,
-};
+use slipway_core::upload::{archive_key, UploadRequest, MAX_ARCHIVE_BYTES, UPLOAD_URL_SECONDS};
 
 use super::deploy::seal_credentials;
 use crate::auth::{Owner, PublicBase};
@@ -88,18 +86,7 @@ pub async fn source(
     Path(id): Path<String>,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Answer, ApiError> {
-    let req = UploadRequest::parse(&body?).map_err(|e| match e {
-        UploadRequestError::TooLarge(_) => {
-            let mut err = ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "archive_too_large",
-                e.to_string(),
-            );
-            err.field = Some("size".into());
-            err
-        }
-        UploadRequestError::Field(f) => f.into(),
-    })?;
+    let req = UploadRequest::parse(&body?)?;
     let app = state
         .store
         .get_owned_app(&owner, &id)

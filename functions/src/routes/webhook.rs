@@ -60,7 +60,7 @@ pub async fn github(
     github::verify(secret.as_bytes(), &body, &digest).map_err(|e| bad_signature(&e))?;
 
     let content_type = header("content-type").unwrap_or_default();
-    if !is_json(content_type) {
+    if !github::is_json(content_type) {
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
@@ -78,13 +78,7 @@ pub async fn github(
         branch,
         &app.config.watch_paths,
     )
-    .map_err(|e| {
-        let code = match e {
-            PayloadError::NoEvent => "missing_event",
-            PayloadError::Malformed(_) => "invalid_payload",
-        };
-        ApiError::new(StatusCode::BAD_REQUEST, code, e.to_string())
-    })?;
+    .map_err(payload_error)?;
     match verdict {
         Verdict::Pong => Ok((
             StatusCode::OK,
@@ -98,10 +92,20 @@ pub async fn github(
             ))
         }
         Verdict::Deploy { commit } => {
-            let delivery = delivery_id(header("x-github-delivery"))?;
+            let delivery =
+                github::delivery_id(header("x-github-delivery")).map_err(payload_error)?;
             deploy(&state, app, commit, delivery).await
         }
     }
+}
+
+fn payload_error(e: PayloadError) -> ApiError {
+    let code = match e {
+        PayloadError::NoEvent => "missing_event",
+        PayloadError::BadDelivery => "invalid_delivery",
+        PayloadError::Malformed(_) => "invalid_payload",
+    };
+    ApiError::new(StatusCode::BAD_REQUEST, code, e.to_string())
 }
 
 fn bad_signature(e: &SignatureError) -> ApiError {
@@ -110,32 +114,6 @@ fn bad_signature(e: &SignatureError) -> ApiError {
         other => format!("{other}; GitHub sends it when the webhook has a secret"),
     };
     ApiError::new(StatusCode::UNAUTHORIZED, "invalid_signature", message)
-}
-
-fn is_json(content_type: &str) -> bool {
-    content_type
-        .split(';')
-        .next()
-        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
-}
-
-/// `X-GitHub-Delivery` is a GUID; anything else is refused rather than
-/// stored as a key.
-fn delivery_id(header: Option<&str>) -> Result<Option<&str>, ApiError> {
-    match header {
-        None => Ok(None),
-        Some(id)
-            if (1..=100).contains(&id.len())
-                && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') =>
-        {
-            Ok(Some(id))
-        }
-        Some(_) => Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_delivery",
-            "the X-GitHub-Delivery header is not a delivery id",
-        )),
-    }
 }
 
 /// Records a deployment of `commit` with the delivery that asked for it

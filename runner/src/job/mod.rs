@@ -38,6 +38,9 @@ const CANCELLED: &str = "cancelled on request";
 const APP_DELETED: &str = "the app was deleted";
 const REPLACED: &str = "a newer deployment of the app replaced it";
 
+/// How long the presigned GET an archive is fetched through stays valid.
+const FETCH_URL_LIFETIME: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
 /// The biggest build context sent to the engine.
 const MAX_CONTEXT_BYTES: u64 = 2 * 1024 * 1024 * 1024;
 
@@ -635,10 +638,8 @@ async fn build_from_archive(
         .bucket(&rt.config.bucket)
         .key(&stored.path)
         .presigned(
-            aws_sdk_s3::presigning::PresigningConfig::expires_in(std::time::Duration::from_secs(
-                900,
-            ))
-            .map_err(|e| Failure::Infra(e.to_string()))?,
+            aws_sdk_s3::presigning::PresigningConfig::expires_in(FETCH_URL_LIFETIME)
+                .map_err(|e| Failure::Infra(e.to_string()))?,
         )
         .await
         .map_err(|e| Failure::Infra(format!("presigning the archive: {e}")))?;
