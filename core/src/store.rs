@@ -8,6 +8,7 @@
 //! | deployment | `DEP#<id>`          | `DEP`   | `APPDEPS#<appId>`  | `DEP#<id>`    |
 //! | API token  | `TOKEN#<sha256>`    | `TOKEN` |                    |               |
 //! | delivery   | `DELIVERY#<app>#<id>` | `DELIVERY` |                 |               |
+//! | placement  | `RUNNER#<runnerId>` | `APP#<appId>` |                 |               |
 //!
 //! Webhook deliveries carry `expiresAt` (epoch seconds), the table's TTL.
 
@@ -119,6 +120,14 @@ fn deployment_item(d: &Deployment) -> Result<HashMap<String, AttributeValue>, St
             ("GSI1SK", format!("DEP#{}", d.id)),
         ],
     )
+}
+
+fn runner_pk(runner_id: &str) -> String {
+    format!("RUNNER#{runner_id}")
+}
+
+fn placement_key(runner_id: &str, app_id: &str) -> (String, String) {
+    (runner_pk(runner_id), format!("APP#{app_id}"))
 }
 
 fn delivery_pk(app_id: &str, delivery_id: &str) -> String {
@@ -1004,10 +1013,11 @@ impl Store {
     /// "This runner's host runs the app's live container": what a runner
     /// checks to bring back a container that disappeared.
     fn placement(&self, runner_id: &str, app_id: &str) -> Result<Put, StoreError> {
+        let (pk, sk) = placement_key(runner_id, app_id);
         Put::builder()
             .table_name(&self.table)
-            .item("PK", s(format!("RUNNER#{runner_id}")))
-            .item("SK", s(format!("APP#{app_id}")))
+            .item("PK", s(pk))
+            .item("SK", s(sk))
             .item("appId", s(app_id))
             .build()
             .map_err(malformed_request)
@@ -1021,7 +1031,7 @@ impl Store {
             .query()
             .table_name(&self.table)
             .key_condition_expression("PK = :pk")
-            .expression_attribute_values(":pk", s(format!("RUNNER#{runner_id}")))
+            .expression_attribute_values(":pk", s(runner_pk(runner_id)))
             .into_paginator()
             .items()
             .send();
@@ -1038,11 +1048,12 @@ impl Store {
     }
 
     pub async fn drop_placement(&self, runner_id: &str, app_id: &str) -> Result<(), StoreError> {
+        let (pk, sk) = placement_key(runner_id, app_id);
         self.db
             .delete_item()
             .table_name(&self.table)
-            .key("PK", s(format!("RUNNER#{runner_id}")))
-            .key("SK", s(format!("APP#{app_id}")))
+            .key("PK", s(pk))
+            .key("SK", s(sk))
             .send()
             .await
             .map_err(dynamo)?;
