@@ -65,6 +65,10 @@ enum Command {
         /// Follow the build until the app runs or fails.
         #[arg(long, short)]
         follow: bool,
+        /// Print the webhook's secret (for GitHub's webhook settings); it is
+        /// hidden otherwise, so it stays out of CI logs.
+        #[arg(long)]
+        show_webhook_secret: bool,
     },
     /// List your apps.
     Apps,
@@ -188,6 +192,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             watch_paths,
             config,
             follow,
+            show_webhook_secret,
         } => {
             let mut body = config.fields()?;
             body.insert("name".into(), name.into());
@@ -202,7 +207,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 body.insert("watchPaths".into(), watch_paths.into());
             }
             let queued = client.post("/deploy", Some(&Value::Object(body))).await?;
-            println!("{}", serde_json::to_string_pretty(&queued)?);
+            print_queued(&queued, show_webhook_secret)?;
             finish(&client, &queued, follow).await
         }
         Command::Apps => {
@@ -237,7 +242,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Redeploy { app, follow } => {
             let id = app_id(&client, &app).await?;
             let queued = client.post(&format!("/apps/{id}/redeploy"), None).await?;
-            println!("{}", serde_json::to_string_pretty(&queued)?);
+            print_queued(&queued, false)?;
             finish(&client, &queued, follow).await
         }
         Command::Cancel { deployment } => {
@@ -290,6 +295,16 @@ async fn up(
     eprintln!("==> uploaded to {}", text(&url["sourceArchivePath"]));
     let queued = client.post(&format!("/apps/{id}/deploy"), None).await?;
     finish(client, &queued, true).await
+}
+
+/// Prints a deploy route's answer; the webhook secret only when asked.
+fn print_queued(queued: &Value, show_webhook_secret: bool) -> anyhow::Result<()> {
+    let mut shown = queued.clone();
+    if !show_webhook_secret && shown["webhook"]["secret"].is_string() {
+        shown["webhook"]["secret"] = "(hidden; add --show-webhook-secret to print it)".into();
+    }
+    println!("{}", serde_json::to_string_pretty(&shown)?);
+    Ok(())
 }
 
 /// Prints where a queued deployment went, following it when asked.

@@ -151,6 +151,28 @@ async fn slipway_deploy_follows_a_git_app_to_running() {
     );
     assert!(out.status.success(), "{}", said(&out));
     assert!(said(&out).contains("\"webhook\""), "{}", said(&out));
+    // The webhook secret stays out of the output (a CI log) unless asked for.
+    let shown = slipway(
+        &api,
+        &dir,
+        &[
+            "deploy",
+            "--name",
+            "gitapp",
+            "--repo",
+            &git.url("app"),
+            "--port",
+            "8080",
+            "--env",
+            "A=1",
+            "--show-webhook-secret",
+        ],
+    );
+    assert!(shown.status.success(), "{}", said(&shown));
+    let answer: Value = serde_json::from_slice(&shown.stdout).unwrap();
+    let secret = answer["webhook"]["secret"].as_str().unwrap();
+    assert_eq!(secret.len(), 64, "{answer}");
+    assert!(!said(&out).contains(secret), "{}", said(&out));
     let out = slipway(
         &api,
         &dir,
