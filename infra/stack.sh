@@ -139,6 +139,7 @@ import json, sys
 r = json.load(sys.stdin)
 print("SLIPWAY_TABLE=" + r["tables"]["Table"])
 print("SLIPWAY_QUEUE_URL=" + r["queues"]["JobQueue"])
+print("SLIPWAY_PUSH_QUEUE_URL=" + r["queues"]["PushQueue"])
 print("SLIPWAY_DLQ_URL=" + r["queues"]["JobDeadLetterQueue"])
 print("SLIPWAY_BUCKET=" + r["buckets"]["Bucket"])
 print("SLIPWAY_KMS_KEY_ID=" + r["keys"]["SealKey"])'
@@ -294,7 +295,10 @@ test_all() {
 
 bench() {
   services
-  build
+  # What ships is built for release (cargo lambda builds release too).
+  log "building for release (cargo build --release --workspace --bins)"
+  (cd "$ROOT" && cargo build --release --workspace --bins --quiet)
+  local bin=$ROOT/target/release
   # A fresh set of resources each run: the emulator slows down as a table
   # grows (its transactions copy the table), so old runs would skew new ones.
   local prefix=slipway-bench-$(date +%s) port=8790
@@ -305,9 +309,9 @@ bench() {
   set +a
   stop bench-api
   stop bench-runner
-  SLIPWAY_LISTEN=127.0.0.1:$port SLIPWAY_ALLOW_LOOPBACK_REPOS=true start_bg bench-api "${BENCH_API_BIN:-$ROOT/target/debug/local-api}"
+  SLIPWAY_LISTEN=127.0.0.1:$port SLIPWAY_ALLOW_LOOPBACK_REPOS=true start_bg bench-api "$bin/local-api"
   wait_for "the bench API" curl -s -o /dev/null "http://127.0.0.1:$port/apps"
-  SLIPWAY_RUNNER_ID=bench-runner SLIPWAY_WORK_DIR=$STATE/bench-work start_bg bench-runner "$ROOT/target/debug/slipway-runner"
+  SLIPWAY_RUNNER_ID=bench-runner SLIPWAY_WORK_DIR=$STATE/bench-work start_bg bench-runner "$bin/slipway-runner"
   mkdir -p "$STATE/bench-git"
   stop bench-git
   start_bg bench-git "$PY" "$ROOT/infra/git_http.py" --root "$STATE/bench-git" --port 8791
@@ -315,7 +319,7 @@ bench() {
   log "benchmarking (${BENCH_RUNS:-3} runs; the slow layer sleeps ${BENCH_SLOW_SECONDS:-10} s)"
   # The runner is stopped before the webhook part: in production builds run
   # on other hosts, not next to the API and the emulator on these 2 cores.
-  SLIPWAY_API=http://127.0.0.1:$port SLIPWAY_TOKEN=$("$ROOT/target/debug/slipway-admin" mint-token bench) \
+  SLIPWAY_API=http://127.0.0.1:$port SLIPWAY_TOKEN=$("$bin/slipway-admin" mint-token bench) \
     GIT_ROOT=$STATE/bench-git GIT_BASE=http://127.0.0.1:8791 BENCH_OUT=$STATE/bench.json \
     BENCH_RUNNER_PIDFILE=$PIDS/bench-runner.pid \
     "$PY" "$ROOT/infra/bench.py" || { stop bench-api; stop bench-runner; stop bench-git; exit 1; }

@@ -146,13 +146,23 @@ pub struct Delivery<'a> {
 /// What [`Store::record_push`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PushRecord {
-    /// The deployment is the app's newest; `previous` was, before it.
-    Queued { previous: Option<String> },
-    /// The delivery was received before and queued this deployment.
+    /// The deployment and its delivery are recorded; linking it as the
+    /// app's newest is [`Store::link_push`]'s, once the push is queued.
+    Recorded,
+    /// The delivery was received before and recorded this deployment.
     Duplicate(String),
+}
+
+/// What [`Store::link_push`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PushLink {
+    /// The deployment is the app's newest; `previous` was, before it.
+    Newest { previous: Option<String> },
+    /// It was already the app's newest: the push was handled before.
+    AlreadyNewest,
     /// A newer deployment was recorded first: this one is superseded.
-    Outdated(String),
-    /// The app was deleted meanwhile.
+    Outdated,
+    /// The app was deleted meanwhile: this one is cancelled.
     AppGone,
 }
 
@@ -425,10 +435,10 @@ impl Store {
     }
 
     /// Records a deployment a webhook push asked for, once per delivery, in
-    /// single-item writes (a push is answered while GitHub waits): the
-    /// deployment, then the delivery naming it, then the deployment becomes
-    /// the app's newest if nothing newer was recorded meanwhile. A delivery
-    /// on record always names a deployment that exists.
+    /// single-item writes while GitHub waits: the deployment, then the
+    /// delivery naming it, so a delivery on record always names a deployment
+    /// that exists. The deployment stays `queued` and unlinked until
+    /// [`Store::link_push`].
     pub async fn record_push(
         &self,
         app_id: &str,
@@ -443,34 +453,59 @@ impl Store {
             .send()
             .await
             .map_err(conditional)?;
-        if let Some(delivery) = delivery {
-            let put = self
-                .db
-                .put_item()
-                .table_name(&self.table)
-                .item("PK", s(delivery_pk(app_id, delivery.id)))
-                .item("SK", s("DELIVERY"))
-                .item("deploymentId", s(&deployment.id))
-                .item(
-                    "expiresAt",
-                    AttributeValue::N(delivery.expires_at.to_string()),
-                )
-                .condition_expression("attribute_not_exists(PK)")
-                .send()
-                .await;
-            match put.map_err(conditional) {
-                Ok(_) => {}
-                Err(StoreError::Conflict) => {
-                    self.delete_unlinked(&deployment.id).await?;
-                    let earlier = self
-                        .get_string(delivery_pk(app_id, delivery.id), "DELIVERY", "deploymentId")
-                        .await?
-                        .unwrap_or_default();
-                    return Ok(PushRecord::Duplicate(earlier));
-                }
-                Err(e) => return Err(e),
+        let Some(delivery) = delivery else {
+            return Ok(PushRecord::Recorded);
+        };
+        let put = self
+            .db
+            .put_item()
+            .table_name(&self.table)
+            .item("PK", s(delivery_pk(app_id, delivery.id)))
+            .item("SK", s("DELIVERY"))
+            .item("deploymentId", s(&deployment.id))
+            .item(
+                "expiresAt",
+                AttributeValue::N(delivery.expires_at.to_string()),
+            )
+            .condition_expression("attribute_not_exists(PK)")
+            .send()
+            .await;
+        match put.map_err(conditional) {
+            Ok(_) => Ok(PushRecord::Recorded),
+            Err(StoreError::Conflict) => {
+                self.delete_unlinked(&deployment.id).await?;
+                let earlier = self
+                    .get_string(delivery_pk(app_id, delivery.id), "DELIVERY", "deploymentId")
+                    .await?
+                    .unwrap_or_default();
+                Ok(PushRecord::Duplicate(earlier))
             }
+            Err(e) => Err(e),
         }
+    }
+
+    /// Forgets a delivery whose push could not be queued, so that GitHub's
+    /// redelivery of it is not taken for a duplicate.
+    pub async fn forget_delivery(&self, app_id: &str, delivery_id: &str) -> Result<(), StoreError> {
+        self.db
+            .delete_item()
+            .table_name(&self.table)
+            .key("PK", s(delivery_pk(app_id, delivery_id)))
+            .key("SK", s("DELIVERY"))
+            .send()
+            .await
+            .map_err(dynamo)?;
+        Ok(())
+    }
+
+    /// Makes a recorded push's deployment the app's newest, unless a newer
+    /// one was linked meanwhile (then it is superseded) or the app is gone
+    /// (then it is cancelled). Safe to repeat.
+    pub async fn link_push(
+        &self,
+        app_id: &str,
+        deployment_id: &str,
+    ) -> Result<PushLink, StoreError> {
         let linked = self
             .db
             .update_item()
@@ -484,39 +519,41 @@ impl Store {
                 "attribute_exists(PK) AND attribute_not_exists(deletedAt) \
                  AND (attribute_not_exists(latestDeploymentId) OR latestDeploymentId < :dep)",
             )
-            .expression_attribute_values(":dep", s(&deployment.id))
-            .expression_attribute_values(":now", s(&deployment.created_at))
+            .expression_attribute_values(":dep", s(deployment_id))
+            .expression_attribute_values(":now", s(crate::ids::now_rfc3339()))
             .expression_attribute_values(":one", AttributeValue::N("1".into()))
             .return_values(ReturnValue::UpdatedOld)
             .send()
             .await;
         match linked.map_err(conditional) {
-            Ok(out) => Ok(PushRecord::Queued {
+            Ok(out) => Ok(PushLink::Newest {
                 previous: out
                     .attributes
                     .and_then(|a| a.get("latestDeploymentId").cloned())
                     .and_then(|v| v.as_s().ok().cloned()),
             }),
             Err(StoreError::Conflict) => {
-                let gone = self
+                let app = self
                     .get_app(app_id)
                     .await?
-                    .is_none_or(|a| a.deleted_at.is_some());
-                let (to, why, record) = if gone {
-                    (
+                    .filter(|a| a.deleted_at.is_none());
+                let (to, why, link) = match app {
+                    None => (
                         DeploymentStatus::Cancelled,
                         "the app was deleted",
-                        PushRecord::AppGone,
-                    )
-                } else {
-                    (
+                        PushLink::AppGone,
+                    ),
+                    Some(a) if a.latest_deployment_id.as_deref() == Some(deployment_id) => {
+                        return Ok(PushLink::AlreadyNewest)
+                    }
+                    Some(_) => (
                         DeploymentStatus::Superseded,
                         "a newer deployment was recorded first",
-                        PushRecord::Outdated(deployment.id.clone()),
-                    )
+                        PushLink::Outdated,
+                    ),
                 };
-                match self.set_status(&deployment.id, to, None, Some(why)).await {
-                    Ok(_) | Err(StoreError::Conflict) => Ok(record),
+                match self.set_status(deployment_id, to, None, Some(why)).await {
+                    Ok(_) | Err(StoreError::Conflict) => Ok(link),
                     Err(e) => Err(e),
                 }
             }

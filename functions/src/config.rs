@@ -6,6 +6,8 @@ use slipway_core::fields::RepoPolicy;
 pub struct Config {
     pub table: String,
     pub queue_url: String,
+    /// Pushes verified by the webhook, waiting to be linked and queued.
+    pub push_queue_url: String,
     pub kms_key_id: String,
     pub bucket: String,
     /// Base URL users reach the API at, for webhook URLs. Unset on Lambda,
@@ -30,6 +32,7 @@ impl Config {
         Ok(Self {
             table: required("SLIPWAY_TABLE")?,
             queue_url: required("SLIPWAY_QUEUE_URL")?,
+            push_queue_url: required("SLIPWAY_PUSH_QUEUE_URL")?,
             kms_key_id: required("SLIPWAY_KMS_KEY_ID")?,
             bucket: required("SLIPWAY_BUCKET")?,
             public_api_url: std::env::var("SLIPWAY_PUBLIC_API_URL")

@@ -5,6 +5,8 @@ pub mod auth;
 pub mod authorizer;
 pub mod config;
 pub mod error;
+pub mod pushes;
+pub mod queue;
 pub mod routes;
 pub mod sources;
 pub mod state;

@@ -32,6 +32,7 @@ pub struct Resources {
     pub prefix: String,
     pub table: String,
     pub queue_url: String,
+    pub push_queue_url: String,
     pub dlq_url: String,
     pub bucket: String,
     pub kms_key: String,
@@ -59,6 +60,7 @@ impl Resources {
             prefix,
             table: r["tables"]["Table"].as_str().unwrap().to_owned(),
             queue_url: r["queues"]["JobQueue"].as_str().unwrap().to_owned(),
+            push_queue_url: r["queues"]["PushQueue"].as_str().unwrap().to_owned(),
             dlq_url: r["queues"]["JobDeadLetterQueue"]
                 .as_str()
                 .unwrap()
@@ -73,6 +75,7 @@ impl Resources {
         vec![
             ("SLIPWAY_TABLE", self.table.clone()),
             ("SLIPWAY_QUEUE_URL", self.queue_url.clone()),
+            ("SLIPWAY_PUSH_QUEUE_URL", self.push_queue_url.clone()),
             ("SLIPWAY_BUCKET", self.bucket.clone()),
             ("SLIPWAY_KMS_KEY_ID", self.kms_key.clone()),
         ]
@@ -245,6 +248,23 @@ impl Api {
         bodies
     }
 
+    /// Waits until the job queue holds `n` jobs: the push recorder sends a
+    /// push's job a moment after the webhook answered.
+    pub async fn wait_queue_depth(&self, n: usize) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let depth = self.queue_depth().await;
+            if depth == n {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the job queue holds {depth} jobs, not {n}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
     pub async fn queue_depth(&self) -> usize {
         let out = self
             .sqs()
@@ -325,6 +345,16 @@ pub async fn invoke_lambda(
     api: &Api,
     binary: &str,
     events: Vec<Value>,
+) -> Vec<Result<Value, Value>> {
+    invoke_lambda_with(api, binary, events, &[]).await
+}
+
+/// [`invoke_lambda`] with some of the function's variables replaced.
+pub async fn invoke_lambda_with(
+    api: &Api,
+    binary: &str,
+    events: Vec<Value>,
+    vars: &[(&str, &str)],
 ) -> Vec<Result<Value, Value>> {
     use axum::extract::{Path, State};
     use axum::http::HeaderMap;
@@ -421,6 +451,7 @@ pub async fn invoke_lambda(
         .env("AWS_LAMBDA_LOG_STREAM_NAME", "test")
         .env("AWS_LAMBDA_LOG_GROUP_NAME", "test")
         .env("AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH", "true")
+        .envs(vars.iter().copied())
         .kill_on_drop(true)
         .spawn()
         .expect("the Lambda binary starts");

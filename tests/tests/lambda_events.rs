@@ -208,3 +208,129 @@ async fn the_webhook_function_checks_the_bytes_as_received() {
     assert_eq!(answers[3].0, 401, "{}", answers[3].1);
     assert_eq!(answers[3].1["error"]["code"], "invalid_signature");
 }
+
+/// An SQS event as Lambda's event source hands it to a function.
+fn sqs_event(messages: &[(&str, &str)]) -> Value {
+    let records: Vec<Value> = messages
+        .iter()
+        .map(|(id, body)| {
+            json!({
+                "messageId": id,
+                "receiptHandle": format!("handle-{id}"),
+                "body": body,
+                "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1795000000000"},
+                "messageAttributes": {},
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:PushQueue",
+                "awsRegion": "us-east-1"
+            })
+        })
+        .collect();
+    json!({ "Records": records })
+}
+
+#[tokio::test]
+async fn the_push_function_links_the_push_and_sends_its_job() {
+    let api = Api::start().await;
+    let (status, created) = api
+        .call(
+            "POST",
+            "/deploy",
+            Some(json!({"name": "recorded", "repo": "https://github.com/acme/api.git"})),
+        )
+        .await;
+    assert_eq!(status, 202, "{created}");
+    let app_id = created["appId"].as_str().unwrap();
+    let first = created["deploymentId"].as_str().unwrap();
+    let secret = created["webhook"]["secret"].as_str().unwrap();
+    let sha = "6dcb09b5b57875f334f61aebed695e2e4193db5e";
+    let body = format!(
+        r#"{{"ref":"refs/heads/main","after":"{sha}","deleted":false,"commits":[],"repository":{{"pushed_at":1795000000}}}}"#
+    )
+    .into_bytes();
+    // The webhook function hands its push to a queue local-api does not
+    // read, so that the push function below is the one to handle it.
+    let answers = invoke_lambda_with(
+        &api,
+        "slipway-webhook",
+        vec![delivery_event(
+            app_id,
+            &[
+                ("Content-Type", "application/json".to_owned()),
+                ("X-GitHub-Event", "push".to_owned()),
+                ("X-GitHub-Delivery", "d-1".to_owned()),
+                ("X-Hub-Signature-256", github_signature(secret, &body)),
+            ],
+            &body,
+            false,
+        )],
+        &[("SLIPWAY_PUSH_QUEUE_URL", &api.res.dlq_url)],
+    )
+    .await;
+    let answer = answers[0].as_ref().expect("the webhook function answered");
+    assert_eq!(answer["statusCode"], 202, "{answer}");
+    let dep = proxy_body(answer)["deploymentId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let got = api
+        .sqs()
+        .receive_message()
+        .queue_url(&api.res.dlq_url)
+        .send()
+        .await
+        .unwrap();
+    let push = got.messages.unwrap_or_default()[0].body.clone().unwrap();
+    assert_eq!(
+        serde_json::from_str::<Value>(&push).unwrap(),
+        json!({"deploymentId": dep, "appId": app_id}),
+        "two ids and nothing secret"
+    );
+    let (_, shown) = api.call("GET", &format!("/apps/{app_id}"), None).await;
+    assert_eq!(
+        shown["latestDeploymentId"], first,
+        "recorded, not linked yet"
+    );
+
+    let answers = invoke_lambda(
+        &api,
+        "slipway-pushes",
+        vec![
+            sqs_event(&[("m-1", &push), ("m-2", "not a push")]),
+            sqs_event(&[("m-1", &push)]),
+        ],
+    )
+    .await;
+    for answer in &answers {
+        let answer = answer.as_ref().expect("the push function answered");
+        assert_eq!(answer["batchItemFailures"], json!([]), "{answer}");
+    }
+    let (_, shown) = api.call("GET", &format!("/apps/{app_id}"), None).await;
+    assert_eq!(shown["latestDeploymentId"], dep.as_str(), "{shown}");
+    let (_, before) = api
+        .call("GET", &format!("/deployments/{first}"), None)
+        .await;
+    assert_eq!(before["status"], "superseded", "{before}");
+    let jobs = api.queued_messages().await;
+    assert_eq!(
+        jobs.iter().filter(|j| j.contains(dep.as_str())).count(),
+        2,
+        "handled twice, its job is sent again (a runner drops the spare): {jobs:?}"
+    );
+
+    // A push that cannot be linked now goes back to the queue, alone.
+    let answers = invoke_lambda_with(
+        &api,
+        "slipway-pushes",
+        vec![sqs_event(&[("m-3", &push)])],
+        &[("SLIPWAY_TABLE", "no-such-table")],
+    )
+    .await;
+    let answer = answers[0].as_ref().expect("the push function answered");
+    assert_eq!(
+        answer["batchItemFailures"],
+        json!([{"itemIdentifier": "m-3"}]),
+        "{answer}"
+    );
+}

@@ -4,7 +4,7 @@
 
 use slipway_core::model::{App, AppConfig, Deployment, Phase, Source, Trigger};
 use slipway_core::status::DeploymentStatus;
-use slipway_core::store::{Delivery, PushRecord, Store, StoreError};
+use slipway_core::store::{Delivery, PushLink, PushRecord, Store, StoreError};
 use slipway_e2e::*;
 
 async fn store() -> Store {
@@ -221,9 +221,7 @@ async fn a_push_is_recorded_once_per_delivery_and_never_behind_a_newer_one() {
             .record_push(&app.id, &pushed, Some(delivery))
             .await
             .unwrap(),
-        PushRecord::Queued {
-            previous: Some(first.id.clone())
-        }
+        PushRecord::Recorded
     );
     let again = Deployment::queued(&app, Trigger::Webhook);
     assert_eq!(
@@ -234,22 +232,63 @@ async fn a_push_is_recorded_once_per_delivery_and_never_behind_a_newer_one() {
         PushRecord::Duplicate(pushed.id.clone())
     );
     assert!(store.get_deployment(&again.id).await.unwrap().is_none());
-    // Made before `pushed` but recorded after it: superseded at once, and
-    // the app's newest deployment never moves back.
+    // Recorded, not yet the app's newest: the push recorder links it.
+    let before = store.get_app(&app.id).await.unwrap().unwrap();
+    assert_eq!(before.latest_deployment_id, Some(first.id.clone()));
+    assert_eq!(
+        store.link_push(&app.id, &pushed.id).await.unwrap(),
+        PushLink::Newest {
+            previous: Some(first.id.clone())
+        }
+    );
+    assert_eq!(
+        store.link_push(&app.id, &pushed.id).await.unwrap(),
+        PushLink::AlreadyNewest,
+        "a push message handled twice"
+    );
+    // Made before `pushed` but linked after it: superseded, and the app's
+    // newest deployment never moves back.
     assert_eq!(
         store.record_push(&app.id, &older, None).await.unwrap(),
-        PushRecord::Outdated(older.id.clone())
+        PushRecord::Recorded
+    );
+    assert_eq!(
+        store.link_push(&app.id, &older.id).await.unwrap(),
+        PushLink::Outdated
     );
     let older = store.get_deployment(&older.id).await.unwrap().unwrap();
     assert_eq!(older.status, DeploymentStatus::Superseded);
     let now = store.get_app(&app.id).await.unwrap().unwrap();
     assert_eq!(now.latest_deployment_id, Some(pushed.id.clone()));
+    // A delivery whose push could not be queued is forgotten: its
+    // redelivery records anew.
+    store.forget_delivery(&app.id, delivery.id).await.unwrap();
+    let redelivered = Deployment::queued(&app, Trigger::Webhook);
+    assert_eq!(
+        store
+            .record_push(&app.id, &redelivered, Some(delivery))
+            .await
+            .unwrap(),
+        PushRecord::Recorded
+    );
     // A config change read before the push cannot record itself after it.
     let stale = Deployment::queued(&app, Trigger::Api);
     assert!(matches!(
         store.add_deployment(&app, None, &stale).await,
         Err(StoreError::Conflict)
     ));
+    // A push linked after its app was deleted is cancelled.
+    store.delete_app(&now).await.unwrap();
+    assert_eq!(
+        store.link_push(&app.id, &redelivered.id).await.unwrap(),
+        PushLink::AppGone
+    );
+    let gone = store
+        .get_deployment(&redelivered.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(gone.status, DeploymentStatus::Cancelled);
 }
 
 #[tokio::test]
@@ -275,13 +314,13 @@ async fn concurrent_copies_of_one_delivery_record_one_deployment() {
     let queued: Vec<&Deployment> = copies
         .iter()
         .zip(&outcomes)
-        .filter(|(_, o)| matches!(o, Ok(PushRecord::Queued { .. })))
+        .filter(|(_, o)| matches!(o, Ok(PushRecord::Recorded)))
         .map(|(d, _)| d)
         .collect();
     assert_eq!(queued.len(), 1, "{outcomes:?}");
     for outcome in &outcomes {
         match outcome {
-            Ok(PushRecord::Queued { .. }) => {}
+            Ok(PushRecord::Recorded) => {}
             Ok(PushRecord::Duplicate(id)) => assert_eq!(id, &queued[0].id),
             other => panic!("{other:?}"),
         }

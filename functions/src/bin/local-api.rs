@@ -1,9 +1,9 @@
 //! The API on a TCP port, as API Gateway REST would serve it: every route
 //! behind the bearer authorizer but the signed webhook, one process for all
-//! function groups.
+//! function groups, and the push recorder on the push queue.
 
 use anyhow::Context;
-use slipway_functions::{config::Config, routes, state::AppState, telemetry};
+use slipway_functions::{config::Config, pushes, routes, state::AppState, telemetry};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -18,6 +18,8 @@ async fn main() -> anyhow::Result<()> {
         config.public_api_url = Some(format!("http://{addr}"));
     }
     let state = AppState::from_env(config).await;
+    // On AWS the push queue's event source invokes slipway-pushes.
+    tokio::spawn(pushes::consume(state.clone()));
     let app = routes::all_routes(state).fallback(routes::not_found);
     // The first line on stdout tells scripts and tests where to connect.
     println!("listening on http://{addr}");

@@ -8,15 +8,13 @@ use axum::Json;
 use base64::Engine;
 use slipway_core::deploy_request::DeployRequest;
 use slipway_core::ids;
-use slipway_core::job::JobMessage;
 use slipway_core::model::{App, AppConfig, Archive, Credentials, Deployment, Trigger};
-use slipway_core::status::DeploymentStatus;
 use slipway_core::store::StoreError;
 use slipway_core::upload;
-use tracing::Instrument;
 
 use crate::auth::{Owner, PublicBase};
 use crate::error::ApiError;
+use crate::queue;
 use crate::sources;
 use crate::state::AppState;
 use crate::views;
@@ -286,10 +284,10 @@ async fn enqueue(
     deployment: Deployment,
     webhook_secret: Option<&str>,
 ) -> Result<Accepted, ApiError> {
-    send_job(
+    queue::send_job(
         state,
-        &app,
-        &deployment,
+        &app.id,
+        &deployment.id,
         app.latest_deployment_id.as_deref(),
     )
     .await?;
@@ -297,62 +295,6 @@ async fn enqueue(
         StatusCode::ACCEPTED,
         Json(views::queued(base, &app, &deployment, webhook_secret)),
     ))
-}
-
-/// The deployment `deployment` replaced as the app's newest is superseded
-/// while the job is sent. A job that cannot
-/// be sent fails its deployment at once rather than leaving it queued forever.
-pub async fn send_job(
-    state: &AppState,
-    app: &App,
-    deployment: &Deployment,
-    previous: Option<&str>,
-) -> Result<(), ApiError> {
-    let span = tracing::info_span!("enqueue", app_id = %app.id, deployment_id = %deployment.id);
-    async {
-        let message = JobMessage {
-            deployment_id: deployment.id.clone(),
-            app_id: app.id.clone(),
-        };
-        let (superseded, sent) = tokio::join!(
-            state
-                .store
-                .supersede_previous(previous, &deployment.id),
-            state
-                .sqs
-                .send_message()
-                .queue_url(&state.config.queue_url)
-                .message_body(message.encode())
-                .send()
-        );
-        if let Err(e) = superseded {
-            tracing::warn!(error = %e, "could not supersede older deployments");
-        }
-        if let Err(e) = sent {
-            tracing::error!(error = %aws_sdk_sqs::error::DisplayErrorContext(&e), "could not queue the job");
-            let failed = state
-                .store
-                .set_status(
-                    &deployment.id,
-                    DeploymentStatus::Failed,
-                    None,
-                    Some("the build queue was unavailable"),
-                )
-                .await;
-            if let Err(e) = failed {
-                tracing::error!(error = %e, "could not mark the unqueued deployment failed");
-            }
-            return Err(ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "queue_unavailable",
-                "the build queue is unavailable; nothing was deployed, try again",
-            ));
-        }
-        tracing::info!("deployment queued");
-        Ok(())
-    }
-    .instrument(span)
-    .await
 }
 
 /// The archive an upload app's deployment builds: the one uploaded since

@@ -1,6 +1,6 @@
 //! `POST /webhooks/github/{appId}`: push-to-deploy. No bearer: the delivery
 //! proves itself with the app's webhook secret. The handler only verifies,
-//! records and enqueues; the runner does the rest.
+//! records and enqueues; the push recorder and the runner do the rest.
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -12,8 +12,8 @@ use slipway_core::ids;
 use slipway_core::model::{App, Deployment, Source, Trigger};
 use slipway_core::store::{Delivery, PushRecord};
 
-use super::deploy::send_job;
 use crate::error::ApiError;
+use crate::queue;
 use crate::state::AppState;
 use crate::webhook_secrets;
 
@@ -117,7 +117,7 @@ fn bad_signature(e: &SignatureError) -> ApiError {
 }
 
 /// Records a deployment of `commit` with the delivery that asked for it
-/// (once per delivery id) and sends the job.
+/// (once per delivery id) and hands it to the push recorder.
 async fn deploy(
     state: &AppState,
     app: App,
@@ -142,8 +142,17 @@ async fn deploy(
         .record_push(&app.id, &deployment, delivery)
         .await?
     {
-        PushRecord::Queued { previous } => {
-            send_job(state, &app, &deployment, previous.as_deref()).await?;
+        PushRecord::Recorded => {
+            if let Err(e) = queue::send_push(state, &app.id, &deployment.id).await {
+                // GitHub's redelivery of it must not be taken for a duplicate.
+                if let Some(id) = delivery_id {
+                    if let Err(e) = state.store.forget_delivery(&app.id, id).await {
+                        tracing::error!(app_id = %app.id, error = %e, "could not forget the unqueued delivery");
+                    }
+                }
+                return Err(e);
+            }
+            tracing::info!(app_id = %app.id, deployment_id = %deployment.id, "push recorded");
             Ok(answer(StatusCode::ACCEPTED, "queued", &deployment.id))
         }
         PushRecord::Duplicate(earlier) => {
@@ -151,12 +160,5 @@ async fn deploy(
             dup.1["reason"] = "this delivery was already received; nothing new was queued".into();
             Ok(dup)
         }
-        PushRecord::Outdated(id) => {
-            let mut old = answer(StatusCode::OK, "superseded", &id);
-            old.1["reason"] =
-                "a newer push of this app arrived first; it deploys the branch head".into();
-            Ok(old)
-        }
-        PushRecord::AppGone => Err(bad_signature(&SignatureError::Mismatch)),
     }
 }
