@@ -7,6 +7,7 @@ pub mod config;
 pub mod error;
 pub mod pushes;
 pub mod queue;
+pub mod recent_apps;
 pub mod routes;
 pub mod sources;
 pub mod state;

@@ -6,6 +6,7 @@ use slipway_core::envelope::Envelope;
 use slipway_core::store::Store;
 
 use crate::config::Config;
+use crate::recent_apps::RecentApps;
 use crate::webhook_secrets::SecretCache;
 
 #[derive(Clone)]
@@ -16,6 +17,7 @@ pub struct AppState {
     pub sqs: aws_sdk_sqs::Client,
     pub s3: aws_sdk_s3::Client,
     pub webhook_secrets: SecretCache,
+    pub recent_apps: RecentApps,
 }
 
 impl AppState {
@@ -27,6 +29,7 @@ impl AppState {
             sqs: aws_sdk_sqs::Client::new(&aws),
             s3: slipway_core::aws_clients::s3(&aws),
             webhook_secrets: SecretCache::default(),
+            recent_apps: RecentApps::default(),
             config: Arc::new(config),
         }
     }

@@ -401,3 +401,41 @@ async fn the_readme_curl_and_openssl_delivery_works() {
     });
     assert_eq!(answer["result"], "queued", "{answer}");
 }
+
+#[tokio::test]
+async fn a_changed_branch_applies_to_the_very_next_push() {
+    let api = Api::start().await;
+    let git = GitServer::start(None).await;
+    let sha = git.commit("app", &files(&site("v1")));
+    let repo = git.url("app");
+    let body = json!({"name": "moving", "repo": repo, "port": 8080});
+    let (app, _, secret) = create(&api, body.clone()).await;
+    let to_dev = push_payload(&repo, "refs/heads/dev", &sha, &["www/index.html"]);
+    let (status, answer) = api
+        .deliver_signed(&app, &secret, "push", to_dev.clone())
+        .await;
+    assert_eq!(
+        (status, &answer["result"]),
+        (200, &json!("ignored")),
+        "{answer}"
+    );
+
+    // The webhook has just read the app; the branch changes right after.
+    let mut on_dev = body;
+    on_dev["branch"] = "dev".into();
+    let (status, changed) = api.call("POST", "/deploy", Some(on_dev)).await;
+    assert_eq!(status, 202, "{changed}");
+    let (status, answer) = api.deliver_signed(&app, &secret, "push", to_dev).await;
+    assert_eq!(
+        (status, &answer["result"]),
+        (202, &json!("queued")),
+        "{answer}"
+    );
+    let to_main = push_payload(&repo, "refs/heads/main", &sha, &["www/index.html"]);
+    let (status, answer) = api.deliver_signed(&app, &secret, "push", to_main).await;
+    assert_eq!(
+        (status, &answer["result"]),
+        (200, &json!("ignored")),
+        "{answer}"
+    );
+}

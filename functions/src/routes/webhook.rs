@@ -48,12 +48,13 @@ pub async fn github(
     // this point an unknown app and a wrong signature answer the same.
     let digest =
         github::parse_signature(header("x-hub-signature-256")).map_err(|e| bad_signature(&e))?;
-    let app = match ids::is_id(&app_id) {
-        true => state.store.get_app(&app_id).await?,
-        false => None,
-    }
-    .filter(|a| a.deleted_at.is_none() && !a.config.source.is_upload());
-    let Some(app) = app else {
+    let remembered = state.recent_apps.get(&app_id);
+    let from_memory = remembered.is_some();
+    let app = match remembered {
+        Some(app) => Some(app),
+        None => read_app(&state, &app_id).await?,
+    };
+    let Some(mut app) = app else {
         return Err(bad_signature(&SignatureError::Mismatch));
     };
     let secret = webhook_secrets::open(&state.envelope, &state.webhook_secrets, &app).await?;
@@ -69,16 +70,16 @@ pub async fn github(
             ),
         ));
     }
-    let Source::Git { branch, .. } = &app.config.source else {
-        return Err(bad_signature(&SignatureError::Mismatch));
-    };
-    let verdict = github::decide(
-        header("x-github-event"),
-        &body,
-        branch,
-        &app.config.watch_paths,
-    )
-    .map_err(payload_error)?;
+    let event = header("x-github-event");
+    let mut verdict = decide(&app, event, &body)?;
+    if from_memory && matches!(verdict, Verdict::Ignore(_)) {
+        // Nothing is ignored on a remembered app's word: its branch or
+        // watch paths may have changed since.
+        app = read_app(&state, &app_id)
+            .await?
+            .ok_or_else(|| bad_signature(&SignatureError::Mismatch))?;
+        verdict = decide(&app, event, &body)?;
+    }
     match verdict {
         Verdict::Pong => Ok((
             StatusCode::OK,
@@ -97,6 +98,28 @@ pub async fn github(
             deploy(&state, app, commit, delivery).await
         }
     }
+}
+
+/// The app a delivery names, if it is a live git app; remembered for the
+/// next deliveries.
+async fn read_app(state: &AppState, app_id: &str) -> Result<Option<App>, ApiError> {
+    let app = match ids::is_id(app_id) {
+        true => state.store.get_app(app_id).await?,
+        false => None,
+    }
+    .filter(|a| a.deleted_at.is_none() && !a.config.source.is_upload());
+    match &app {
+        Some(app) => state.recent_apps.put(app),
+        None => state.recent_apps.forget(app_id),
+    }
+    Ok(app)
+}
+
+fn decide(app: &App, event: Option<&str>, body: &[u8]) -> Result<Verdict, ApiError> {
+    let Source::Git { branch, .. } = &app.config.source else {
+        return Err(bad_signature(&SignatureError::Mismatch));
+    };
+    github::decide(event, body, branch, &app.config.watch_paths).map_err(payload_error)
 }
 
 fn payload_error(e: PayloadError) -> ApiError {

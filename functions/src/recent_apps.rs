@@ -1,0 +1,90 @@
+//! The webhook's short memory of the apps it served, so a burst of pushes
+//! (a merge train, a bot) reads each app once, not once per delivery.
+//!
+//! What it may serve stale is harmless by construction: an app's id and
+//! webhook secret never change; a push the remembered branch or watch
+//! paths would ignore is decided again on a fresh read (no push is lost to
+//! an old setting); one they would deploy becomes a deployment that the
+//! runner builds from the app's current settings, and the push recorder
+//! cancels it if the app was deleted meanwhile.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use slipway_core::model::App;
+
+/// How long a read app is trusted.
+const FRESH_FOR: Duration = Duration::from_secs(10);
+/// Apps kept; past this the expired ones go.
+const CAPACITY: usize = 1024;
+
+#[derive(Clone, Default)]
+pub struct RecentApps(Arc<Mutex<HashMap<String, (Instant, App)>>>);
+
+impl RecentApps {
+    pub fn get(&self, id: &str) -> Option<App> {
+        let apps = self.0.lock().expect("not poisoned");
+        apps.get(id)
+            .filter(|(read, _)| read.elapsed() < FRESH_FOR)
+            .map(|(_, app)| app.clone())
+    }
+
+    pub fn put(&self, app: &App) {
+        let mut apps = self.0.lock().expect("not poisoned");
+        if apps.len() >= CAPACITY {
+            apps.retain(|_, (read, _)| read.elapsed() < FRESH_FOR);
+            if apps.len() >= CAPACITY {
+                apps.clear();
+            }
+        }
+        apps.insert(app.id.clone(), (Instant::now(), app.clone()));
+    }
+
+    pub fn forget(&self, id: &str) {
+        self.0.lock().expect("not poisoned").remove(id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use slipway_core::model::{AppConfig, Source};
+
+    fn app(id: &str) -> App {
+        let config = AppConfig {
+            source: Source::Upload {
+                dockerfile: "Dockerfile".into(),
+                context: ".".into(),
+            },
+            port: 80,
+            millicpu: 1000,
+            memory_mb: 512,
+            domain: None,
+            env: Default::default(),
+            secret_names: vec![],
+            has_repo_token: false,
+            watch_paths: Default::default(),
+            sealed_credentials: None,
+        };
+        App::new(id.into(), "o", "n", config, "sealed".into())
+    }
+
+    #[test]
+    fn remembers_for_a_while_and_forgets_on_demand() {
+        let recent = RecentApps::default();
+        assert!(recent.get("a").is_none());
+        recent.put(&app("a"));
+        assert_eq!(recent.get("a").map(|a| a.id), Some("a".to_owned()));
+        recent.forget("a");
+        assert!(recent.get("a").is_none());
+    }
+
+    #[test]
+    fn an_old_read_is_not_served() {
+        let recent = RecentApps::default();
+        recent.put(&app("a"));
+        recent.0.lock().unwrap().get_mut("a").unwrap().0 = Instant::now() - FRESH_FOR;
+        assert!(recent.get("a").is_none());
+    }
+}
