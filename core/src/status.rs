@@ -3,6 +3,10 @@
 
 use serde::{Deserialize, Serialize};
 
+/// Why a deployment was cancelled because its app is gone (the push
+/// recorder and the runner both say it).
+pub const APP_DELETED: &str = "the app was deleted";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DeploymentStatus {

@@ -540,7 +540,7 @@ impl Store {
                 let (to, why, link) = match app {
                     None => (
                         DeploymentStatus::Cancelled,
-                        "the app was deleted",
+                        crate::status::APP_DELETED,
                         PushLink::AppGone,
                     ),
                     Some(a) if a.latest_deployment_id.as_deref() == Some(deployment_id) => {

@@ -23,7 +23,7 @@ use slipway_core::ids;
 use slipway_core::job::JobMessage;
 use slipway_core::model::{App, Archive, Credentials, Deployment, Phase, Source, Trigger};
 use slipway_core::redact::Redactor;
-use slipway_core::status::DeploymentStatus;
+use slipway_core::status::{DeploymentStatus, APP_DELETED};
 use slipway_core::store::StoreError;
 use slipway_core::upload::ArchiveFormat;
 use tokio_util::sync::CancellationToken;
@@ -35,7 +35,6 @@ use watch::Stop;
 
 /// Why a deployment ended, as its `error` says.
 const CANCELLED: &str = "cancelled on request";
-const APP_DELETED: &str = "the app was deleted";
 const REPLACED: &str = "a newer deployment of the app replaced it";
 
 /// How long the presigned GET an archive is fetched through stays valid.
