@@ -17,8 +17,12 @@ use crate::state::AppState;
 
 /// Why a push message is to be tried again.
 #[derive(Debug, thiserror::Error)]
-#[error("could not link the push: {0}")]
-pub struct Retry(#[from] StoreError);
+pub enum Retry {
+    #[error("could not link the push: {0}")]
+    Link(#[from] StoreError),
+    #[error("could not send the job: {0}")]
+    Queue(String),
+}
 
 /// Handles one message of the push queue.
 pub async fn handle(state: &AppState, body: &str) -> Result<(), Retry> {
@@ -49,9 +53,10 @@ pub async fn handle(state: &AppState, body: &str) -> Result<(), Retry> {
                 return Ok(());
             }
         };
-        // A job that cannot be sent fails its deployment: nothing to retry.
-        let _ = queue::send_job(state, &msg.app_id, &msg.deployment_id, previous.as_deref()).await;
-        Ok(())
+        // Linked: the next attempt finds it the newest and sends the job.
+        queue::enqueue_job(state, &msg.app_id, &msg.deployment_id, previous.as_deref())
+            .await
+            .map_err(Retry::Queue)
     }
     .instrument(span)
     .await

@@ -19,6 +19,24 @@ pub async fn send_job(
     deployment_id: &str,
     previous: Option<&str>,
 ) -> Result<(), ApiError> {
+    if enqueue_job(state, app_id, deployment_id, previous)
+        .await
+        .is_err()
+    {
+        fail_unqueued(state, deployment_id).await;
+        return Err(unavailable());
+    }
+    Ok(())
+}
+
+/// [`send_job`] for a caller that can try again (the push recorder): a job
+/// that cannot be sent leaves the deployment as it is.
+pub async fn enqueue_job(
+    state: &AppState,
+    app_id: &str,
+    deployment_id: &str,
+    previous: Option<&str>,
+) -> Result<(), String> {
     let span = tracing::info_span!("enqueue", %app_id, %deployment_id);
     async {
         let (superseded, sent) = tokio::join!(
@@ -28,13 +46,12 @@ pub async fn send_job(
         if let Err(e) = superseded {
             tracing::warn!(error = %e, "could not supersede older deployments");
         }
-        if let Err(e) = sent {
+        if let Err(e) = &sent {
             tracing::error!(error = %e, "could not queue the job");
-            fail_unqueued(state, deployment_id).await;
-            return Err(unavailable());
+        } else {
+            tracing::info!("deployment queued");
         }
-        tracing::info!("deployment queued");
-        Ok(())
+        sent
     }
     .instrument(span)
     .await

@@ -333,4 +333,21 @@ async fn the_push_function_links_the_push_and_sends_its_job() {
         json!([{"itemIdentifier": "m-3"}]),
         "{answer}"
     );
+    // Nor can a job be sent now: the push goes back for another try and
+    // its deployment stays queued, not failed.
+    let answers = invoke_lambda_with(
+        &api,
+        "slipway-pushes",
+        vec![sqs_event(&[("m-4", &push)])],
+        &[("SLIPWAY_QUEUE_URL", &format!("{}-gone", api.res.queue_url))],
+    )
+    .await;
+    let answer = answers[0].as_ref().expect("the push function answered");
+    assert_eq!(
+        answer["batchItemFailures"],
+        json!([{"itemIdentifier": "m-4"}]),
+        "{answer}"
+    );
+    let (_, d) = api.call("GET", &format!("/deployments/{dep}"), None).await;
+    assert_eq!(d["status"], "queued", "{d}");
 }
