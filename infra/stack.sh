@@ -59,17 +59,18 @@ deps() {
     apt-get install -y -qq "${missing[@]}" >/dev/null 2>&1 \
       || { apt-get update -qq >/dev/null && apt-get install -y -qq "${missing[@]}" >/dev/null; }
   fi
-  if [ ! -x "$ROOT/.venv/bin/moto_server" ] || [ ! -x "$ROOT/.venv/bin/cfn-lint" ]; then
-    log "installing moto server and cfn-lint into .venv (pip)"
+  if [ ! -x "$ROOT/.venv/bin/moto_server" ] || [ ! -x "$ROOT/.venv/bin/cfn-lint" ] \
+    || [ ! -x "$ROOT/.venv/bin/waitress-serve" ]; then
+    log "installing moto, waitress and cfn-lint into .venv (pip)"
     python3 -m venv "$ROOT/.venv"
-    "$ROOT/.venv/bin/pip" install -q 'moto[server,dynamodb,s3,sqs,kms]' cfn-lint
+    "$ROOT/.venv/bin/pip" install -q 'moto[server,dynamodb,s3,sqs,kms]' waitress cfn-lint
   fi
 }
 
 moto() {
   if curl -s -o /dev/null "$AWS_ENDPOINT_URL"; then return; fi
   log "starting the AWS emulator on 127.0.0.1:$MOTO_PORT"
-  start_bg moto "$ROOT/.venv/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT"
+  start_bg moto "$PY" "$ROOT/infra/aws_emulator.py" --port "$MOTO_PORT"
   wait_for "the AWS emulator" curl -s -o /dev/null "$AWS_ENDPOINT_URL"
 }
 
