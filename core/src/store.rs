@@ -72,6 +72,10 @@ fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
 }
 
+fn n(v: impl ToString) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
 fn app_pk(id: &str) -> String {
     format!("APP#{id}")
 }
@@ -132,6 +136,19 @@ fn placement_key(runner_id: &str, app_id: &str) -> (String, String) {
 
 fn delivery_pk(app_id: &str, delivery_id: &str) -> String {
     format!("DELIVERY#{app_id}#{delivery_id}")
+}
+
+/// How long after it was recorded a delivery naming a deployment that was
+/// never written may be taken over by a redelivery: longer than any write
+/// of the first copy may still be under way.
+const ABANDONED_DELIVERY_SECONDS: u64 = 300;
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DeliveryRecord {
+    deployment_id: String,
+    #[serde(default)]
+    recorded_at: u64,
 }
 
 /// A webhook delivery, recorded with the deployment it queued so that a
@@ -401,9 +418,9 @@ impl Store {
             .key("SK", s("APP"))
             .expression_attribute_values(":dep", s(&deployment.id))
             .expression_attribute_values(":now", s(&deployment.created_at))
-            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .expression_attribute_values(":one", n(1))
             .condition_expression("version = :v AND attribute_not_exists(deletedAt)")
-            .expression_attribute_values(":v", AttributeValue::N(app.version.to_string()));
+            .expression_attribute_values(":v", n(app.version));
         if let Some(config) = config {
             set.push("config = :config");
             update = update.expression_attribute_values(":config", attribute(config)?);
@@ -434,54 +451,113 @@ impl Store {
         Ok(())
     }
 
-    /// Records a deployment a webhook push asked for, once per delivery, in
-    /// single-item writes while GitHub waits: the deployment, then the
-    /// delivery naming it, so a delivery on record always names a deployment
-    /// that exists. The deployment stays `queued` and unlinked until
-    /// [`Store::link_push`].
+    /// Records a deployment a webhook push asked for, once per delivery.
+    /// GitHub waits on this, so the deployment and the delivery naming it
+    /// are written at once: a delivery may name its deployment a moment
+    /// before that exists, or name one whose write failed. A redelivery that
+    /// finds such a record older than [`ABANDONED_DELIVERY_SECONDS`] takes it
+    /// over; a younger one is answered as a duplicate (the first copy is
+    /// still being recorded, or has answered GitHub with its failure). The
+    /// deployment stays `queued` and unlinked until [`Store::link_push`].
     pub async fn record_push(
         &self,
         app_id: &str,
         deployment: &Deployment,
         delivery: Option<Delivery<'_>>,
     ) -> Result<PushRecord, StoreError> {
-        self.db
+        let written = self
+            .db
             .put_item()
             .table_name(&self.table)
             .set_item(Some(deployment_item(deployment)?))
             .condition_expression("attribute_not_exists(PK)")
-            .send()
-            .await
-            .map_err(conditional)?;
+            .send();
         let Some(delivery) = delivery else {
+            written.await.map_err(conditional)?;
             return Ok(PushRecord::Recorded);
         };
+        let claimed = self.claim_delivery(app_id, &delivery, &deployment.id, None);
+        let (written, claimed) = futures_util::future::join(written, claimed).await;
+        match (written.map_err(conditional), claimed) {
+            (Ok(_), Ok(())) => Ok(PushRecord::Recorded),
+            (Ok(_), Err(StoreError::Conflict)) => {
+                self.record_redelivery(app_id, deployment, &delivery).await
+            }
+            (Ok(_), Err(e)) => {
+                self.delete_unlinked(&deployment.id).await?;
+                Err(e)
+            }
+            (Err(e), Ok(())) => {
+                // Left in place if this fails too: a redelivery takes it over.
+                let _ = self.forget_delivery(app_id, delivery.id).await;
+                Err(e)
+            }
+            (Err(e), Err(_)) => Err(e),
+        }
+    }
+
+    /// Writes the delivery record naming `deployment_id`, if there is none
+    /// (or, with `replacing`, if it still names that one).
+    async fn claim_delivery(
+        &self,
+        app_id: &str,
+        delivery: &Delivery<'_>,
+        deployment_id: &str,
+        replacing: Option<&str>,
+    ) -> Result<(), StoreError> {
         let put = self
             .db
             .put_item()
             .table_name(&self.table)
             .item("PK", s(delivery_pk(app_id, delivery.id)))
             .item("SK", s("DELIVERY"))
-            .item("deploymentId", s(&deployment.id))
-            .item(
-                "expiresAt",
-                AttributeValue::N(delivery.expires_at.to_string()),
-            )
-            .condition_expression("attribute_not_exists(PK)")
-            .send()
-            .await;
-        match put.map_err(conditional) {
-            Ok(_) => Ok(PushRecord::Recorded),
-            Err(StoreError::Conflict) => {
-                self.delete_unlinked(&deployment.id).await?;
-                let earlier = self
-                    .get_string(delivery_pk(app_id, delivery.id), "DELIVERY", "deploymentId")
-                    .await?
-                    .unwrap_or_default();
-                Ok(PushRecord::Duplicate(earlier))
+            .item("deploymentId", s(deployment_id))
+            .item("recordedAt", n(crate::ids::epoch_millis() / 1000))
+            .item("expiresAt", n(delivery.expires_at));
+        let put = match replacing {
+            None => put.condition_expression("attribute_not_exists(PK)"),
+            Some(earlier) => put
+                .condition_expression("attribute_not_exists(PK) OR deploymentId = :earlier")
+                .expression_attribute_values(":earlier", s(earlier)),
+        };
+        put.send().await.map_err(conditional)?;
+        Ok(())
+    }
+
+    /// `deployment` was written for a delivery already on record: it goes,
+    /// unless the record is an abandoned one it takes over.
+    async fn record_redelivery(
+        &self,
+        app_id: &str,
+        deployment: &Deployment,
+        delivery: &Delivery<'_>,
+    ) -> Result<PushRecord, StoreError> {
+        let earlier = self
+            .get(delivery_pk(app_id, delivery.id), "DELIVERY")
+            .await?
+            .unwrap_or(DeliveryRecord {
+                deployment_id: String::new(),
+                recorded_at: 0,
+            });
+        let abandoned = crate::ids::epoch_millis() / 1000
+            > earlier.recorded_at + ABANDONED_DELIVERY_SECONDS
+            && self.get_deployment(&earlier.deployment_id).await?.is_none();
+        if abandoned {
+            let replacing = Some(earlier.deployment_id.as_str()).filter(|id| !id.is_empty());
+            match self
+                .claim_delivery(app_id, delivery, &deployment.id, replacing)
+                .await
+            {
+                Ok(()) => return Ok(PushRecord::Recorded),
+                Err(StoreError::Conflict) => {}
+                Err(e) => return Err(e),
             }
-            Err(e) => Err(e),
         }
+        self.delete_unlinked(&deployment.id).await?;
+        let now = self
+            .get_string(delivery_pk(app_id, delivery.id), "DELIVERY", "deploymentId")
+            .await?;
+        Ok(PushRecord::Duplicate(now.unwrap_or(earlier.deployment_id)))
     }
 
     /// Forgets a delivery whose push could not be queued, so that GitHub's
@@ -521,7 +597,7 @@ impl Store {
             )
             .expression_attribute_values(":dep", s(deployment_id))
             .expression_attribute_values(":now", s(crate::ids::now_rfc3339()))
-            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .expression_attribute_values(":one", n(1))
             .return_values(ReturnValue::UpdatedOld)
             .send()
             .await;
@@ -705,8 +781,7 @@ impl Store {
             // A runner's step may run twice (at-least-once): reaching the
             // status it is already in, under its own claim, is no conflict.
             condition = format!("({condition} OR #status = :to) AND attempt = :attempt");
-            req =
-                req.expression_attribute_values(":attempt", AttributeValue::N(attempt.to_string()));
+            req = req.expression_attribute_values(":attempt", n(attempt));
         }
         if let Some(error) = error {
             set.push_str(", #error = :error");
@@ -899,14 +974,14 @@ impl Store {
             .condition_expression(
                 "#status = :seen AND attempt = :attempt AND cancelRequested = :f AND (attribute_not_exists(leaseUntil) OR leaseUntil < :nowms)",
             )
-            .expression_attribute_values(":lease", AttributeValue::N(lease_until.to_string()))
-            .expression_attribute_values(":nowms", AttributeValue::N(crate::ids::epoch_millis().to_string()))
+            .expression_attribute_values(":lease", n(lease_until))
+            .expression_attribute_values(":nowms", n(crate::ids::epoch_millis()))
             .expression_attribute_names("#status", "status")
             .expression_attribute_names("#error", "error")
             .expression_attribute_values(":to", s(to.as_str()))
             .expression_attribute_values(":seen", s(d.status.as_str()))
-            .expression_attribute_values(":attempt", AttributeValue::N(d.attempt.to_string()))
-            .expression_attribute_values(":next", AttributeValue::N((d.attempt + 1).to_string()))
+            .expression_attribute_values(":attempt", n(d.attempt))
+            .expression_attribute_values(":next", n(d.attempt + 1))
             .expression_attribute_values(":runner", s(runner_id))
             .expression_attribute_values(":now", s(crate::ids::now_rfc3339()))
             .expression_attribute_values(":none", AttributeValue::Null(true))
@@ -933,7 +1008,7 @@ impl Store {
             .key("PK", s(dep_pk(id)))
             .key("SK", s("DEP"))
             .condition_expression("attempt = :attempt")
-            .expression_attribute_values(":attempt", AttributeValue::N(attempt.to_string()))
+            .expression_attribute_values(":attempt", n(attempt))
             .expression_attribute_values(":now", s(crate::ids::now_rfc3339()));
         let mut set = vec!["updatedAt = :now".to_owned()];
         for (i, (name, value)) in fields.iter().enumerate() {
@@ -978,7 +1053,7 @@ impl Store {
             .condition_expression("attempt = :attempt")
             .expression_attribute_names("#p", name)
             .expression_attribute_values(":phase", attribute(phase)?)
-            .expression_attribute_values(":attempt", AttributeValue::N(attempt.to_string()))
+            .expression_attribute_values(":attempt", n(attempt))
             .expression_attribute_values(":now", s(crate::ids::now_rfc3339()))
             .send()
             .await
@@ -1027,7 +1102,7 @@ impl Store {
             .expression_attribute_names("#url", "url")
             .expression_attribute_values(":running", s(DeploymentStatus::Running.as_str()))
             .expression_attribute_values(":deploying", s(DeploymentStatus::Deploying.as_str()))
-            .expression_attribute_values(":attempt", AttributeValue::N(d.attempt.to_string()))
+            .expression_attribute_values(":attempt", n(d.attempt))
             .expression_attribute_values(":url", s(url))
             .expression_attribute_values(":now", s(crate::ids::now_rfc3339()))
             .build()

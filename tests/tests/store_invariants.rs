@@ -292,6 +292,73 @@ async fn a_push_is_recorded_once_per_delivery_and_never_behind_a_newer_one() {
 }
 
 #[tokio::test]
+async fn a_delivery_whose_deployment_was_never_written_is_taken_over_once_abandoned() {
+    use aws_sdk_dynamodb::types::AttributeValue::{N, S};
+    let res = Resources::create().await;
+    let db = aws_sdk_dynamodb::Client::new(&aws_config::load_from_env().await);
+    let store = Store::new(db.clone(), res.table.clone());
+    let mut app = app();
+    let first = Deployment::queued(&app, Trigger::Api);
+    app.latest_deployment_id = Some(first.id.clone());
+    store.create_app(&app, Some(&first)).await.unwrap();
+    // What a first copy leaves when its deployment's write failed and so
+    // did forgetting its delivery.
+    let never_written = slipway_core::ids::new_id();
+    let now = slipway_core::ids::epoch_millis() / 1000;
+    let leave_record = |delivery: &'static str, age: u64| {
+        db.put_item()
+            .table_name(&res.table)
+            .item("PK", S(format!("DELIVERY#{}#{delivery}", app.id)))
+            .item("SK", S("DELIVERY".into()))
+            .item("deploymentId", S(never_written.clone()))
+            .item("recordedAt", N((now - age).to_string()))
+            .item("expiresAt", N("4000000000".into()))
+            .send()
+    };
+    let delivery = |id| Delivery {
+        id,
+        expires_at: 4_000_000_000,
+    };
+
+    // Young: the first copy may still be writing it.
+    leave_record("young", 5).await.unwrap();
+    let copy = Deployment::queued(&app, Trigger::Webhook);
+    assert_eq!(
+        store
+            .record_push(&app.id, &copy, Some(delivery("young")))
+            .await
+            .unwrap(),
+        PushRecord::Duplicate(never_written.clone())
+    );
+    assert!(store.get_deployment(&copy.id).await.unwrap().is_none());
+
+    // Abandoned: the redelivery records its push, once.
+    leave_record("old", 301).await.unwrap();
+    let redelivered = Deployment::queued(&app, Trigger::Webhook);
+    assert_eq!(
+        store
+            .record_push(&app.id, &redelivered, Some(delivery("old")))
+            .await
+            .unwrap(),
+        PushRecord::Recorded
+    );
+    assert!(store
+        .get_deployment(&redelivered.id)
+        .await
+        .unwrap()
+        .is_some());
+    let again = Deployment::queued(&app, Trigger::Webhook);
+    assert_eq!(
+        store
+            .record_push(&app.id, &again, Some(delivery("old")))
+            .await
+            .unwrap(),
+        PushRecord::Duplicate(redelivered.id.clone())
+    );
+    assert!(store.get_deployment(&again.id).await.unwrap().is_none());
+}
+
+#[tokio::test]
 async fn concurrent_copies_of_one_delivery_record_one_deployment() {
     let store = store().await;
     let mut app = app();
