@@ -11,10 +11,23 @@ comparable with production's.
     aws_emulator.py --port 4566
 """
 import argparse
+import functools
 import os
 
-import waitress
-from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+# Nothing in a browser calls the emulator; moto would add CORS headers to
+# every answer. Read when moto is imported.
+os.environ.setdefault("MOTO_DISABLE_GLOBAL_CORS", "true")
+
+import waitress  # noqa: E402
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app  # noqa: E402
+
+
+def backend_app(service):
+    """moto's app for one service, out of Flask's debug mode (which makes
+    every request that reads a form check for forgotten file uploads)."""
+    app = create_backend_app(service)
+    app.debug = False
+    return app
 
 
 def main():
@@ -22,8 +35,13 @@ def main():
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
     os.environ.setdefault("MOTO_PORT", str(args.port))
+    app = DomainDispatcherApplication(backend_app)
+    # Which backend serves a host is fixed, but moto works it out anew for
+    # every request (listing its own package directory and matching every
+    # service's URL patterns, under a lock all requests share).
+    app.get_backend_for_host = functools.lru_cache(maxsize=1024)(app.get_backend_for_host)
     waitress.serve(
-        DomainDispatcherApplication(create_backend_app),
+        app,
         host="127.0.0.1",
         port=args.port,
         # SQS long polls (runners, the push recorder, tests) each hold a

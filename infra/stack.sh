@@ -63,7 +63,7 @@ deps() {
     || [ ! -x "$ROOT/.venv/bin/waitress-serve" ]; then
     log "installing moto, waitress and cfn-lint into .venv (pip)"
     python3 -m venv "$ROOT/.venv"
-    "$ROOT/.venv/bin/pip" install -q 'moto[server,dynamodb,s3,sqs,kms]' waitress cfn-lint
+    "$ROOT/.venv/bin/pip" install -q 'moto[server,dynamodb,s3,sqs,kms]==5.2.5' waitress==3.0.2 cfn-lint
   fi
 }
 
