@@ -142,6 +142,7 @@ print("SLIPWAY_TABLE=" + r["tables"]["Table"])
 print("SLIPWAY_QUEUE_URL=" + r["queues"]["JobQueue"])
 print("SLIPWAY_PUSH_QUEUE_URL=" + r["queues"]["PushQueue"])
 print("SLIPWAY_DLQ_URL=" + r["queues"]["JobDeadLetterQueue"])
+print("SLIPWAY_PUSH_DLQ_URL=" + r["queues"]["PushDeadLetterQueue"])
 print("SLIPWAY_BUCKET=" + r["buckets"]["Bucket"])
 print("SLIPWAY_KMS_KEY_ID=" + r["keys"]["SealKey"])'
 }

@@ -10,6 +10,9 @@ pub struct Config {
     pub queue_url: String,
     /// Jobs that failed too often land here; the runner fails their deployments.
     pub dlq_url: Option<String>,
+    /// Pushes the push recorder could not hand to the job queue land here;
+    /// the runner fails their deployments too.
+    pub push_dlq_url: Option<String>,
     pub table: String,
     pub bucket: String,
     pub kms_key_id: String,
@@ -93,6 +96,7 @@ impl Config {
         Ok(Self {
             queue_url: required("SLIPWAY_QUEUE_URL")?,
             dlq_url: var("SLIPWAY_DLQ_URL"),
+            push_dlq_url: var("SLIPWAY_PUSH_DLQ_URL"),
             table: required("SLIPWAY_TABLE")?,
             bucket: required("SLIPWAY_BUCKET")?,
             kms_key_id: required("SLIPWAY_KMS_KEY_ID")?,

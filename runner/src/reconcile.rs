@@ -1,7 +1,7 @@
 //! Every so often: compare the containers this engine holds (found by label,
 //! so a restarted runner picks up where it was) with the desired state in
 //! the table; restart the live one if it died, remove the rest. Also fail
-//! the deployments whose jobs ended in the dead-letter queue.
+//! the deployments whose jobs or pushes ended in a dead-letter queue.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -135,12 +135,30 @@ async fn missing(rt: &Runtime) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A job that failed `maxReceiveCount` times lands in the DLQ with its
-/// deployment still in progress; it ends `failed` here instead of hanging.
+/// Why a deployment whose job ended in the job queue's dead-letter queue failed.
+const JOB_GAVE_UP: &str =
+    "the build was attempted several times and never finished; see the log, then deploy again";
+/// Why a deployment whose push ended in the push queue's dead-letter queue failed.
+const PUSH_GAVE_UP: &str = "the push could not be handed to a build after several attempts; push again or deploy from the API";
+
+/// A job that failed `maxReceiveCount` times lands in the job DLQ with its
+/// deployment still in progress, a push the recorder could not link or
+/// queue in the push DLQ with its deployment `queued`: either ends `failed`
+/// here instead of hanging.
 async fn dead_letters(rt: &Runtime) -> anyhow::Result<()> {
-    let Some(dlq) = &rt.config.dlq_url else {
-        return Ok(());
-    };
+    let queues = [
+        (&rt.config.dlq_url, JOB_GAVE_UP),
+        (&rt.config.push_dlq_url, PUSH_GAVE_UP),
+    ];
+    for (dlq, why) in queues {
+        if let Some(dlq) = dlq {
+            fail_dead_letters(rt, dlq, why).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn fail_dead_letters(rt: &Runtime, dlq: &str, why: &str) -> anyhow::Result<()> {
     let out = rt
         .sqs
         .receive_message()
@@ -153,12 +171,11 @@ async fn dead_letters(rt: &Runtime) -> anyhow::Result<()> {
         if let Ok(job) = JobMessage::decode(m.body.as_deref().unwrap_or_default()) {
             if let Some(d) = rt.store.get_deployment(&job.deployment_id).await? {
                 if d.status.is_in_progress() {
-                    let why = "the build was attempted several times and never finished; see the log, then deploy again";
                     let _ = rt
                         .store
                         .set_status(&d.id, DeploymentStatus::Failed, None, Some(why))
                         .await;
-                    tracing::warn!(deployment_id = %d.id, "deployment failed from the dead-letter queue");
+                    tracing::warn!(app_id = %d.app_id, deployment_id = %d.id, %why, "deployment failed from a dead-letter queue");
                 }
             }
         }

@@ -34,6 +34,7 @@ pub struct Resources {
     pub queue_url: String,
     pub push_queue_url: String,
     pub dlq_url: String,
+    pub push_dlq_url: String,
     pub bucket: String,
     pub kms_key: String,
 }
@@ -62,6 +63,10 @@ impl Resources {
             queue_url: r["queues"]["JobQueue"].as_str().unwrap().to_owned(),
             push_queue_url: r["queues"]["PushQueue"].as_str().unwrap().to_owned(),
             dlq_url: r["queues"]["JobDeadLetterQueue"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+            push_dlq_url: r["queues"]["PushDeadLetterQueue"]
                 .as_str()
                 .unwrap()
                 .to_owned(),
@@ -688,6 +693,7 @@ impl Runner {
         let child = Command::new(bin("slipway-runner"))
             .envs(res.vars())
             .env("SLIPWAY_DLQ_URL", &res.dlq_url)
+            .env("SLIPWAY_PUSH_DLQ_URL", &res.push_dlq_url)
             .env("SLIPWAY_REGISTRY", env("SLIPWAY_REGISTRY"))
             .env("SLIPWAY_RUNNER_ID", &id)
             .env("SLIPWAY_WORK_DIR", &work_dir)

@@ -583,6 +583,39 @@ async fn a_job_that_keeps_failing_ends_in_the_dead_letter_queue_and_its_deployme
 }
 
 #[tokio::test]
+async fn a_push_the_recorder_gave_up_on_fails_its_deployment_saying_why() {
+    let api = Api::start().await;
+    let git = GitServer::start(None).await;
+    git.commit("lost", &files(&site("never built")));
+    // A deployment whose job never reached the job queue, its push in the
+    // push queue's dead-letter queue: what the push recorder leaves when
+    // it failed on the push as many times as the queue allows.
+    let (app, dep) = deploy(&api, deploy_body("lost", &git.url("lost"))).await;
+    api.sqs()
+        .purge_queue()
+        .queue_url(&api.res.queue_url)
+        .send()
+        .await
+        .unwrap();
+    let push = slipway_core::job::JobMessage {
+        deployment_id: dep.clone(),
+        app_id: app,
+    };
+    api.sqs()
+        .send_message()
+        .queue_url(&api.res.push_dlq_url)
+        .message_body(push.encode())
+        .send()
+        .await
+        .unwrap();
+    let _runner = Runner::start(&api.res, &[]);
+    let d = api.settle(&dep).await;
+    assert_eq!(d["status"], "failed", "{d}");
+    assert!(d["error"].as_str().unwrap().contains("push again"), "{d}");
+    assert!(d["phases"]["clone"].is_null(), "nothing was built: {d}");
+}
+
+#[tokio::test]
 async fn an_older_commit_never_goes_live_after_a_newer_one() {
     let api = Api::start().await;
     let git = GitServer::start(None).await;
