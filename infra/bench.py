@@ -258,7 +258,7 @@ def webhook_latency(stamp):
     # (kind, deliveries, ref, expected status, what, seconds to wait first)
     runs = (
         ("queued", [busy] * count, "refs/heads/main", 202, "pushes of a busy repo", 0),
-        ("first", apps[1:], "refs/heads/main", 202, "first pushes of apps this API never saw", 0),
+        ("first", apps[1:], "refs/heads/main", 202, "first pushes of apps the webhook never read", 0),
         # Past the webhook's 10 s memory of apps, as most pushes of a repo
         # are: the app is read again, its opened secret is still known.
         ("later", apps[1:], "refs/heads/main", 202, "later pushes of those apps", APP_MEMORY_SECONDS + 0.5),
