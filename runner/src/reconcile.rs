@@ -144,21 +144,24 @@ const PUSH_GAVE_UP: &str = "the push could not be handed to a build after severa
 /// A job that failed `maxReceiveCount` times lands in the job DLQ with its
 /// deployment still in progress, a push the recorder could not link or
 /// queue in the push DLQ with its deployment `queued`: either ends `failed`
-/// here instead of hanging.
+/// here instead of hanging. A push's deployment past `queued` got its job
+/// after all and is left alone.
 async fn dead_letters(rt: &Runtime) -> anyhow::Result<()> {
-    let queues = [
-        (&rt.config.dlq_url, JOB_GAVE_UP),
-        (&rt.config.push_dlq_url, PUSH_GAVE_UP),
-    ];
-    for (dlq, why) in queues {
-        if let Some(dlq) = dlq {
-            fail_dead_letters(rt, dlq, why).await?;
-        }
+    if let Some(dlq) = &rt.config.dlq_url {
+        fail_dead_letters(rt, dlq, JOB_GAVE_UP, DeploymentStatus::is_in_progress).await?;
+    }
+    if let Some(dlq) = &rt.config.push_dlq_url {
+        fail_dead_letters(rt, dlq, PUSH_GAVE_UP, |s| s == DeploymentStatus::Queued).await?;
     }
     Ok(())
 }
 
-async fn fail_dead_letters(rt: &Runtime, dlq: &str, why: &str) -> anyhow::Result<()> {
+async fn fail_dead_letters(
+    rt: &Runtime,
+    dlq: &str,
+    why: &str,
+    stuck: fn(DeploymentStatus) -> bool,
+) -> anyhow::Result<()> {
     let out = rt
         .sqs
         .receive_message()
@@ -170,7 +173,7 @@ async fn fail_dead_letters(rt: &Runtime, dlq: &str, why: &str) -> anyhow::Result
     for m in out.messages.unwrap_or_default() {
         if let Ok(job) = JobMessage::decode(m.body.as_deref().unwrap_or_default()) {
             if let Some(d) = rt.store.get_deployment(&job.deployment_id).await? {
-                if d.status.is_in_progress() {
+                if stuck(d.status) {
                     let _ = rt
                         .store
                         .set_status(&d.id, DeploymentStatus::Failed, None, Some(why))

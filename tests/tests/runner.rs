@@ -587,32 +587,71 @@ async fn a_push_the_recorder_gave_up_on_fails_its_deployment_saying_why() {
     let api = Api::start().await;
     let git = GitServer::start(None).await;
     git.commit("lost", &files(&site("never built")));
+    git.commit(
+        "kept",
+        &[
+            ("Dockerfile", &web_dockerfile("RUN sleep 4")),
+            ("www/index.html", "kept"),
+        ],
+    );
     // A deployment whose job never reached the job queue, its push in the
     // push queue's dead-letter queue: what the push recorder leaves when
     // it failed on the push as many times as the queue allows.
-    let (app, dep) = deploy(&api, deploy_body("lost", &git.url("lost"))).await;
+    let (lost_app, lost) = deploy(&api, deploy_body("lost", &git.url("lost"))).await;
     api.sqs()
         .purge_queue()
         .queue_url(&api.res.queue_url)
         .send()
         .await
         .unwrap();
-    let push = slipway_core::job::JobMessage {
-        deployment_id: dep.clone(),
-        app_id: app,
-    };
-    api.sqs()
-        .send_message()
-        .queue_url(&api.res.push_dlq_url)
-        .message_body(push.encode())
-        .send()
-        .await
-        .unwrap();
     let _runner = Runner::start(&api.res, &[]);
-    let d = api.settle(&dep).await;
+    // One whose job got through after all, building: it is left alone.
+    let (kept_app, kept) = deploy(&api, deploy_body("kept", &git.url("kept"))).await;
+    api.wait_for(&kept, 60, |d| d["phases"]["clone"].is_object())
+        .await;
+    for (app_id, deployment_id) in [(lost_app, &lost), (kept_app, &kept)] {
+        let push = slipway_core::job::JobMessage {
+            deployment_id: deployment_id.clone(),
+            app_id,
+        };
+        api.sqs()
+            .send_message()
+            .queue_url(&api.res.push_dlq_url)
+            .message_body(push.encode())
+            .send()
+            .await
+            .unwrap();
+    }
+    let d = api.settle(&lost).await;
     assert_eq!(d["status"], "failed", "{d}");
     assert!(d["error"].as_str().unwrap().contains("push again"), "{d}");
     assert!(d["phases"]["clone"].is_null(), "nothing was built: {d}");
+    // Both handled: the dead-letter queue is empty.
+    for _ in 0..100 {
+        let attrs = api
+            .sqs()
+            .get_queue_attributes()
+            .queue_url(&api.res.push_dlq_url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
+            .send()
+            .await
+            .unwrap();
+        let count = |name| {
+            attrs
+                .attributes()
+                .and_then(|a| a.get(&name))
+                .map_or(0, |v| v.parse::<u64>().unwrap())
+        };
+        if count(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
+            + count(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+            == 0
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let k = api.settle(&kept).await;
+    assert_eq!(k["status"], "running", "{k}");
 }
 
 #[tokio::test]
