@@ -12,7 +12,6 @@ comparable with production's.
 """
 import argparse
 import functools
-import gc
 import os
 
 # Nothing in a browser calls the emulator; moto would add CORS headers to
@@ -41,12 +40,6 @@ def main():
     # every request (listing its own package directory and matching every
     # service's URL patterns, under a lock all requests share).
     app.get_backend_for_host = functools.lru_cache(maxsize=1024)(app.get_backend_for_host)
-    # moto keeps every table, queue and object in this process, so the heap
-    # grows to hundreds of MB over a test run, and each request allocates
-    # thousands of objects: with the default thresholds the collector runs
-    # several times per request and now and then walks the whole heap.
-    gc.freeze()
-    gc.set_threshold(50_000, 50, 100)
     waitress.serve(
         app,
         host="127.0.0.1",
