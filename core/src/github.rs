@@ -23,17 +23,9 @@ pub enum SignatureError {
     Mismatch,
 }
 
-/// Checks `X-Hub-Signature-256: sha256=<hex>` against HMAC-SHA256 of the
-/// body bytes exactly as received, in constant time.
-pub fn verify_signature(
-    secret: &[u8],
-    body: &[u8],
-    header: Option<&str>,
-) -> Result<(), SignatureError> {
-    verify(secret, body, &parse_signature(header)?)
-}
-
-/// The digest an `X-Hub-Signature-256` header carries.
+/// The digest an `X-Hub-Signature-256: sha256=<hex>` header carries. It is
+/// read before the app (a missing or malformed header needs no read), and
+/// checked against the body with [`verify`].
 pub fn parse_signature(header: Option<&str>) -> Result<Vec<u8>, SignatureError> {
     let header = header.ok_or(SignatureError::Missing)?;
     let hex_digest = header
@@ -47,7 +39,8 @@ pub fn parse_signature(header: Option<&str>) -> Result<Vec<u8>, SignatureError> 
     Ok(digest)
 }
 
-/// Whether `digest` is HMAC-SHA256(`secret`, `body`), compared in constant time.
+/// Whether `digest` is HMAC-SHA256(`secret`, `body`) over the body bytes
+/// exactly as received, compared in constant time.
 pub fn verify(secret: &[u8], body: &[u8], digest: &[u8]) -> Result<(), SignatureError> {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes keys of any length");
     mac.update(body);
@@ -228,6 +221,15 @@ mod tests {
         assert_eq!(delivery_id(None), Ok(None));
         assert_eq!(delivery_id(Some("a#b")), Err(PayloadError::BadDelivery));
         assert_eq!(delivery_id(Some("")), Err(PayloadError::BadDelivery));
+    }
+
+    /// The webhook's two steps, header then body.
+    fn verify_signature(
+        secret: &[u8],
+        body: &[u8],
+        header: Option<&str>,
+    ) -> Result<(), SignatureError> {
+        verify(secret, body, &parse_signature(header)?)
     }
 
     #[test]
