@@ -542,22 +542,28 @@ impl Store {
         let abandoned = crate::ids::epoch_millis() / 1000
             > earlier.recorded_at + ABANDONED_DELIVERY_SECONDS
             && self.get_deployment(&earlier.deployment_id).await?.is_none();
+        let mut recorded = earlier.deployment_id;
         if abandoned {
-            let replacing = Some(earlier.deployment_id.as_str()).filter(|id| !id.is_empty());
+            let replacing = Some(recorded.as_str()).filter(|id| !id.is_empty());
             match self
                 .claim_delivery(app_id, delivery, &deployment.id, replacing)
                 .await
             {
                 Ok(()) => return Ok(PushRecord::Recorded),
-                Err(StoreError::Conflict) => {}
+                // Another copy took it over first: this is a duplicate of that.
+                Err(StoreError::Conflict) => {
+                    if let Some(now) = self
+                        .get_string(delivery_pk(app_id, delivery.id), "DELIVERY", "deploymentId")
+                        .await?
+                    {
+                        recorded = now;
+                    }
+                }
                 Err(e) => return Err(e),
             }
         }
         self.delete_unlinked(&deployment.id).await?;
-        let now = self
-            .get_string(delivery_pk(app_id, delivery.id), "DELIVERY", "deploymentId")
-            .await?;
-        Ok(PushRecord::Duplicate(now.unwrap_or(earlier.deployment_id)))
+        Ok(PushRecord::Duplicate(recorded))
     }
 
     /// Forgets a delivery whose push could not be queued, so that GitHub's
