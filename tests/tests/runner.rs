@@ -393,6 +393,53 @@ async fn a_container_that_never_listens_fails_and_the_previous_version_keeps_ser
 }
 
 #[tokio::test]
+async fn an_older_deployment_going_live_leaves_a_newer_ones_starting_container_alone() {
+    let api = Api::start().await;
+    let git = GitServer::start(None).await;
+    // Each version takes a while to listen: the older one goes live while
+    // the newer one's container is still starting.
+    let slow_to_listen = |seconds: u32| {
+        format!(
+            "FROM {}\nCOPY www/ /www/\nEXPOSE 8080\nCMD [\"sh\", \"-c\", \"sleep {seconds}; exec httpd -f -p 8080 -h /www\"]\n",
+            env("SLIPWAY_BASE_IMAGE")
+        )
+    };
+    git.commit(
+        "overlap",
+        &[
+            ("Dockerfile", &slow_to_listen(4)),
+            ("www/index.html", "older"),
+        ],
+    );
+    let _a = Runner::start(&api.res, &[]);
+    let _b = Runner::start(&api.res, &[]);
+    let (app, older) = deploy(&api, deploy_body("overlap", &git.url("overlap"))).await;
+    api.wait_for(&older, 60, |d| d["status"] == "deploying")
+        .await;
+    git.commit(
+        "overlap",
+        &[
+            ("Dockerfile", &slow_to_listen(6)),
+            ("www/index.html", "newer"),
+        ],
+    );
+    let newer = deploy_now(&api, &app).await;
+
+    let d = api.settle(&newer).await;
+    assert_eq!(d["status"], "running", "{d}");
+    // The older one went live first (its start phase is written as it
+    // does), then was replaced.
+    let (_, old) = api.wait_for(&older, 30, |d| d["status"] != "running").await;
+    assert!(old["phases"]["start"].is_object(), "{old}");
+    assert_eq!(old["status"], "superseded", "{old}");
+    assert_eq!(
+        fetch(d["url"].as_str().unwrap()).await.as_deref(),
+        Some("newer")
+    );
+    assert_eq!(wait_containers(&app, 1).await.len(), 1);
+}
+
+#[tokio::test]
 async fn a_runner_killed_mid_build_leaves_the_deployment_to_another() {
     let api = Api::start().await;
     let git = GitServer::start(None).await;

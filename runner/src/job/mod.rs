@@ -897,22 +897,35 @@ pub async fn restore(rt: &Runtime, app: &App) -> Result<(), String> {
     result
 }
 
-/// Stops the app's other containers and marks the deployment that was live
-/// before as superseded.
+/// Stops the app's older containers and marks their deployments, and the
+/// one that was live before, superseded. A newer deployment's container,
+/// starting while this one went live, is that deployment's: it replaces
+/// this one in turn.
 async fn retire_previous(rt: &Runtime, app: &App, d: &Deployment) {
+    // `app` was read when this job began: an older deployment may have gone
+    // live since, on this engine, and is found by its container.
+    let mut replaced: Vec<String> = app
+        .live_deployment_id
+        .iter()
+        .filter(|p| **p < d.id)
+        .cloned()
+        .collect();
     if let Ok(containers) = run::containers_of(&rt.docker, &rt.config.table, Some(&app.id)).await {
-        for c in containers.iter().filter(|c| c.deployment_id != d.id) {
+        for c in containers.into_iter().filter(|c| c.deployment_id < d.id) {
             run::remove(&rt.docker, &c.name).await;
+            replaced.push(c.deployment_id);
         }
     }
-    if let Some(previous) = app.live_deployment_id.as_deref().filter(|p| *p != d.id) {
-        let why = format!("replaced by deployment {}", d.id);
+    replaced.sort();
+    replaced.dedup();
+    let why = format!("replaced by deployment {}", d.id);
+    for previous in replaced {
         if let Err(e) = rt
             .store
-            .set_status(previous, DeploymentStatus::Superseded, None, Some(&why))
+            .set_status(&previous, DeploymentStatus::Superseded, None, Some(&why))
             .await
         {
-            tracing::debug!(error = %e, "the previous deployment was not running");
+            tracing::debug!(deployment_id = %previous, error = %e, "the older deployment was not running");
         }
     }
 }
