@@ -145,7 +145,8 @@ const PUSH_GAVE_UP: &str = "the push could not be handed to a build after severa
 /// deployment still in progress, a push the recorder could not link or
 /// queue in the push DLQ with its deployment `queued`: either ends `failed`
 /// here instead of hanging. A push's deployment past `queued` got its job
-/// after all and is left alone.
+/// after all, and one a runner holds under a live lease is being worked on:
+/// both are left alone.
 async fn dead_letters(rt: &Runtime) -> anyhow::Result<()> {
     if let Some(dlq) = &rt.config.dlq_url {
         fail_dead_letters(rt, dlq, JOB_GAVE_UP, DeploymentStatus::is_in_progress).await?;
@@ -173,7 +174,11 @@ async fn fail_dead_letters(
     for m in out.messages.unwrap_or_default() {
         if let Ok(job) = JobMessage::decode(m.body.as_deref().unwrap_or_default()) {
             if let Some(d) = rt.store.get_deployment(&job.deployment_id).await? {
-                if stuck(d.status) {
+                if d.is_leased() {
+                    // A copy of a job a runner is working on (SQS delivers at
+                    // least once): that runner finishes it.
+                    tracing::info!(app_id = %d.app_id, deployment_id = %d.id, "a dead letter for a deployment a runner holds; dropped");
+                } else if stuck(d.status) {
                     let _ = rt
                         .store
                         .set_status(&d.id, DeploymentStatus::Failed, None, Some(why))

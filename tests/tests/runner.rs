@@ -630,6 +630,39 @@ async fn a_job_that_keeps_failing_ends_in_the_dead_letter_queue_and_its_deployme
 }
 
 #[tokio::test]
+async fn a_dead_copy_of_a_job_a_runner_is_building_leaves_the_build_alone() {
+    let api = Api::start().await;
+    let git = GitServer::start(None).await;
+    git.commit(
+        "held",
+        &[
+            ("Dockerfile", &web_dockerfile("RUN sleep 5")),
+            ("www/index.html", "held"),
+        ],
+    );
+    let _runner = Runner::start(&api.res, &[]);
+    let (app, dep) = deploy(&api, deploy_body("held", &git.url("held"))).await;
+    api.wait_for(&dep, 60, |d| d["phases"]["clone"].is_object())
+        .await;
+    // A duplicate of its job that ran out of tries while the first copy
+    // builds, as SQS's at-least-once delivery and a long build can make.
+    let job = slipway_core::job::JobMessage {
+        deployment_id: dep.clone(),
+        app_id: app,
+    };
+    api.sqs()
+        .send_message()
+        .queue_url(&api.res.dlq_url)
+        .message_body(job.encode())
+        .send()
+        .await
+        .unwrap();
+    let d = api.settle(&dep).await;
+    assert_eq!(d["status"], "running", "{d}");
+    assert_eq!(d["error"], Value::Null, "{d}");
+}
+
+#[tokio::test]
 async fn a_push_the_recorder_gave_up_on_fails_its_deployment_saying_why() {
     let api = Api::start().await;
     let git = GitServer::start(None).await;
