@@ -10,6 +10,7 @@ use std::time::Duration;
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use slipway_core::job::JobMessage;
 use slipway_core::store::{PushLink, StoreError};
+use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::queue;
@@ -76,18 +77,22 @@ pub async fn handle_batch(state: &AppState, event: SqsEvent) -> SqsBatchResponse
 }
 
 /// The push queue's consumer inside `local-api`, as the Lambda event source
-/// would be on AWS: long-polls, handles, deletes what was handled.
-pub async fn consume(state: AppState) {
+/// would be on AWS: long-polls, handles, deletes what was handled. Once
+/// `shutdown` fires it receives nothing more and returns when the pushes
+/// it holds are handled.
+pub async fn consume(state: AppState, shutdown: CancellationToken) {
     let queue_url = state.config.push_queue_url.clone();
     loop {
-        let received = state
-            .sqs
-            .receive_message()
-            .queue_url(&queue_url)
-            .max_number_of_messages(10)
-            .wait_time_seconds(20)
-            .send()
-            .await;
+        let received = tokio::select! {
+            r = state
+                .sqs
+                .receive_message()
+                .queue_url(&queue_url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(20)
+                .send() => r,
+            _ = shutdown.cancelled() => return,
+        };
         let messages = match received {
             Ok(out) => out.messages.unwrap_or_default(),
             Err(e) => {

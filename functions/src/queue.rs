@@ -99,7 +99,6 @@ async fn fail_unqueued(state: &AppState, deployment_id: &str) {
         .set_status(
             deployment_id,
             DeploymentStatus::Failed,
-            None,
             Some("the build queue was unavailable"),
         )
         .await;

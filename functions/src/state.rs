@@ -24,7 +24,7 @@ impl AppState {
     pub async fn from_env(config: Config) -> Self {
         let aws = aws_config::load_from_env().await;
         Self {
-            store: Store::new(aws_sdk_dynamodb::Client::new(&aws), config.table.clone()),
+            store: Store::connect(&aws, config.table.clone()),
             envelope: Envelope::new(aws_sdk_kms::Client::new(&aws), config.kms_key_id.clone()),
             sqs: aws_sdk_sqs::Client::new(&aws),
             s3: slipway_core::aws_clients::s3(&aws),

@@ -3,7 +3,9 @@
 //! the table, and on SIGTERM drains before it exits.
 
 mod config;
+mod engine;
 mod job;
+mod launch;
 mod logs;
 mod reconcile;
 mod runtime;

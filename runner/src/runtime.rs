@@ -4,11 +4,15 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use base64::Engine;
 use slipway_core::envelope::Envelope;
+use slipway_core::model::{App, Credentials};
+use slipway_core::redact::Redactor;
 use slipway_core::store::Store;
 use tokio::sync::Mutex;
 
 use crate::config::Config;
+use crate::logs::LogWriter;
 
 #[derive(Clone)]
 pub struct Runtime {
@@ -35,7 +39,7 @@ impl Runtime {
         // The engine may be older than bollard's client API: speak its version.
         let docker = docker.negotiate_version().await?;
         Ok(Self {
-            store: Store::new(aws_sdk_dynamodb::Client::new(&aws), config.table.clone()),
+            store: Store::connect(&aws, config.table.clone()),
             envelope: Envelope::new(aws_sdk_kms::Client::new(&aws), config.kms_key_id.clone()),
             sqs: aws_sdk_sqs::Client::new(&aws),
             s3: slipway_core::aws_clients::s3(&aws),
@@ -43,5 +47,34 @@ impl Runtime {
             in_flight: Arc::default(),
             config: Arc::new(config),
         })
+    }
+}
+
+impl Runtime {
+    /// The app's repo token and secrets, opened with KMS.
+    pub async fn open_credentials(&self, app: &App) -> Result<Credentials, String> {
+        let Some(sealed) = &app.config.sealed_credentials else {
+            return Ok(Credentials::default());
+        };
+        let sealed = base64::engine::general_purpose::STANDARD
+            .decode(sealed)
+            .map_err(|e| format!("sealed credentials are malformed: {e}"))?;
+        let plain = self
+            .envelope
+            .open(&app.id, &sealed)
+            .await
+            .map_err(|e| e.to_string())?;
+        serde_json::from_slice(&plain).map_err(|e| format!("sealed credentials are malformed: {e}"))
+    }
+
+    /// A deployment's build log, masking every credential of its app.
+    pub async fn open_log(&self, deployment_id: &str, redactor: Redactor) -> LogWriter {
+        LogWriter::start(
+            self.s3.clone(),
+            self.config.bucket.clone(),
+            deployment_id.to_owned(),
+            redactor,
+        )
+        .await
     }
 }

@@ -4,7 +4,7 @@
 
 use slipway_core::model::{App, AppConfig, Deployment, Phase, Source, Trigger};
 use slipway_core::status::DeploymentStatus;
-use slipway_core::store::{Delivery, PushLink, PushRecord, Store, StoreError};
+use slipway_core::store::{Claim, Delivery, PushLink, PushRecord, Store, StoreError};
 use slipway_e2e::*;
 
 async fn store() -> Store {
@@ -52,12 +52,7 @@ fn phase() -> Phase {
 async fn to_deploying(store: &Store, d: &Deployment) -> Deployment {
     let claimed = store.claim(d, "runner-a", 0).await.unwrap();
     store
-        .set_status(
-            &d.id,
-            DeploymentStatus::Deploying,
-            Some(claimed.attempt),
-            None,
-        )
+        .advance(&Claim::of(&claimed), DeploymentStatus::Deploying, None)
         .await
         .unwrap()
 }
@@ -76,11 +71,21 @@ async fn an_older_deployment_never_goes_live_after_a_newer_one() {
     let older = to_deploying(&store, &older).await;
     let newer = to_deploying(&store, &newer).await;
     store
-        .go_live(&newer, "runner-b", "http://127.0.0.1:2", &phase())
+        .go_live(
+            &Claim::of(&newer),
+            "runner-b",
+            "http://127.0.0.1:2",
+            &phase(),
+        )
         .await
         .unwrap();
     let refused = store
-        .go_live(&older, "runner-a", "http://127.0.0.1:1", &phase())
+        .go_live(
+            &Claim::of(&older),
+            "runner-a",
+            "http://127.0.0.1:1",
+            &phase(),
+        )
         .await;
     assert!(matches!(refused, Err(StoreError::Conflict)), "{refused:?}");
 
@@ -124,25 +129,15 @@ async fn a_runner_that_lost_its_claim_cannot_write() {
     );
 
     let stale = store
-        .set_status(
-            &d.id,
-            DeploymentStatus::Failed,
-            Some(first.attempt),
-            Some("stale"),
-        )
+        .advance(&Claim::of(&first), DeploymentStatus::Failed, Some("stale"))
         .await;
     assert!(matches!(stale, Err(StoreError::Conflict)));
     assert!(matches!(
-        store
-            .record(
-                &d.id,
-                first.attempt,
-                &[(
-                    "commit",
-                    aws_sdk_dynamodb::types::AttributeValue::S("x".into())
-                )]
-            )
-            .await,
+        store.record_commit(&Claim::of(&first), "x").await,
+        Err(StoreError::Conflict)
+    ));
+    assert!(matches!(
+        store.renew_lease(&Claim::of(&first), far).await,
         Err(StoreError::Conflict)
     ));
     assert!(
@@ -153,22 +148,12 @@ async fn a_runner_that_lost_its_claim_cannot_write() {
         "a stale read cannot claim"
     );
     store
-        .set_status(
-            &d.id,
-            DeploymentStatus::Deploying,
-            Some(second.attempt),
-            None,
-        )
+        .advance(&Claim::of(&second), DeploymentStatus::Deploying, None)
         .await
         .unwrap();
     // The same step again (at-least-once) is not an error.
     store
-        .set_status(
-            &d.id,
-            DeploymentStatus::Deploying,
-            Some(second.attempt),
-            None,
-        )
+        .advance(&Claim::of(&second), DeploymentStatus::Deploying, None)
         .await
         .unwrap();
 }
@@ -181,7 +166,7 @@ async fn statuses_only_move_forward() {
     app.latest_deployment_id = Some(d.id.clone());
     store.create_app(&app, Some(&d)).await.unwrap();
     store
-        .set_status(&d.id, DeploymentStatus::Cancelled, None, Some("by test"))
+        .set_status(&d.id, DeploymentStatus::Cancelled, Some("by test"))
         .await
         .unwrap();
     for to in [
@@ -192,7 +177,7 @@ async fn statuses_only_move_forward() {
     ] {
         assert!(
             matches!(
-                store.set_status(&d.id, to, None, None).await,
+                store.set_status(&d.id, to, None).await,
                 Err(StoreError::Conflict)
             ),
             "cancelled -> {to}"

@@ -16,7 +16,7 @@ async fn main() -> anyhow::Result<()> {
     AppName::parse("owner", owner).context("owner ids follow the app name rules")?;
     let table = std::env::var("SLIPWAY_TABLE").context("SLIPWAY_TABLE is required")?;
     let aws = aws_config::load_from_env().await;
-    let store = Store::new(aws_sdk_dynamodb::Client::new(&aws), table);
+    let store = Store::connect(&aws, table);
     let token = api_token::generate();
     store.put_token(owner, &token).await?;
     println!("{token}");

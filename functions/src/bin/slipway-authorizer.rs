@@ -11,7 +11,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let table = std::env::var("SLIPWAY_TABLE")
         .map_err(|_| "environment variable SLIPWAY_TABLE is required")?;
     let aws = aws_config::load_from_env().await;
-    let store = Store::new(aws_sdk_dynamodb::Client::new(&aws), table);
+    let store = Store::connect(&aws, table);
     let store = &store;
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<ApiGatewayCustomAuthorizerRequest>| async move {

@@ -5,10 +5,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use slipway_core::model::Deployment;
 use slipway_core::status::DeploymentStatus;
-use slipway_core::store::StoreError;
+use slipway_core::store::{Claim, StoreError};
 use tokio_util::sync::CancellationToken;
 
 use crate::runtime::Runtime;
@@ -38,7 +37,7 @@ pub struct Watcher {
 impl Watcher {
     pub fn start(
         rt: &Runtime,
-        d: &Deployment,
+        claim: &Claim,
         receipt: Option<String>,
         shutdown: CancellationToken,
     ) -> Self {
@@ -55,7 +54,7 @@ impl Watcher {
         };
         let task = tokio::spawn(watch(
             rt.clone(),
-            d.clone(),
+            claim.clone(),
             receipt,
             shutdown,
             token.clone(),
@@ -87,7 +86,7 @@ impl Watcher {
 
 async fn watch(
     rt: Runtime,
-    d: Deployment,
+    claim: Claim,
     receipt: Option<String>,
     shutdown: CancellationToken,
     token: CancellationToken,
@@ -118,8 +117,7 @@ async fn watch(
                     stop(Stop::LostMessage);
                     return;
                 }
-                let lease = AttributeValue::N(super::lease_until(&rt).to_string());
-                match rt.store.record(&d.id, d.attempt, &[("leaseUntil", lease)]).await {
+                match rt.store.renew_lease(&claim, super::lease_until(&rt)).await {
                     Ok(()) => {}
                     Err(StoreError::Conflict) => {
                         stop(Stop::LostClaim);
@@ -129,27 +127,117 @@ async fn watch(
                 }
             }
             _ = poll.tick() => {
-                let now = match rt.store.get_deployment(&d.id).await {
-                    Ok(Some(now)) => now,
-                    Ok(None) => { stop(Stop::AppDeleted); return; }
+                let now = match rt.store.get_deployment(&claim.deployment_id).await {
+                    Ok(now) => now,
                     Err(e) => { tracing::warn!(error = %e, "could not read the deployment"); continue; }
                 };
-                let why = if now.attempt != d.attempt {
-                    Some(Stop::LostClaim)
-                } else if now.cancel_requested {
-                    Some(Stop::Cancelled)
-                } else if now.status == DeploymentStatus::Superseded {
-                    Some(Stop::Superseded)
-                } else if now.status.is_terminal() {
-                    Some(Stop::LostClaim)
-                } else {
-                    None
-                };
-                if let Some(why) = why {
+                if let Some(why) = stop_rule(&claim, now.as_ref()) {
                     stop(why);
                     return;
                 }
             }
+        }
+    }
+}
+
+/// Whether a job holding `claim` must stop, given its deployment as read now.
+fn stop_rule(claim: &Claim, now: Option<&Deployment>) -> Option<Stop> {
+    let Some(now) = now else {
+        return Some(Stop::AppDeleted);
+    };
+    if now.attempt != claim.attempt {
+        Some(Stop::LostClaim)
+    } else if now.cancel_requested {
+        Some(Stop::Cancelled)
+    } else if now.status == DeploymentStatus::Superseded {
+        Some(Stop::Superseded)
+    } else if now.status.is_terminal() {
+        Some(Stop::LostClaim)
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use slipway_core::model::{App, AppConfig, Source, Trigger};
+
+    fn claimed() -> (Claim, Deployment) {
+        let config = AppConfig {
+            source: Source::Upload {
+                dockerfile: "Dockerfile".into(),
+                context: ".".into(),
+            },
+            port: 80,
+            millicpu: 1000,
+            memory_mb: 512,
+            domain: None,
+            env: Default::default(),
+            secret_names: vec![],
+            has_repo_token: false,
+            watch_paths: Default::default(),
+            sealed_credentials: None,
+        };
+        let app = App::new(slipway_core::ids::new_id(), "o", "n", config, "s".into());
+        let mut d = Deployment::queued(&app, Trigger::Api);
+        d.status = DeploymentStatus::Building;
+        d.attempt = 2;
+        (Claim::of(&d), d)
+    }
+
+    #[test]
+    fn a_deployment_going_well_goes_on() {
+        let (claim, mut d) = claimed();
+        for status in [
+            DeploymentStatus::Building,
+            DeploymentStatus::Deploying,
+            DeploymentStatus::Running,
+        ] {
+            d.status = status;
+            assert_eq!(stop_rule(&claim, Some(&d)), None, "{status}");
+        }
+    }
+
+    #[test]
+    fn a_deployment_gone_from_the_table_stops_as_deleted() {
+        let (claim, _) = claimed();
+        assert_eq!(stop_rule(&claim, None), Some(Stop::AppDeleted));
+    }
+
+    #[test]
+    fn a_raised_attempt_is_a_lost_claim_whatever_else_changed() {
+        let (claim, mut d) = claimed();
+        d.attempt = 3;
+        d.cancel_requested = true;
+        d.status = DeploymentStatus::Superseded;
+        assert_eq!(stop_rule(&claim, Some(&d)), Some(Stop::LostClaim));
+    }
+
+    #[test]
+    fn a_cancel_request_stops_it() {
+        let (claim, mut d) = claimed();
+        d.cancel_requested = true;
+        assert_eq!(stop_rule(&claim, Some(&d)), Some(Stop::Cancelled));
+    }
+
+    #[test]
+    fn a_superseded_deployment_stops() {
+        let (claim, mut d) = claimed();
+        d.status = DeploymentStatus::Superseded;
+        assert_eq!(stop_rule(&claim, Some(&d)), Some(Stop::Superseded));
+    }
+
+    #[test]
+    fn one_ended_by_someone_else_is_no_longer_this_runners() {
+        let (claim, mut d) = claimed();
+        for status in [DeploymentStatus::Failed, DeploymentStatus::Cancelled] {
+            d.status = status;
+            assert_eq!(
+                stop_rule(&claim, Some(&d)),
+                Some(Stop::LostClaim),
+                "{status}"
+            );
         }
     }
 }

@@ -1,5 +1,6 @@
-//! Run phase: the new container next to the old one, live only once it
-//! accepts connections; the old one is removed after the switch.
+//! The engine's containers: start one on a free host port with the app's
+//! limits and labels, wait until it accepts connections, read its last
+//! output, remove it, list the stack's containers by label.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};

@@ -3,13 +3,15 @@
 //! the table; restart the live one if it died, remove the rest. Also fail
 //! the deployments whose jobs or pushes ended in a dead-letter queue.
 
+mod restore;
+
 use std::collections::{BTreeMap, HashSet};
 
 use slipway_core::job::JobMessage;
 use slipway_core::status::DeploymentStatus;
 use tokio_util::sync::CancellationToken;
 
-use crate::job::{containers_of, remove_container, Managed};
+use crate::engine::containers::{containers_of, remove as remove_container, Managed};
 use crate::runtime::Runtime;
 
 pub async fn run(rt: Runtime, shutdown: CancellationToken) {
@@ -120,7 +122,7 @@ async fn missing(rt: &Runtime) -> anyhow::Result<()> {
             deployment_id = live,
             "the live container is missing; starting it again"
         );
-        let restored = crate::job::restore(rt, &app).await;
+        let restored = restore::restore(rt, &app).await;
         if let Err(e) = &restored {
             tracing::warn!(app_id, error = %e, "could not start the live container again");
         }
@@ -181,7 +183,7 @@ async fn fail_dead_letters(
                 } else if stuck(d.status) {
                     let _ = rt
                         .store
-                        .set_status(&d.id, DeploymentStatus::Failed, None, Some(why))
+                        .set_status(&d.id, DeploymentStatus::Failed, Some(why))
                         .await;
                     tracing::warn!(app_id = %d.app_id, deployment_id = %d.id, %why, "deployment failed from a dead-letter queue");
                 }

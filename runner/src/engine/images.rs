@@ -1,6 +1,6 @@
-//! Build and publish phases: the context to the engine with the app's last
-//! image from the registry as cache, one retry without cache when a cached
-//! build fails, then `:<sha>` and `:latest` pushed.
+//! The engine's images: build a context with the app's last image from the
+//! registry as cache (one retry without cache when a cached build fails),
+//! push `:<tag>` and `:latest`, pull an image the registry holds.
 
 use bollard::query_parameters::{
     BuildImageOptionsBuilder, CreateImageOptionsBuilder, PushImageOptionsBuilder,

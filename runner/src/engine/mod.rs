@@ -1,0 +1,5 @@
+//! The Docker engine, through bollard: what the job and the reconcile loop
+//! do with containers and images.
+
+pub mod containers;
+pub mod images;

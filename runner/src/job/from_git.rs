@@ -1,0 +1,70 @@
+//! A Git app's image: a shallow clone of its branch (the registry's cache
+//! fetched meanwhile), then a build with that cache.
+
+use slipway_core::model::Source;
+
+use super::image::{Image, Tree};
+use super::outcome::Failure;
+use super::{source, Job};
+use crate::engine::images;
+
+impl Job<'_> {
+    /// Clone and build with the registry's cache; returns the image to push.
+    pub(super) async fn build_from_source(&self) -> Result<Image, Failure> {
+        let Source::Git {
+            repo,
+            branch,
+            dockerfile,
+            context,
+            ..
+        } = &self.app.config.source
+        else {
+            return Err(Failure::Infra("not a Git app".into()));
+        };
+
+        self.log.line(format!("Cloning {repo} (branch {branch})"));
+        let clock = self.clock("clone");
+        let checkout = self.dir.join("src");
+        self.fresh_dir("").await?;
+        let repository = self.repository();
+        let clone = {
+            let (repo, branch, token, checkout, interrupt) = (
+                repo.clone(),
+                branch.clone(),
+                self.credentials.repo_token.clone(),
+                checkout.clone(),
+                self.interrupt.clone(),
+            );
+            tokio::task::spawn_blocking(move || {
+                source::shallow_clone(&repo, &branch, token.as_deref(), &checkout, interrupt)
+            })
+        };
+        // The registry cache is fetched while the clone runs.
+        let (cloned, cache) = tokio::join!(
+            clone,
+            images::prepare_cache(&self.rt.docker, &repository, &self.log)
+        );
+        let sha = cloned
+            .map_err(|e| Failure::Infra(e.to_string()))?
+            .map_err(|e| Failure::User(e.to_string()))?;
+        match &self.d.pushed_commit {
+            Some(pushed) if *pushed != sha => self.log.line(format!(
+                "Branch {branch} has moved on since the push of {pushed}: building its head, {sha}"
+            )),
+            _ => self.log.line(format!("Checked out commit {sha}")),
+        }
+        self.rt.store.record_commit(&self.claim, &sha).await?;
+        clock.done().await?;
+
+        self.build_image(
+            Tree {
+                root: &checkout,
+                context,
+                dockerfile,
+            },
+            &sha,
+            cache.as_deref(),
+        )
+        .await
+    }
+}

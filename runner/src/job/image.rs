@@ -1,0 +1,113 @@
+//! The image a deployment runs: a source tree packed as a context and built
+//! by the engine, or for a redeploy the image its commit already has.
+
+use std::path::Path;
+
+use super::outcome::Failure;
+use super::{context, Job};
+use crate::engine::images::{self, BuildError};
+
+/// The biggest build context sent to the engine.
+const MAX_CONTEXT_BYTES: u64 = 2 * 1024 * 1024 * 1024;
+
+/// The image a deployment runs, and the tags to push when it is new.
+pub(super) struct Image {
+    pub name: String,
+    pub publish: Option<(String, String)>,
+}
+
+/// A source tree on disk and where in it the build happens.
+pub(super) struct Tree<'a> {
+    pub root: &'a Path,
+    pub context: &'a str,
+    pub dockerfile: &'a str,
+}
+
+/// The engine's verdict: a failed build is the user's, a failed engine ours.
+fn build_failure(e: BuildError) -> Failure {
+    match e {
+        BuildError::Failed(reason) => Failure::User(reason),
+        BuildError::Engine(reason) => Failure::Infra(reason),
+    }
+}
+
+impl Job<'_> {
+    /// The app's image repository in the registry.
+    pub(super) fn repository(&self) -> String {
+        images::repository(&self.rt.config.registry, &self.app.id)
+    }
+
+    /// Packs the context of `tree` and builds `repository:tag` from it, with
+    /// the layers of `cache` when given.
+    pub(super) async fn build_image(
+        &self,
+        tree: Tree<'_>,
+        tag: &str,
+        cache: Option<&str>,
+    ) -> Result<Image, Failure> {
+        let clock = self.clock("build");
+        let repository = self.repository();
+        let packed = {
+            let (root, context, dockerfile, out) = (
+                tree.root.to_owned(),
+                tree.context.to_owned(),
+                tree.dockerfile.to_owned(),
+                self.dir.join("context.tar"),
+            );
+            tokio::task::spawn_blocking(move || {
+                context::pack(&root, &context, &dockerfile, MAX_CONTEXT_BYTES, &out)
+            })
+            .await
+            .map_err(|e| Failure::Infra(e.to_string()))?
+            .map_err(|e| Failure::User(e.to_string()))?
+        };
+        self.log.line(format!(
+            "Building {repository}:{tag} ({} bytes of context)",
+            packed.bytes
+        ));
+        let built = images::build(
+            &self.rt.docker,
+            &packed.tar,
+            &packed.dockerfile,
+            &repository,
+            tag,
+            cache,
+            &self.log,
+        )
+        .await
+        .map_err(|e| match e {
+            BuildError::Failed(reason) => Failure::User(format!("the build failed: {reason}")),
+            other => build_failure(other),
+        })?;
+        self.rt
+            .store
+            .record_cache_hit(&self.claim, built.cache_hit)
+            .await?;
+        clock.done().await?;
+        Ok(Image {
+            name: built.image,
+            publish: Some((repository, tag.to_owned())),
+        })
+    }
+
+    /// A redeploy runs the image of the commit it names (recorded when it
+    /// was queued) with the app's current configuration; nothing is built.
+    pub(super) async fn reuse_image(&self) -> Result<Image, Failure> {
+        let sha = self.d.commit.as_deref().ok_or_else(|| {
+            Failure::User("the redeploy names no commit; deploy the app instead".into())
+        })?;
+        let repository = self.repository();
+        self.log.line(format!(
+            "Redeploying commit {sha} with the current configuration; nothing is built."
+        ));
+        let clock = self.clock("pull");
+        images::ensure_image(&self.rt.docker, &repository, sha, &self.log)
+            .await
+            .map_err(build_failure)?;
+        clock.done().await?;
+        Ok(Image {
+            name: format!("{repository}:{sha}"),
+            publish: None,
+        })
+    }
+}

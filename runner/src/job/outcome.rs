@@ -1,0 +1,267 @@
+//! How a job ends: what its result means for the deployment (a final
+//! status, a retry, a hand-back) and for its message. The mapping is pure
+//! ([`settlement`]); [`super::Job::settle`] carries it out.
+
+use slipway_core::redact::Redactor;
+use slipway_core::status::{DeploymentStatus, APP_DELETED};
+use slipway_core::store::StoreError;
+
+use super::watch::Stop;
+use super::Job;
+use crate::engine::containers;
+
+/// Why a deployment ended, as its `error` says.
+pub(super) const CANCELLED: &str = "cancelled on request";
+pub(super) const REPLACED: &str = "a newer deployment of the app replaced it";
+
+/// What to do with the job's message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The deployment reached a final state: delete the message.
+    Done,
+    /// Something on our side failed: let the message come back later.
+    Retry(String),
+    /// Shutting down: give the message back at once for another runner.
+    HandBack,
+    /// Another runner holds the deployment now: leave the message alone.
+    LostClaim,
+}
+
+/// Why a job did not end live.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Failure {
+    /// The user's build or app failed: the deployment ends `failed`.
+    User(String),
+    /// Our infrastructure failed: try again later.
+    Infra(String),
+    Stopped(Stop),
+}
+
+impl Failure {
+    pub(super) fn redacted(self, redactor: &Redactor) -> Self {
+        match self {
+            Failure::User(reason) => Failure::User(redactor.redact(&reason)),
+            Failure::Infra(reason) => Failure::Infra(redactor.redact(&reason)),
+            stopped => stopped,
+        }
+    }
+}
+
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict => Failure::Stopped(Stop::LostClaim),
+            other => Failure::Infra(other.to_string()),
+        }
+    }
+}
+
+/// A job that failed after the watcher saw a reason to stop failed because
+/// of that stop (its container was removed, its claim taken): the stop is
+/// what happened.
+pub(super) fn prefer_stop(result: Result<(), Failure>, stop: Option<Stop>) -> Result<(), Failure> {
+    match (result, stop) {
+        (Err(Failure::User(_) | Failure::Infra(_)), Some(stop)) => Err(Failure::Stopped(stop)),
+        (result, _) => result,
+    }
+}
+
+/// What settling a result does.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct Settlement {
+    /// A line for the build log.
+    pub say: Option<String>,
+    /// This deployment's new container goes (unless it went live meanwhile).
+    pub remove_container: bool,
+    pub then: Then,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Then {
+    /// Live: nothing more to write.
+    Nothing,
+    /// The deployment ends in this status, for this reason (under the claim).
+    End(DeploymentStatus, String),
+    /// The lease is given up so another delivery may claim at once.
+    Release(Outcome),
+    /// The deployment is another runner's now.
+    Leave,
+}
+
+pub(super) fn settlement(result: Result<(), Failure>) -> Settlement {
+    let settle = |say: Option<&str>, remove_container, then| Settlement {
+        say: say.map(str::to_owned),
+        remove_container,
+        then,
+    };
+    let end = |to, why: &str| Then::End(to, why.to_owned());
+    match result {
+        Ok(()) => settle(None, false, Then::Nothing),
+        Err(Failure::User(reason)) => Settlement {
+            say: Some(format!("Deployment failed: {reason}")),
+            remove_container: false,
+            then: Then::End(DeploymentStatus::Failed, reason),
+        },
+        Err(Failure::Infra(reason)) => Settlement {
+            say: Some(format!(
+                "Slipway hit an internal problem and will retry: {reason}"
+            )),
+            remove_container: true,
+            then: Then::Release(Outcome::Retry(reason)),
+        },
+        Err(Failure::Stopped(stop)) => match stop {
+            Stop::Cancelled => settle(
+                Some("Cancelled on request; the running version is unchanged."),
+                true,
+                end(DeploymentStatus::Cancelled, CANCELLED),
+            ),
+            Stop::Superseded => settle(
+                Some("A newer deployment replaced this one."),
+                true,
+                end(DeploymentStatus::Superseded, REPLACED),
+            ),
+            Stop::AppDeleted => settle(None, true, end(DeploymentStatus::Cancelled, APP_DELETED)),
+            Stop::Shutdown => settle(
+                Some("This build host is shutting down; another runner takes the deployment over."),
+                true,
+                Then::Release(Outcome::HandBack),
+            ),
+            Stop::LostClaim | Stop::LostMessage => settle(None, true, Then::Leave),
+        },
+    }
+}
+
+impl Job<'_> {
+    /// Writes what the result calls for; says what becomes of the message.
+    pub(super) async fn settle(&self, result: Result<(), Failure>) -> Outcome {
+        let Settlement {
+            say,
+            remove_container,
+            then,
+        } = settlement(result);
+        if let Some(say) = say {
+            self.log.line(say);
+        }
+        if remove_container {
+            self.remove_new_container().await;
+        }
+        match then {
+            Then::Nothing => Outcome::Done,
+            Then::End(to, why) => {
+                if to == DeploymentStatus::Failed {
+                    tracing::info!(reason = %why, "deployment failed");
+                }
+                match self.rt.store.advance(&self.claim, to, Some(&why)).await {
+                    Ok(_) => Outcome::Done,
+                    Err(StoreError::Conflict) => Outcome::LostClaim,
+                    Err(e) => Outcome::Retry(e.to_string()),
+                }
+            }
+            Then::Release(outcome) => {
+                if let Outcome::Retry(reason) = &outcome {
+                    tracing::warn!(%reason, "job will be retried");
+                }
+                if let Err(e) = self.rt.store.release_lease(&self.claim).await {
+                    tracing::debug!(error = %e, "the lease was not released");
+                }
+                outcome
+            }
+            Then::Leave => Outcome::LostClaim,
+        }
+    }
+
+    async fn remove_new_container(&self) {
+        let live = self
+            .rt
+            .store
+            .get_app(&self.app.id)
+            .await
+            .ok()
+            .flatten()
+            .and_then(|a| a.live_deployment_id);
+        if live.as_deref() != Some(self.d.id.as_str()) {
+            containers::remove(&self.rt.docker, &containers::container_name(&self.d.id)).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user() -> Result<(), Failure> {
+        Err(Failure::User("exit 1".into()))
+    }
+
+    #[test]
+    fn a_live_deployment_needs_nothing_more() {
+        let s = settlement(Ok(()));
+        assert_eq!(s.then, Then::Nothing);
+        assert!(!s.remove_container && s.say.is_none());
+    }
+
+    #[test]
+    fn the_users_failure_ends_it_failed_with_the_reason() {
+        let s = settlement(user());
+        assert_eq!(s.then, Then::End(DeploymentStatus::Failed, "exit 1".into()));
+        assert_eq!(s.say.as_deref(), Some("Deployment failed: exit 1"));
+        // A container that never got ready was already removed by its launch.
+        assert!(!s.remove_container);
+    }
+
+    #[test]
+    fn our_failure_is_retried_and_releases_the_lease() {
+        let s = settlement(Err(Failure::Infra("engine down".into())));
+        assert_eq!(s.then, Then::Release(Outcome::Retry("engine down".into())));
+        assert!(s.remove_container);
+        assert!(s.say.unwrap().contains("will retry: engine down"));
+    }
+
+    #[test]
+    fn each_stop_ends_as_it_should() {
+        let cases = [
+            (
+                Stop::Cancelled,
+                Then::End(DeploymentStatus::Cancelled, CANCELLED.into()),
+            ),
+            (
+                Stop::Superseded,
+                Then::End(DeploymentStatus::Superseded, REPLACED.into()),
+            ),
+            (
+                Stop::AppDeleted,
+                Then::End(DeploymentStatus::Cancelled, APP_DELETED.into()),
+            ),
+            (Stop::Shutdown, Then::Release(Outcome::HandBack)),
+            (Stop::LostClaim, Then::Leave),
+            (Stop::LostMessage, Then::Leave),
+        ];
+        for (stop, then) in cases {
+            let s = settlement(Err(Failure::Stopped(stop)));
+            assert_eq!(s.then, then, "{stop:?}");
+            assert!(
+                s.remove_container,
+                "{stop:?} leaves no half-started container"
+            );
+        }
+    }
+
+    #[test]
+    fn a_stop_seen_by_the_watcher_explains_a_failure() {
+        assert_eq!(
+            prefer_stop(user(), Some(Stop::Cancelled)),
+            Err(Failure::Stopped(Stop::Cancelled))
+        );
+        assert_eq!(
+            prefer_stop(Err(Failure::Infra("x".into())), Some(Stop::LostClaim)),
+            Err(Failure::Stopped(Stop::LostClaim))
+        );
+        assert_eq!(prefer_stop(user(), None), user());
+        // A job that went live did so, whatever was seen afterwards.
+        assert_eq!(prefer_stop(Ok(()), Some(Stop::Superseded)), Ok(()));
+        assert_eq!(
+            prefer_stop(Err(Failure::Stopped(Stop::Shutdown)), Some(Stop::Cancelled)),
+            Err(Failure::Stopped(Stop::Shutdown))
+        );
+    }
+}

@@ -1,0 +1,404 @@
+//! A `local-api` process on a test's resources, and the calls tests make
+//! to it: requests as the test's owner, webhook deliveries, polling a
+//! deployment, reading its log, and what the stack holds underneath.
+
+use std::collections::HashMap;
+use std::process::Stdio;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+use crate::{bin, github_signature, output_file, Resources, Value};
+
+/// A running `local-api` on its own resources.
+pub struct Api {
+    pub res: Resources,
+    pub base: String,
+    pub token: String,
+    pub http: reqwest::Client,
+    pub aws: aws_config::SdkConfig,
+    child: Child,
+}
+
+impl Api {
+    pub async fn start() -> Self {
+        Self::start_with(Resources::create().await, &[]).await
+    }
+
+    pub async fn start_with(res: Resources, extra: &[(&str, &str)]) -> Self {
+        let mut cmd = Command::new(bin("local-api"));
+        cmd.envs(res.vars())
+            .env("SLIPWAY_LISTEN", "127.0.0.1:0")
+            .env("SLIPWAY_ALLOW_LOOPBACK_REPOS", "true")
+            .env("RUST_LOG", "info")
+            .envs(extra.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(output_file(&format!("{}-api", res.prefix)))
+            .kill_on_drop(true);
+        let mut child = cmd.spawn().expect("local-api starts");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let first = lines
+            .next_line()
+            .await
+            .unwrap()
+            .expect("local-api prints its address");
+        let base = first
+            .strip_prefix("listening on ")
+            .expect("first line names the address")
+            .to_owned();
+        let aws = aws_config::load_from_env().await;
+        let mut api = Self {
+            token: String::new(),
+            res,
+            base,
+            http: reqwest::Client::new(),
+            aws,
+            child,
+        };
+        api.token = api.mint_token("alice").await;
+        api
+    }
+
+    pub async fn mint_token(&self, owner: &str) -> String {
+        let out = Command::new(bin("slipway-admin"))
+            .args(["mint-token", owner])
+            .envs(self.res.vars())
+            .output()
+            .await
+            .expect("slipway-admin runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// A request with the test owner's bearer token; `(status, body)`.
+    pub async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        self.call_as(&self.token, method, path, body).await
+    }
+
+    pub async fn call_as(
+        &self,
+        token: &str,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut req = self
+            .http
+            .request(method.parse().unwrap(), self.url(path))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            req = req
+                .header("content-type", "application/json")
+                .body(body.to_string());
+        }
+        respond(req).await
+    }
+
+    pub async fn raw(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Vec<u8>,
+    ) -> (u16, Value) {
+        let mut req = self
+            .http
+            .request(method.parse().unwrap(), self.url(path))
+            .body(body);
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        respond(req).await
+    }
+
+    pub fn dynamo(&self) -> aws_sdk_dynamodb::Client {
+        aws_sdk_dynamodb::Client::new(&self.aws)
+    }
+
+    pub fn sqs(&self) -> aws_sdk_sqs::Client {
+        aws_sdk_sqs::Client::new(&self.aws)
+    }
+
+    pub fn kms(&self) -> aws_sdk_kms::Client {
+        aws_sdk_kms::Client::new(&self.aws)
+    }
+
+    /// Every item of the table, raw.
+    pub async fn items(&self) -> Vec<HashMap<String, AttributeValue>> {
+        let out = self
+            .dynamo()
+            .scan()
+            .table_name(&self.res.table)
+            .send()
+            .await
+            .unwrap();
+        out.items.unwrap_or_default()
+    }
+
+    /// Items other than API tokens: what a request could have written.
+    pub async fn written(&self) -> Vec<HashMap<String, AttributeValue>> {
+        self.items()
+            .await
+            .into_iter()
+            .filter(|i| !i["PK"].as_s().unwrap().starts_with("TOKEN#"))
+            .collect()
+    }
+
+    /// The bodies of the messages in the job queue, left in the queue.
+    pub async fn queued_messages(&self) -> Vec<String> {
+        let mut bodies = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..3 {
+            let out = self
+                .sqs()
+                .receive_message()
+                .queue_url(&self.res.queue_url)
+                .max_number_of_messages(10)
+                .visibility_timeout(0)
+                .wait_time_seconds(0)
+                .send()
+                .await
+                .unwrap();
+            for m in out.messages.unwrap_or_default() {
+                if seen.insert(m.message_id.clone().unwrap()) {
+                    bodies.push(m.body.unwrap_or_default());
+                }
+            }
+        }
+        bodies
+    }
+
+    /// Waits until the job queue holds `n` jobs: the push recorder sends a
+    /// push's job a moment after the webhook answered.
+    pub async fn wait_queue_depth(&self, n: usize) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let depth = self.queue_depth().await;
+            if depth == n {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the job queue holds {depth} jobs, not {n}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
+    pub async fn queue_depth(&self) -> usize {
+        let out = self
+            .sqs()
+            .get_queue_attributes()
+            .queue_url(&self.res.queue_url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
+            .attribute_names(
+                aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
+            )
+            .send()
+            .await
+            .unwrap();
+        out.attributes
+            .unwrap_or_default()
+            .values()
+            .map(|v| v.parse::<usize>().unwrap())
+            .sum()
+    }
+}
+
+impl Drop for Api {
+    /// The containers the test's runners started go with the test.
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
+        let listed = std::process::Command::new("docker")
+            .args([
+                "ps",
+                "-aq",
+                "--filter",
+                &format!("label=slipway.stack={}", self.res.table),
+            ])
+            .output();
+        if let Ok(out) = listed {
+            let ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect();
+            if !ids.is_empty() {
+                let _ = std::process::Command::new("docker")
+                    .arg("rm")
+                    .arg("-f")
+                    .args(&ids)
+                    .output();
+            }
+        }
+    }
+}
+
+async fn respond(req: reqwest::RequestBuilder) -> (u16, Value) {
+    let resp = req.send().await.expect("the API answers");
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap();
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"))
+    };
+    (status, body)
+}
+
+impl Api {
+    /// Polls the deployment until `done` holds for it; returns every status
+    /// seen on the way, in order, and the last answer.
+    pub async fn wait_for(
+        &self,
+        deployment: &str,
+        secs: u64,
+        done: impl Fn(&Value) -> bool,
+    ) -> (Vec<String>, Value) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        let mut seen: Vec<String> = Vec::new();
+        loop {
+            let (_, d) = self
+                .call("GET", &format!("/deployments/{deployment}"), None)
+                .await;
+            let status = d["status"].as_str().unwrap_or("?").to_owned();
+            if seen.last() != Some(&status) {
+                seen.push(status);
+            }
+            if done(&d) {
+                return (seen, d);
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "deployment {deployment} stuck; seen {seen:?}: {d}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits until the deployment ends (running, failed, cancelled, superseded).
+    pub async fn settle(&self, deployment: &str) -> Value {
+        self.wait_for(deployment, 120, |d| {
+            matches!(
+                d["status"].as_str(),
+                Some("running" | "failed" | "cancelled" | "superseded")
+            )
+        })
+        .await
+        .1
+    }
+
+    /// The whole build log of a deployment.
+    pub async fn logs(&self, deployment: &str) -> String {
+        let mut text = String::new();
+        let mut after: Option<u64> = None;
+        loop {
+            let path = match after {
+                Some(n) => format!("/deployments/{deployment}/logs?after={n}"),
+                None => format!("/deployments/{deployment}/logs"),
+            };
+            let (status, page) = self.call("GET", &path, None).await;
+            assert_eq!(status, 200, "{page}");
+            let chunks = page["chunks"].as_array().unwrap();
+            if chunks.is_empty() {
+                return text;
+            }
+            for c in chunks {
+                text.push_str(c["text"].as_str().unwrap());
+            }
+            after = page["next"].as_u64();
+        }
+    }
+}
+
+impl Api {
+    /// A webhook delivery to `app_id` with these headers; `(status, body)`.
+    pub async fn deliver(
+        &self,
+        app_id: &str,
+        headers: &[(&str, String)],
+        body: Vec<u8>,
+    ) -> (u16, Value) {
+        let mut req = self
+            .http
+            .post(self.url(&format!("/webhooks/github/{app_id}")))
+            .header("user-agent", "GitHub-Hookshot/5a1b2c3")
+            .body(body);
+        for (name, value) in headers {
+            req = req.header(*name, value);
+        }
+        respond(req).await
+    }
+
+    /// A delivery of `event` signed with `secret`, as GitHub sends it.
+    pub async fn deliver_signed(
+        &self,
+        app_id: &str,
+        secret: &str,
+        event: &str,
+        body: Vec<u8>,
+    ) -> (u16, Value) {
+        let headers = [
+            ("content-type", "application/json".to_owned()),
+            ("x-github-event", event.to_owned()),
+            ("x-github-delivery", slipway_core::ids::new_id()),
+            ("x-hub-signature-256", github_signature(secret, &body)),
+        ];
+        self.deliver(app_id, &headers, body).await
+    }
+}
+
+impl Api {
+    /// The keys under the app's `sources/` prefix in the bucket.
+    pub async fn source_keys(&self, app: &str) -> Vec<String> {
+        let s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&self.aws)
+                .force_path_style(true)
+                .build(),
+        );
+        let out = s3
+            .list_objects_v2()
+            .bucket(&self.res.bucket)
+            .prefix(format!("sources/{app}/"))
+            .send()
+            .await
+            .unwrap();
+        out.contents()
+            .iter()
+            .filter_map(|o| o.key().map(str::to_owned))
+            .collect()
+    }
+}
+/// Whether `needle` appears anywhere in a raw item, in any attribute, as
+/// text or bytes.
+pub fn item_contains(item: &HashMap<String, AttributeValue>, needle: &str) -> bool {
+    format!("{item:?}").contains(needle)
+        || item.values().any(|v| match v {
+            AttributeValue::B(b) => b
+                .as_ref()
+                .windows(needle.len())
+                .any(|w| w == needle.as_bytes()),
+            _ => false,
+        })
+}
+
+/// `GET url` → body, or None when nothing answers.
+pub async fn fetch(url: &str) -> Option<String> {
+    let resp = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(3))
+        .build()
+        .unwrap()
+        .get(url)
+        .send()
+        .await
+        .ok()?;
+    resp.text().await.ok()
+}

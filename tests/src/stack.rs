@@ -1,0 +1,223 @@
+//! What a test's stack is made of, outside the API: its own resources in
+//! the emulator, runner processes, the Docker engine's containers, the
+//! registry's tags, and where started processes print.
+
+use std::path::PathBuf;
+
+use tokio::process::{Child, Command};
+
+use crate::Value;
+
+pub fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: run the end-to-end tests through `make test`, which starts the local services")
+    })
+}
+
+pub fn bin(name: &str) -> PathBuf {
+    PathBuf::from(env("SLIPWAY_BIN_DIR")).join(name)
+}
+
+/// One set of template.yaml's resources, made for one test.
+#[derive(Debug, Clone)]
+pub struct Resources {
+    pub prefix: String,
+    pub table: String,
+    pub queue_url: String,
+    pub push_queue_url: String,
+    pub dlq_url: String,
+    pub push_dlq_url: String,
+    pub bucket: String,
+    pub kms_key: String,
+}
+
+impl Resources {
+    pub async fn create() -> Self {
+        let prefix = format!("e2e-{}", &slipway_core::ids::random_hex(5));
+        let out = Command::new(env("SLIPWAY_PYTHON"))
+            .arg(PathBuf::from(env("SLIPWAY_ROOT")).join("infra/provision.py"))
+            .arg("--template")
+            .arg(PathBuf::from(env("SLIPWAY_ROOT")).join("template.yaml"))
+            .arg("--prefix")
+            .arg(&prefix)
+            .output()
+            .await
+            .expect("provision.py runs");
+        assert!(
+            out.status.success(),
+            "provision.py failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let r: Value = serde_json::from_slice(&out.stdout).expect("provision.py prints JSON");
+        Self {
+            prefix,
+            table: r["tables"]["Table"].as_str().unwrap().to_owned(),
+            queue_url: r["queues"]["JobQueue"].as_str().unwrap().to_owned(),
+            push_queue_url: r["queues"]["PushQueue"].as_str().unwrap().to_owned(),
+            dlq_url: r["queues"]["JobDeadLetterQueue"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+            push_dlq_url: r["queues"]["PushDeadLetterQueue"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+            bucket: r["buckets"]["Bucket"].as_str().unwrap().to_owned(),
+            kms_key: r["keys"]["SealKey"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    /// The variables every Slipway binary reads.
+    pub fn vars(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("SLIPWAY_TABLE", self.table.clone()),
+            ("SLIPWAY_QUEUE_URL", self.queue_url.clone()),
+            ("SLIPWAY_PUSH_QUEUE_URL", self.push_queue_url.clone()),
+            ("SLIPWAY_BUCKET", self.bucket.clone()),
+            ("SLIPWAY_KMS_KEY_ID", self.kms_key.clone()),
+        ]
+    }
+}
+
+/// A `slipway-runner` process on a test's resources.
+pub struct Runner {
+    child: Child,
+    pub work_dir: PathBuf,
+    pub id: String,
+}
+
+impl Runner {
+    pub fn start(res: &Resources, extra: &[(&str, &str)]) -> Self {
+        let id = format!("{}-runner-{}", res.prefix, slipway_core::ids::random_hex(3));
+        let work_dir = temp_dir("runner");
+        let child = Command::new(bin("slipway-runner"))
+            .envs(res.vars())
+            .env("SLIPWAY_DLQ_URL", &res.dlq_url)
+            .env("SLIPWAY_PUSH_DLQ_URL", &res.push_dlq_url)
+            .env("SLIPWAY_REGISTRY", env("SLIPWAY_REGISTRY"))
+            .env("SLIPWAY_RUNNER_ID", &id)
+            .env("SLIPWAY_WORK_DIR", &work_dir)
+            .env("SLIPWAY_VISIBILITY_SECONDS", "6")
+            .env("SLIPWAY_CANCEL_POLL_SECONDS", "0.5")
+            .env("SLIPWAY_RECONCILE_SECONDS", "2")
+            .env("SLIPWAY_READY_TIMEOUT_SECONDS", "8")
+            .env("RUST_LOG", "info")
+            .envs(extra.iter().copied())
+            .stdout(output_file(&id))
+            .stderr(output_file(&format!("{id}-err")))
+            .kill_on_drop(true)
+            .spawn()
+            .expect("slipway-runner starts");
+        Self {
+            child,
+            work_dir,
+            id,
+        }
+    }
+
+    pub fn signal(&self, sig: &str) {
+        let pid = self.child.id().expect("still running").to_string();
+        sh(std::path::Path::new("/"), "kill", &[sig, &pid]);
+    }
+
+    pub async fn wait(&mut self) -> std::process::ExitStatus {
+        tokio::time::timeout(std::time::Duration::from_secs(60), self.child.wait())
+            .await
+            .expect("the runner exits in time")
+            .unwrap()
+    }
+}
+
+/// Where the tests keep what the processes they start print.
+pub fn output_dir() -> PathBuf {
+    let dir = PathBuf::from(env("SLIPWAY_ROOT")).join(".slipway/test-output");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+pub(crate) fn output_file(name: &str) -> std::fs::File {
+    std::fs::File::create(output_dir().join(format!("{name}.log"))).unwrap()
+}
+
+/// Everything a process started for `prefix` printed.
+pub fn output_of(prefix: &str) -> String {
+    let mut all = String::new();
+    for entry in std::fs::read_dir(output_dir()).unwrap().flatten() {
+        if entry.file_name().to_string_lossy().starts_with(prefix) {
+            all.push_str(&std::fs::read_to_string(entry.path()).unwrap_or_default());
+        }
+    }
+    all
+}
+
+pub fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "slipway-e2e-{name}-{}",
+        slipway_core::ids::random_hex(4)
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Runs a command and panics with its output if it fails.
+pub fn sh(dir: &std::path::Path, program: &str, args: &[&str]) -> String {
+    let out = std::process::Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap_or_else(|e| panic!("{program}: {e}"));
+    assert!(
+        out.status.success(),
+        "{program} {args:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The names of the containers of an app on the engine.
+pub fn containers_of(app_id: &str) -> Vec<String> {
+    sh(
+        std::path::Path::new("/"),
+        "docker",
+        &[
+            "ps",
+            "-a",
+            "--filter",
+            &format!("label=slipway.app={app_id}"),
+            "--format",
+            "{{.Names}}",
+        ],
+    )
+    .lines()
+    .map(str::to_owned)
+    .collect()
+}
+
+/// Waits (up to 10 s) until the app has `n` containers; returns their names.
+pub async fn wait_containers(app_id: &str, n: usize) -> Vec<String> {
+    for _ in 0..100 {
+        let now = containers_of(app_id);
+        if now.len() == n {
+            return now;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    containers_of(app_id)
+}
+
+/// The tags of the app's image in the registry.
+pub async fn registry_tags(app_id: &str) -> Vec<String> {
+    let url = format!(
+        "http://{}/v2/slipway/{app_id}/tags/list",
+        env("SLIPWAY_REGISTRY")
+    );
+    let body: Value = match reqwest::get(&url).await {
+        Ok(r) => r.json().await.unwrap_or(Value::Null),
+        Err(_) => Value::Null,
+    };
+    body["tags"]
+        .as_array()
+        .map(|t| t.iter().map(|v| v.as_str().unwrap().to_owned()).collect())
+        .unwrap_or_default()
+}
