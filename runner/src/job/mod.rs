@@ -12,6 +12,7 @@
 //! | `image.rs`       | pack a context and build it; reuse a built image   |
 //! | `go_live.rs`     | push, start, switch, retire the older containers   |
 //! | `outcome.rs`     | what an ending means for the deployment and its message |
+//! | `settle.rs`      | writing that ending                                |
 //! | `watch.rs`       | heartbeat, lease and the stop rules                |
 
 mod archive;
@@ -21,6 +22,7 @@ mod from_upload;
 mod go_live;
 mod image;
 mod outcome;
+mod settle;
 mod source;
 mod watch;
 
@@ -43,6 +45,7 @@ use tracing::Instrument;
 use crate::logs::BuildLog;
 use crate::runtime::Runtime;
 use outcome::{Failure, CANCELLED, REPLACED};
+use watch::lease_until;
 
 pub async fn run(
     rt: &Runtime,
@@ -67,13 +70,6 @@ pub async fn run(
     }
     .instrument(span)
     .await
-}
-
-/// The lease a claim or heartbeat gives: shorter than the message's
-/// invisibility, so when a dead runner's message comes back its lease has
-/// run out and the next runner may take over.
-fn lease_until(rt: &Runtime) -> u64 {
-    ids::epoch_millis() + (rt.config.visibility.as_millis() as u64) * 3 / 4
 }
 
 /// What to do with a job, judged from its deployment and app as read.

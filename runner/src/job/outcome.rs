@@ -1,14 +1,12 @@
 //! How a job ends: what its result means for the deployment (a final
 //! status, a retry, a hand-back) and for its message. The mapping is pure
-//! ([`settlement`]); [`super::Job::settle`] carries it out.
+//! ([`settlement`]); `settle.rs` carries it out.
 
 use slipway_core::redact::Redactor;
 use slipway_core::status::{DeploymentStatus, APP_DELETED};
 use slipway_core::store::StoreError;
 
 use super::watch::Stop;
-use super::Job;
-use crate::engine::containers;
 
 /// Why a deployment ended, as its `error` says.
 pub(super) const CANCELLED: &str = "cancelled on request";
@@ -128,60 +126,6 @@ pub(super) fn settlement(result: Result<(), Failure>) -> Settlement {
             ),
             Stop::LostClaim | Stop::LostMessage => settle(None, true, Then::Leave),
         },
-    }
-}
-
-impl Job<'_> {
-    /// Writes what the result calls for; says what becomes of the message.
-    pub(super) async fn settle(&self, result: Result<(), Failure>) -> Outcome {
-        let Settlement {
-            say,
-            remove_container,
-            then,
-        } = settlement(result);
-        if let Some(say) = say {
-            self.log.line(say);
-        }
-        if remove_container {
-            self.remove_new_container().await;
-        }
-        match then {
-            Then::Nothing => Outcome::Done,
-            Then::End(to, why) => {
-                if to == DeploymentStatus::Failed {
-                    tracing::info!(reason = %why, "deployment failed");
-                }
-                match self.rt.store.advance(&self.claim, to, Some(&why)).await {
-                    Ok(_) => Outcome::Done,
-                    Err(StoreError::Conflict) => Outcome::LostClaim,
-                    Err(e) => Outcome::Retry(e.to_string()),
-                }
-            }
-            Then::Release(outcome) => {
-                if let Outcome::Retry(reason) = &outcome {
-                    tracing::warn!(%reason, "job will be retried");
-                }
-                if let Err(e) = self.rt.store.release_lease(&self.claim).await {
-                    tracing::debug!(error = %e, "the lease was not released");
-                }
-                outcome
-            }
-            Then::Leave => Outcome::LostClaim,
-        }
-    }
-
-    async fn remove_new_container(&self) {
-        let live = self
-            .rt
-            .store
-            .get_app(&self.app.id)
-            .await
-            .ok()
-            .flatten()
-            .and_then(|a| a.live_deployment_id);
-        if live.as_deref() != Some(self.d.id.as_str()) {
-            containers::remove(&self.rt.docker, &containers::container_name(&self.d.id)).await;
-        }
     }
 }
 

@@ -26,6 +26,13 @@ pub enum Stop {
     Shutdown,
 }
 
+/// The lease a claim or heartbeat gives: shorter than the message's
+/// invisibility, so when a dead runner's message comes back its lease has
+/// run out and the next runner may take over.
+pub(super) fn lease_until(rt: &Runtime) -> u64 {
+    slipway_core::ids::epoch_millis() + (rt.config.visibility.as_millis() as u64) * 3 / 4
+}
+
 pub struct Watcher {
     token: CancellationToken,
     reason: Arc<Mutex<Option<Stop>>>,
@@ -117,7 +124,7 @@ async fn watch(
                     stop(Stop::LostMessage);
                     return;
                 }
-                match rt.store.renew_lease(&claim, super::lease_until(&rt)).await {
+                match rt.store.renew_lease(&claim, lease_until(&rt)).await {
                     Ok(()) => {}
                     Err(StoreError::Conflict) => {
                         stop(Stop::LostClaim);
