@@ -2,11 +2,98 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use serde::{Deserialize, Serialize};
+
 /// A time-ordered id (UUID v7): ids of one app's deployments sort by creation,
 /// which is what "newer" means everywhere in Slipway.
 pub fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        ///
+        /// Its order is the order of creation: UUID v7s in lowercase hex
+        /// sort as their timestamps do, and one process never issues two
+        /// in the wrong order.
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            /// A new id, later than every id this process made before.
+            #[allow(clippy::new_without_default)]
+            pub fn new() -> Self {
+                Self(new_id())
+            }
+
+            /// `s` if it is an id this service could have issued; anything
+            /// else names nothing (a 404 without a read).
+            pub fn parse(s: &str) -> Option<Self> {
+                is_id(s).then(|| Self(s.to_owned()))
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::ops::Deref for $name {
+            type Target = str;
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        // Hash and Eq are those of the string, so maps keyed by the id
+        // may be read with a `&str`.
+        impl std::borrow::Borrow<str> for $name {
+            fn borrow(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.0 == *other
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.0
+            }
+        }
+
+        impl From<&$name> for String {
+            fn from(id: &$name) -> String {
+                id.0.clone()
+            }
+        }
+    };
+}
+
+id_type!(
+    /// An app's id.
+    AppId
+);
+id_type!(
+    /// A deployment's id.
+    DeploymentId
+);
 
 /// Whether `s` is an id this service could have issued; anything else is a
 /// 404 without a read.
@@ -60,6 +147,38 @@ mod tests {
         assert!(is_id(&a));
         assert!(!is_id("../etc"));
         assert!(!is_id(&a.to_uppercase()));
+    }
+
+    #[test]
+    fn deployment_ids_order_by_creation() {
+        let made: Vec<DeploymentId> = (0..2000).map(|_| DeploymentId::new()).collect();
+        assert!(
+            made.windows(2).all(|w| w[0] < w[1]),
+            "even ids made in the same millisecond keep their order"
+        );
+        let earlier = DeploymentId::parse("01a23b7e-4d9e-7593-846c-3ac83d15f31f").unwrap();
+        let later_ms = DeploymentId::parse("01a23b7e-4d9f-7000-8000-000000000000").unwrap();
+        let much_later = DeploymentId::parse("01a23c00-0000-7000-8000-000000000000").unwrap();
+        assert!(earlier < later_ms && later_ms < much_later);
+        assert!(
+            earlier < made[0],
+            "an id made now is newer than one from 2026"
+        );
+    }
+
+    #[test]
+    fn only_issued_ids_parse() {
+        let id = AppId::new();
+        assert_eq!(AppId::parse(&id).as_ref(), Some(&id));
+        assert_eq!(AppId::parse("../etc"), None);
+        assert_eq!(AppId::parse(&id.to_uppercase()), None);
+        let v4 = "0d6f6ac2-3c2b-4b6f-8a7e-3c9d7b1e2f40";
+        assert_eq!(AppId::parse(v4), None, "not a v7");
+        assert_eq!(
+            serde_json::to_string(&id).unwrap(),
+            format!("\"{id}\""),
+            "stored and shown as the bare string"
+        );
     }
 
     #[test]

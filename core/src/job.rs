@@ -3,11 +3,13 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::ids::{AppId, DeploymentId};
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct JobMessage {
-    pub deployment_id: String,
-    pub app_id: String,
+    pub deployment_id: DeploymentId,
+    pub app_id: AppId,
 }
 
 impl JobMessage {
@@ -26,13 +28,18 @@ mod tests {
 
     #[test]
     fn a_message_holds_exactly_two_ids() {
+        let (d, a) = (DeploymentId::new(), AppId::new());
         let m = JobMessage {
-            deployment_id: "d".into(),
-            app_id: "a".into(),
+            deployment_id: d.clone(),
+            app_id: a.clone(),
         };
         let v: serde_json::Value = serde_json::from_str(&m.encode()).unwrap();
-        assert_eq!(v, serde_json::json!({"deploymentId": "d", "appId": "a"}));
+        assert_eq!(
+            v,
+            serde_json::json!({"deploymentId": d.as_str(), "appId": a.as_str()})
+        );
         assert_eq!(JobMessage::decode(&m.encode()).unwrap(), m);
-        assert!(JobMessage::decode(r#"{"deploymentId":"d","appId":"a","token":"x"}"#).is_err());
+        let extra = format!(r#"{{"deploymentId":"{d}","appId":"{a}","token":"x"}}"#);
+        assert!(JobMessage::decode(&extra).is_err());
     }
 }

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::deploy_request::{DeployRequest, RunConfig, UploadAppRequest};
+use crate::ids::{AppId, DeploymentId};
 use crate::status::DeploymentStatus;
 use crate::upload::ArchiveFormat;
 use crate::watch_paths::WatchPaths;
@@ -153,7 +154,7 @@ impl std::fmt::Debug for Credentials {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct App {
-    pub id: String,
+    pub id: AppId,
     pub owner: String,
     pub name: String,
     pub created_at: String,
@@ -163,9 +164,9 @@ pub struct App {
     pub config: AppConfig,
     pub sealed_webhook_secret: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub latest_deployment_id: Option<String>,
+    pub latest_deployment_id: Option<DeploymentId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub live_deployment_id: Option<String>,
+    pub live_deployment_id: Option<DeploymentId>,
     /// The runner whose host runs the live container.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub live_runner_id: Option<String>,
@@ -186,7 +187,7 @@ pub struct App {
 impl App {
     /// A new app of `owner`, not yet deployed.
     pub fn new(
-        id: String,
+        id: AppId,
         owner: &str,
         name: &str,
         config: AppConfig,
@@ -236,8 +237,8 @@ pub enum Trigger {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Deployment {
-    pub id: String,
-    pub app_id: String,
+    pub id: DeploymentId,
+    pub app_id: AppId,
     pub owner: String,
     pub status: DeploymentStatus,
     pub trigger: Trigger,
@@ -297,7 +298,7 @@ impl Deployment {
     pub fn queued(app: &App, trigger: Trigger) -> Self {
         let now = crate::ids::now_rfc3339();
         Self {
-            id: crate::ids::new_id(),
+            id: DeploymentId::new(),
             app_id: app.id.clone(),
             owner: app.owner.clone(),
             status: DeploymentStatus::Queued,

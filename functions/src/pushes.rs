@@ -55,7 +55,7 @@ pub async fn handle(state: &AppState, body: &str) -> Result<(), Retry> {
             }
         };
         // Linked: the next attempt finds it the newest and sends the job.
-        queue::enqueue_job(state, &msg.app_id, &msg.deployment_id, previous.as_deref())
+        queue::enqueue_job(state, &msg.app_id, &msg.deployment_id, previous.as_ref())
             .await
             .map_err(Retry::Queue)
     }

@@ -3,6 +3,7 @@
 //! secret.
 
 use axum::http::StatusCode;
+use slipway_core::ids::{AppId, DeploymentId};
 use slipway_core::job::JobMessage;
 use slipway_core::status::DeploymentStatus;
 use tracing::Instrument;
@@ -15,9 +16,9 @@ use crate::state::AppState;
 /// deployment at once rather than leaving it queued forever.
 pub async fn send_job(
     state: &AppState,
-    app_id: &str,
-    deployment_id: &str,
-    previous: Option<&str>,
+    app_id: &AppId,
+    deployment_id: &DeploymentId,
+    previous: Option<&DeploymentId>,
 ) -> Result<(), ApiError> {
     if enqueue_job(state, app_id, deployment_id, previous)
         .await
@@ -33,9 +34,9 @@ pub async fn send_job(
 /// that cannot be sent leaves the deployment as it is.
 pub async fn enqueue_job(
     state: &AppState,
-    app_id: &str,
-    deployment_id: &str,
-    previous: Option<&str>,
+    app_id: &AppId,
+    deployment_id: &DeploymentId,
+    previous: Option<&DeploymentId>,
 ) -> Result<(), String> {
     let span = tracing::info_span!("enqueue", %app_id, %deployment_id);
     async {
@@ -61,8 +62,8 @@ pub async fn enqueue_job(
 /// newest and sends its job.
 pub async fn send_push(
     state: &AppState,
-    app_id: &str,
-    deployment_id: &str,
+    app_id: &AppId,
+    deployment_id: &DeploymentId,
 ) -> Result<(), ApiError> {
     if let Err(e) = send(state, &state.config.push_queue_url, app_id, deployment_id).await {
         tracing::error!(%app_id, %deployment_id, error = %e, "could not queue the push");
@@ -75,12 +76,12 @@ pub async fn send_push(
 async fn send(
     state: &AppState,
     queue_url: &str,
-    app_id: &str,
-    deployment_id: &str,
+    app_id: &AppId,
+    deployment_id: &DeploymentId,
 ) -> Result<(), String> {
     let message = JobMessage {
-        deployment_id: deployment_id.to_owned(),
-        app_id: app_id.to_owned(),
+        deployment_id: deployment_id.clone(),
+        app_id: app_id.clone(),
     };
     state
         .sqs

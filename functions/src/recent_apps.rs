@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use slipway_core::ids::AppId;
 use slipway_core::model::App;
 
 /// How long a read app is trusted.
@@ -20,7 +21,7 @@ const FRESH_FOR: Duration = Duration::from_secs(10);
 const CAPACITY: usize = 1024;
 
 #[derive(Clone, Default)]
-pub struct RecentApps(Arc<Mutex<HashMap<String, (Instant, App)>>>);
+pub struct RecentApps(Arc<Mutex<HashMap<AppId, (Instant, App)>>>);
 
 impl RecentApps {
     pub fn get(&self, id: &str) -> Option<App> {
@@ -51,7 +52,7 @@ mod tests {
     use super::*;
     use slipway_core::model::{AppConfig, Source};
 
-    fn app(id: &str) -> App {
+    fn app(id: &AppId) -> App {
         let config = AppConfig {
             source: Source::Upload {
                 dockerfile: "Dockerfile".into(),
@@ -67,24 +68,24 @@ mod tests {
             watch_paths: Default::default(),
             sealed_credentials: None,
         };
-        App::new(id.into(), "o", "n", config, "sealed".into())
+        App::new(id.clone(), "o", "n", config, "sealed".into())
     }
 
     #[test]
     fn remembers_for_a_while_and_forgets_on_demand() {
-        let recent = RecentApps::default();
-        assert!(recent.get("a").is_none());
-        recent.put(&app("a"));
-        assert_eq!(recent.get("a").map(|a| a.id), Some("a".to_owned()));
-        recent.forget("a");
-        assert!(recent.get("a").is_none());
+        let (recent, a) = (RecentApps::default(), AppId::new());
+        assert!(recent.get(&a).is_none());
+        recent.put(&app(&a));
+        assert_eq!(recent.get(&a).map(|app| app.id), Some(a.clone()));
+        recent.forget(&a);
+        assert!(recent.get(&a).is_none());
     }
 
     #[test]
     fn an_old_read_is_not_served() {
-        let recent = RecentApps::default();
-        recent.put(&app("a"));
-        recent.0.lock().unwrap().get_mut("a").unwrap().0 = Instant::now() - FRESH_FOR;
-        assert!(recent.get("a").is_none());
+        let (recent, a) = (RecentApps::default(), AppId::new());
+        recent.put(&app(&a));
+        recent.0.lock().unwrap().get_mut(a.as_str()).unwrap().0 = Instant::now() - FRESH_FOR;
+        assert!(recent.get(&a).is_none());
     }
 }

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use base64::Engine;
 use slipway_core::envelope::Envelope;
+use slipway_core::ids::AppId;
 use slipway_core::model::App;
 
 use crate::error::ApiError;
@@ -18,7 +19,7 @@ use crate::error::ApiError;
 const CAPACITY: usize = 4096;
 
 #[derive(Clone, Default)]
-pub struct SecretCache(Arc<Mutex<HashMap<(String, String), String>>>);
+pub struct SecretCache(Arc<Mutex<HashMap<(AppId, String), String>>>);
 
 impl SecretCache {
     fn get(&self, app: &App) -> Option<String> {

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use base64::Engine;
 use slipway_core::envelope::Envelope;
+use slipway_core::ids::DeploymentId;
 use slipway_core::model::{App, Credentials};
 use slipway_core::redact::Redactor;
 use slipway_core::store::Store;
@@ -24,7 +25,7 @@ pub struct Runtime {
     pub docker: bollard::Docker,
     /// Deployments this runner is working on: reconcile leaves their
     /// containers alone.
-    pub in_flight: Arc<Mutex<HashSet<String>>>,
+    pub in_flight: Arc<Mutex<HashSet<DeploymentId>>>,
 }
 
 impl Runtime {

@@ -2,6 +2,7 @@
 //! Git over HTTP, the real Docker engine and registry, the AWS SDK against
 //! the emulator.
 
+use slipway_core::ids::{AppId, DeploymentId};
 use std::time::Duration;
 
 use slipway_e2e::*;
@@ -647,8 +648,8 @@ async fn a_dead_copy_of_a_job_a_runner_is_building_leaves_the_build_alone() {
     // A duplicate of its job that ran out of tries while the first copy
     // builds, as SQS's at-least-once delivery and a long build can make.
     let job = slipway_core::job::JobMessage {
-        deployment_id: dep.clone(),
-        app_id: app,
+        deployment_id: DeploymentId::parse(&dep).unwrap(),
+        app_id: AppId::parse(&app).unwrap(),
     };
     api.sqs()
         .send_message()
@@ -691,8 +692,8 @@ async fn a_push_the_recorder_gave_up_on_fails_its_deployment_saying_why() {
         .await;
     for (app_id, deployment_id) in [(lost_app, &lost), (kept_app, &kept)] {
         let push = slipway_core::job::JobMessage {
-            deployment_id: deployment_id.clone(),
-            app_id,
+            deployment_id: DeploymentId::parse(deployment_id).unwrap(),
+            app_id: AppId::parse(&app_id).unwrap(),
         };
         api.sqs()
             .send_message()

@@ -32,7 +32,7 @@ fn app() -> App {
         sealed_credentials: None,
     };
     App::new(
-        slipway_core::ids::new_id(),
+        slipway_core::ids::AppId::new(),
         "alice",
         "api",
         config,
@@ -214,7 +214,7 @@ async fn a_push_is_recorded_once_per_delivery_and_never_behind_a_newer_one() {
             .record_push(&app.id, &again, Some(delivery))
             .await
             .unwrap(),
-        PushRecord::Duplicate(pushed.id.clone())
+        PushRecord::Duplicate(pushed.id.to_string())
     );
     assert!(store.get_deployment(&again.id).await.unwrap().is_none());
     // Recorded, not yet the app's newest: the push recorder links it.
@@ -338,7 +338,7 @@ async fn a_delivery_whose_deployment_was_never_written_is_taken_over_once_abando
             .record_push(&app.id, &again, Some(delivery("old")))
             .await
             .unwrap(),
-        PushRecord::Duplicate(redelivered.id.clone())
+        PushRecord::Duplicate(redelivered.id.to_string())
     );
     assert!(store.get_deployment(&again.id).await.unwrap().is_none());
 }
@@ -373,7 +373,7 @@ async fn concurrent_copies_of_one_delivery_record_one_deployment() {
     for outcome in &outcomes {
         match outcome {
             Ok(PushRecord::Recorded) => {}
-            Ok(PushRecord::Duplicate(id)) => assert_eq!(id, &queued[0].id),
+            Ok(PushRecord::Duplicate(id)) => assert_eq!(queued[0].id, id.as_str()),
             other => panic!("{other:?}"),
         }
     }

@@ -9,6 +9,7 @@ use super::item::{
 };
 use super::update::Update;
 use super::{dynamo, malformed_request, Store, StoreError};
+use crate::ids::AppId;
 use crate::model::{App, AppConfig, Archive, Deployment, PendingUpload};
 
 impl Store {
@@ -32,7 +33,7 @@ impl Store {
         &self,
         owner: &str,
         name: &str,
-    ) -> Result<Option<String>, StoreError> {
+    ) -> Result<Option<AppId>, StoreError> {
         let guard: Option<NameGuard> = self.get(Key::name_guard(owner, name)).await?;
         Ok(guard.map(|g| g.app_id))
     }

@@ -8,6 +8,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use super::item::{attr, attribute, from_item, n, s, Key};
 use super::update::Update;
 use super::{Store, StoreError};
+use crate::ids::{AppId, DeploymentId};
 use crate::model::{Archive, Deployment, Phase};
 use crate::status::DeploymentStatus;
 
@@ -15,8 +16,8 @@ use crate::status::DeploymentStatus;
 /// it claimed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Claim {
-    pub app_id: String,
-    pub deployment_id: String,
+    pub app_id: AppId,
+    pub deployment_id: DeploymentId,
     pub attempt: u32,
 }
 

@@ -9,6 +9,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnValue};
 use super::item::{app_deployments, attr, from_item, n, s, Key, GSI1};
 use super::update::Update;
 use super::{dynamo, malformed_request, Store, StoreError};
+use crate::ids::DeploymentId;
 use crate::model::Deployment;
 use crate::status::DeploymentStatus;
 
@@ -149,8 +150,8 @@ impl Store {
     /// superseded by the runner, which builds only an app's newest.
     pub async fn supersede_previous(
         &self,
-        previous: Option<&str>,
-        newest: &str,
+        previous: Option<&DeploymentId>,
+        newest: &DeploymentId,
     ) -> Result<bool, StoreError> {
         let Some(previous) = previous.filter(|p| *p < newest) else {
             return Ok(false);

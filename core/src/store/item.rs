@@ -20,6 +20,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::StoreError;
+use crate::ids::AppId;
 use crate::model::{App, Deployment};
 
 pub const GSI1: &str = "GSI1";
@@ -142,7 +143,7 @@ pub(crate) fn deployment_item(
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct NameGuard {
-    pub app_id: String,
+    pub app_id: AppId,
 }
 
 /// An API token: stored as its digest, with the owner it speaks for.
@@ -169,7 +170,7 @@ pub(crate) struct DeliveryItem {
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct PlacementItem {
-    pub app_id: String,
+    pub app_id: AppId,
 }
 
 /// `value` as an item under `key` (and, when given, GSI1's keys).
@@ -211,6 +212,7 @@ mod tests {
     use std::collections::BTreeSet;
 
     use super::*;
+    use crate::ids::DeploymentId;
     use crate::model::{AppConfig, Archive, PendingUpload, Phase, Source, Trigger};
     use crate::status::DeploymentStatus;
 
@@ -236,8 +238,8 @@ mod tests {
             uploaded_at: "t".into(),
         };
         App {
-            latest_deployment_id: Some("d".into()),
-            live_deployment_id: Some("d".into()),
+            latest_deployment_id: Some(DeploymentId::new()),
+            live_deployment_id: Some(DeploymentId::new()),
             live_runner_id: Some("r".into()),
             url: Some("http://x".into()),
             stopped: true,
@@ -249,7 +251,13 @@ mod tests {
                 size: 1,
                 expires_at: "t".into(),
             }),
-            ..App::new("a".into(), "o", "n", config, "s".into())
+            ..App::new(
+                AppId::parse("01a23b7e-4d88-7366-b4a4-65104ee21522").unwrap(),
+                "o",
+                "n",
+                config,
+                "s".into(),
+            )
         }
     }
 
@@ -326,9 +334,13 @@ mod tests {
             expires_at: 2,
         };
         assert!(names(&delivery).contains(DEPLOYMENT_ID));
-        let guard = NameGuard { app_id: "a".into() };
+        let guard = NameGuard {
+            app_id: AppId::new(),
+        };
         assert!(names(&guard).contains(APP_ID));
-        let placement = PlacementItem { app_id: "a".into() };
+        let placement = PlacementItem {
+            app_id: AppId::new(),
+        };
         assert!(names(&placement).contains(APP_ID));
     }
 
@@ -336,14 +348,20 @@ mod tests {
     fn items_carry_their_keys_and_index() {
         let app = app();
         let item = app_item(&app).unwrap();
-        assert_eq!(item[attr::PK], s("APP#a"));
+        assert_eq!(
+            item[attr::PK],
+            s("APP#01a23b7e-4d88-7366-b4a4-65104ee21522")
+        );
         assert_eq!(item[attr::SK], s("APP"));
         assert_eq!(item[attr::GSI1PK], s("OWNER#o"));
         assert_eq!(item[attr::GSI1SK], s("APP#n"));
         let d = deployment(&app);
         let item = deployment_item(&d).unwrap();
         assert_eq!(item[attr::PK], s(format!("DEP#{}", d.id)));
-        assert_eq!(item[attr::GSI1PK], s("APPDEPS#a"));
+        assert_eq!(
+            item[attr::GSI1PK],
+            s("APPDEPS#01a23b7e-4d88-7366-b4a4-65104ee21522")
+        );
         assert_eq!(Key::placement("r1", "a").pk, "RUNNER#r1");
         assert_eq!(Key::placement("r1", "a").sk, "APP#a");
     }

@@ -5,16 +5,17 @@ use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 
 use super::item::{from_item, s, with_keys, Key, PlacementItem};
 use super::{dynamo, malformed_request, Store, StoreError};
+use crate::ids::AppId;
 
 impl Store {
     /// The placement of `app_id` on `runner_id`, as one item of a transaction.
     pub(super) fn placement(
         &self,
         runner_id: &str,
-        app_id: &str,
+        app_id: &AppId,
     ) -> Result<TransactWriteItem, StoreError> {
         let item = PlacementItem {
-            app_id: app_id.to_owned(),
+            app_id: app_id.clone(),
         };
         let put = Put::builder()
             .table_name(&self.table)
@@ -29,7 +30,7 @@ impl Store {
     }
 
     /// The apps whose live container a runner placed on its host.
-    pub async fn placements(&self, runner_id: &str) -> Result<Vec<String>, StoreError> {
+    pub async fn placements(&self, runner_id: &str) -> Result<Vec<AppId>, StoreError> {
         let mut apps = Vec::new();
         let mut pages = self
             .db

@@ -6,6 +6,7 @@ use aws_sdk_dynamodb::types::ReturnValue;
 use super::item::{attr, deployment_item, n, s, with_keys, DeliveryItem, Key};
 use super::update::Update;
 use super::{conditional, Store, StoreError};
+use crate::ids::DeploymentId;
 use crate::model::Deployment;
 use crate::status::DeploymentStatus;
 
@@ -37,7 +38,7 @@ pub enum PushRecord {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PushLink {
     /// The deployment is the app's newest; `previous` was, before it.
-    Newest { previous: Option<String> },
+    Newest { previous: Option<DeploymentId> },
     /// It was already the app's newest: the push was handled before.
     AlreadyNewest,
     /// A newer deployment was recorded first: this one is superseded.
@@ -200,7 +201,7 @@ impl Store {
             Ok(old) => Ok(PushLink::Newest {
                 previous: old
                     .and_then(|mut a| a.remove(LATEST_DEPLOYMENT_ID))
-                    .and_then(|v| v.as_s().ok().cloned()),
+                    .and_then(|v| v.as_s().ok().and_then(|id| DeploymentId::parse(id))),
             }),
             Err(StoreError::Conflict) => {
                 let app = self

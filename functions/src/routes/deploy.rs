@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use base64::Engine;
 use slipway_core::deploy_request::DeployRequest;
-use slipway_core::ids;
+use slipway_core::ids::{self, AppId};
 use slipway_core::model::{App, AppConfig, Archive, Credentials, Deployment, Trigger};
 use slipway_core::store::StoreError;
 use slipway_core::upload;
@@ -223,7 +223,7 @@ async fn create_and_queue(
     owner: &str,
     req: &DeployRequest,
 ) -> Result<(App, Deployment, String), Recorded> {
-    let id = ids::new_id();
+    let id = AppId::new();
     let (secret, sealed_secret) = webhook_secrets::new_secret(&state.envelope, &id).await?;
     let mut app = App::new(
         id.clone(),
@@ -288,7 +288,7 @@ async fn enqueue(
         state,
         &app.id,
         &deployment.id,
-        app.latest_deployment_id.as_deref(),
+        app.latest_deployment_id.as_ref(),
     )
     .await?;
     Ok((

@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde_json::{json, Value};
 use slipway_core::deploy_request::UploadAppRequest;
-use slipway_core::ids;
+use slipway_core::ids::{self, AppId};
 use slipway_core::model::{App, AppConfig, Credentials, PendingUpload};
 use slipway_core::store::StoreError;
 use slipway_core::upload::{archive_key, UploadRequest, MAX_ARCHIVE_BYTES, UPLOAD_URL_SECONDS};
@@ -39,7 +39,7 @@ pub async fn create(
     {
         return Err(name_taken(req.name.as_str(), &existing));
     }
-    let id = ids::new_id();
+    let id = AppId::new();
     let credentials = Credentials {
         repo_token: None,
         secrets: req.secrets.clone(),
@@ -53,9 +53,11 @@ pub async fn create(
             let existing = state
                 .store
                 .app_id_for_name(&owner, req.name.as_str())
-                .await?
-                .unwrap_or_default();
-            return Err(name_taken(req.name.as_str(), &existing));
+                .await?;
+            return Err(name_taken(
+                req.name.as_str(),
+                existing.as_deref().unwrap_or_default(),
+            ));
         }
         Err(e) => return Err(e.into()),
     }

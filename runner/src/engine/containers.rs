@@ -13,6 +13,7 @@ use bollard::query_parameters::{
 };
 use bollard::Docker;
 use futures_util::StreamExt;
+use slipway_core::ids::DeploymentId;
 use tokio::io::AsyncReadExt;
 
 pub const LABEL_APP: &str = "slipway.app";
@@ -217,7 +218,7 @@ pub async fn containers_of(
             Some(Managed {
                 name: c.names?.first()?.trim_start_matches('/').to_owned(),
                 app_id: labels.get(LABEL_APP)?.clone(),
-                deployment_id: labels.get(LABEL_DEPLOYMENT)?.clone(),
+                deployment_id: DeploymentId::parse(labels.get(LABEL_DEPLOYMENT)?)?,
                 running: c.state.map(|s| s.to_string() == "running").unwrap_or(false),
             })
         })
@@ -228,6 +229,6 @@ pub async fn containers_of(
 pub struct Managed {
     pub name: String,
     pub app_id: String,
-    pub deployment_id: String,
+    pub deployment_id: DeploymentId,
     pub running: bool,
 }

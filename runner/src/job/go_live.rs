@@ -2,6 +2,7 @@
 //! once both are done the deployment becomes the app's live one (refused if
 //! a newer one is), then the app's older containers are retired.
 
+use slipway_core::ids::DeploymentId;
 use slipway_core::status::DeploymentStatus;
 use slipway_core::store::StoreError;
 
@@ -84,7 +85,7 @@ impl Job<'_> {
         let (rt, d) = (self.rt, &self.d);
         // `app` was read when this job began: an older deployment may have gone
         // live since, on this engine, and is found by its container.
-        let mut replaced: Vec<String> = self
+        let mut replaced: Vec<DeploymentId> = self
             .app
             .live_deployment_id
             .iter()

@@ -290,7 +290,7 @@ mod tests {
             watch_paths: Default::default(),
             sealed_credentials: None,
         };
-        App::new(ids::new_id(), "o", "n", config, "s".into())
+        App::new(ids::AppId::new(), "o", "n", config, "s".into())
     }
 
     fn newest(app: &mut App) -> Deployment {

@@ -186,7 +186,13 @@ mod tests {
             watch_paths: Default::default(),
             sealed_credentials: None,
         };
-        let app = App::new(slipway_core::ids::new_id(), "o", "n", config, "s".into());
+        let app = App::new(
+            slipway_core::ids::AppId::new(),
+            "o",
+            "n",
+            config,
+            "s".into(),
+        );
         let mut d = Deployment::queued(&app, Trigger::Api);
         d.status = DeploymentStatus::Building;
         d.attempt = 2;

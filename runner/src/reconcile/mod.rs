@@ -7,6 +7,7 @@ mod restore;
 
 use std::collections::{BTreeMap, HashSet};
 
+use slipway_core::ids::DeploymentId;
 use slipway_core::job::JobMessage;
 use slipway_core::status::DeploymentStatus;
 use tokio_util::sync::CancellationToken;
@@ -95,19 +96,20 @@ pub async fn containers(rt: &Runtime) -> anyhow::Result<()> {
 /// Live containers this runner placed that are gone from the engine (removed
 /// by hand, lost with the engine's storage) are started again.
 async fn missing(rt: &Runtime) -> anyhow::Result<()> {
-    let present: HashSet<String> = containers_of(&rt.docker, &rt.config.table, None)
+    let present: HashSet<DeploymentId> = containers_of(&rt.docker, &rt.config.table, None)
         .await?
         .into_iter()
         .map(|c| c.deployment_id)
         .collect();
     for app_id in rt.store.placements(&rt.config.runner_id).await? {
-        let app = rt.store.get_app(&app_id).await?;
+        let app_id = app_id.as_str();
+        let app = rt.store.get_app(app_id).await?;
         let Some(app) = app.filter(|a| {
             a.deleted_at.is_none()
                 && a.live_runner_id.as_deref() == Some(rt.config.runner_id.as_str())
         }) else {
             rt.store
-                .drop_placement(&rt.config.runner_id, &app_id)
+                .drop_placement(&rt.config.runner_id, app_id)
                 .await?;
             continue;
         };
@@ -119,7 +121,7 @@ async fn missing(rt: &Runtime) -> anyhow::Result<()> {
         }
         tracing::info!(
             app_id,
-            deployment_id = live,
+            deployment_id = %live,
             "the live container is missing; starting it again"
         );
         let restored = restore::restore(rt, &app).await;
@@ -128,7 +130,7 @@ async fn missing(rt: &Runtime) -> anyhow::Result<()> {
         }
         if let Err(e) = rt
             .store
-            .set_stopped(&app_id, &live, restored.is_err())
+            .set_stopped(app_id, &live, restored.is_err())
             .await
         {
             tracing::debug!(app_id, error = %e, "the app changed meanwhile");
