@@ -274,7 +274,9 @@ mod tests {
     use super::*;
     use slipway_core::model::{AppConfig, Source};
 
-    fn app() -> App {
+    /// An app for the job's unit tests (admission here, the stop rules in
+    /// `watch.rs`).
+    pub(super) fn app() -> App {
         let config = AppConfig {
             source: Source::Upload {
                 dockerfile: "Dockerfile".into(),

@@ -168,31 +168,10 @@ fn stop_rule(claim: &Claim, now: Option<&Deployment>) -> Option<Stop> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use slipway_core::model::{App, AppConfig, Source, Trigger};
+    use slipway_core::model::Trigger;
 
     fn claimed() -> (Claim, Deployment) {
-        let config = AppConfig {
-            source: Source::Upload {
-                dockerfile: "Dockerfile".into(),
-                context: ".".into(),
-            },
-            port: 80,
-            millicpu: 1000,
-            memory_mb: 512,
-            domain: None,
-            env: Default::default(),
-            secret_names: vec![],
-            has_repo_token: false,
-            watch_paths: Default::default(),
-            sealed_credentials: None,
-        };
-        let app = App::new(
-            slipway_core::ids::AppId::new(),
-            "o",
-            "n",
-            config,
-            "s".into(),
-        );
+        let app = super::super::tests::app();
         let mut d = Deployment::queued(&app, Trigger::Api);
         d.status = DeploymentStatus::Building;
         d.attempt = 2;

@@ -128,11 +128,7 @@ async fn missing(rt: &Runtime) -> anyhow::Result<()> {
         if let Err(e) = &restored {
             tracing::warn!(app_id, error = %e, "could not start the live container again");
         }
-        if let Err(e) = rt
-            .store
-            .set_stopped(app_id, &live, restored.is_err())
-            .await
-        {
+        if let Err(e) = rt.store.set_stopped(app_id, &live, restored.is_err()).await {
             tracing::debug!(app_id, error = %e, "the app changed meanwhile");
         }
     }
