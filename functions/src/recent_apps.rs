@@ -50,24 +50,12 @@ impl RecentApps {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use slipway_core::model::{AppConfig, Source};
+    use slipway_core::deploy_request::UploadAppRequest;
+    use slipway_core::model::AppConfig;
 
     fn app(id: &AppId) -> App {
-        let config = AppConfig {
-            source: Source::Upload {
-                dockerfile: "Dockerfile".into(),
-                context: ".".into(),
-            },
-            port: 80,
-            millicpu: 1000,
-            memory_mb: 512,
-            domain: None,
-            env: Default::default(),
-            secret_names: vec![],
-            has_repo_token: false,
-            watch_paths: Default::default(),
-            sealed_credentials: None,
-        };
+        let request = UploadAppRequest::parse(br#"{"name":"n"}"#).unwrap();
+        let config = AppConfig::for_upload(&request, None);
         App::new(id.clone(), "o", "n", config, "sealed".into())
     }
 

@@ -2,7 +2,9 @@
 //! through the real SDK: forward-only statuses, fencing, an older
 //! deployment never going live after a newer one, deliveries recorded once.
 
-use slipway_core::model::{App, AppConfig, Deployment, Phase, Source, Trigger};
+use slipway_core::deploy_request::DeployRequest;
+use slipway_core::fields::RepoPolicy;
+use slipway_core::model::{App, AppConfig, Deployment, Phase, Trigger};
 use slipway_core::status::DeploymentStatus;
 use slipway_core::store::{Claim, Delivery, PushLink, PushRecord, Store, StoreError};
 use slipway_e2e::*;
@@ -14,23 +16,12 @@ async fn store() -> Store {
 }
 
 fn app() -> App {
-    let config = AppConfig {
-        source: Source::Git {
-            repo: "https://example.com/r.git".into(),
-            branch: "main".into(),
-            dockerfile: "Dockerfile".into(),
-            context: ".".into(),
-        },
-        port: 80,
-        millicpu: 1000,
-        memory_mb: 512,
-        domain: None,
-        env: Default::default(),
-        secret_names: vec![],
-        has_repo_token: false,
-        watch_paths: Default::default(),
-        sealed_credentials: None,
-    };
+    let request = DeployRequest::parse(
+        br#"{"name":"api","repo":"https://example.com/r.git"}"#,
+        RepoPolicy::default(),
+    )
+    .unwrap();
+    let config = AppConfig::from_request(&request, None);
     App::new(
         slipway_core::ids::AppId::new(),
         "alice",

@@ -212,25 +212,17 @@ mod tests {
     use std::collections::BTreeSet;
 
     use super::*;
+    use crate::deploy_request::UploadAppRequest;
     use crate::ids::DeploymentId;
-    use crate::model::{AppConfig, Archive, PendingUpload, Phase, Source, Trigger};
+    use crate::model::{AppConfig, Archive, PendingUpload, Phase, Trigger};
     use crate::status::DeploymentStatus;
 
     fn app() -> App {
+        let request =
+            UploadAppRequest::parse(br#"{"name":"n","domain":"shop.example.com"}"#).unwrap();
         let config = AppConfig {
-            source: Source::Upload {
-                dockerfile: "Dockerfile".into(),
-                context: ".".into(),
-            },
-            port: 80,
-            millicpu: 1000,
-            memory_mb: 512,
-            domain: Some("shop.example.com".into()),
-            env: Default::default(),
-            secret_names: vec![],
-            has_repo_token: false,
-            watch_paths: Default::default(),
             sealed_credentials: Some("x".into()),
+            ..AppConfig::for_upload(&request, None)
         };
         let archive = Archive {
             path: "sources/a/1.tar.gz".into(),

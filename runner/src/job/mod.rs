@@ -73,17 +73,17 @@ pub async fn run(
 }
 
 /// What to do with a job, judged from its deployment and app as read.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq)]
 enum Admission {
     /// Nothing left to do.
     Skip,
     /// It must not be built: end it so.
     End(DeploymentStatus, &'static str),
-    /// Claim it and build.
-    Claim,
+    /// Claim it and build this app.
+    Claim(Box<App>),
 }
 
-fn admission(d: &Deployment, app: Option<&App>) -> Admission {
+fn admission(d: &Deployment, app: Option<App>) -> Admission {
     if !d.status.is_in_progress() {
         return Admission::Skip;
     }
@@ -93,10 +93,10 @@ fn admission(d: &Deployment, app: Option<&App>) -> Admission {
     if d.cancel_requested {
         return Admission::End(DeploymentStatus::Cancelled, CANCELLED);
     }
-    if app.latest_deployment_id.as_deref() != Some(d.id.as_str()) {
+    if app.latest_deployment_id.as_ref() != Some(&d.id) {
         return Admission::End(DeploymentStatus::Superseded, REPLACED);
     }
-    Admission::Claim
+    Admission::Claim(Box::new(app))
 }
 
 /// Decides whether the deployment is still to be done, and claims it.
@@ -110,11 +110,13 @@ async fn admit(rt: &Runtime, msg: &JobMessage) -> Result<Option<(App, Deployment
     else {
         return Ok(None);
     };
-    if !d.status.is_in_progress() {
-        return Ok(None);
-    }
-    let app = rt.store.get_app(&d.app_id).await.map_err(read)?;
-    match admission(&d, app.as_ref()) {
+    // A finished deployment's redelivered job needs no read of the app.
+    let app = if d.status.is_in_progress() {
+        rt.store.get_app(&d.app_id).await.map_err(read)?
+    } else {
+        None
+    };
+    let app = match admission(&d, app) {
         Admission::Skip => return Ok(None),
         Admission::End(to, why) => {
             return match rt.store.set_status(&d.id, to, Some(why)).await {
@@ -122,9 +124,8 @@ async fn admit(rt: &Runtime, msg: &JobMessage) -> Result<Option<(App, Deployment
                 Err(e) => Err(e.to_string()),
             }
         }
-        Admission::Claim => {}
-    }
-    let app = app.expect("admitted with its app");
+        Admission::Claim(app) => *app,
+    };
     match rt
         .store
         .claim(&d, &rt.config.runner_id, lease_until(rt))
@@ -272,26 +273,14 @@ fn work_dir(root: &Path, d: &Deployment) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use slipway_core::model::{AppConfig, Source};
+    use slipway_core::deploy_request::UploadAppRequest;
+    use slipway_core::model::AppConfig;
 
     /// An app for the job's unit tests (admission here, the stop rules in
     /// `watch.rs`).
     pub(super) fn app() -> App {
-        let config = AppConfig {
-            source: Source::Upload {
-                dockerfile: "Dockerfile".into(),
-                context: ".".into(),
-            },
-            port: 80,
-            millicpu: 1000,
-            memory_mb: 512,
-            domain: None,
-            env: Default::default(),
-            secret_names: vec![],
-            has_repo_token: false,
-            watch_paths: Default::default(),
-            sealed_credentials: None,
-        };
+        let request = UploadAppRequest::parse(br#"{"name":"n"}"#).unwrap();
+        let config = AppConfig::for_upload(&request, None);
         App::new(ids::AppId::new(), "o", "n", config, "s".into())
     }
 
@@ -305,11 +294,17 @@ mod tests {
     fn the_apps_newest_deployment_in_progress_is_claimed() {
         let mut app = app();
         let mut d = newest(&mut app);
-        assert_eq!(admission(&d, Some(&app)), Admission::Claim);
+        assert_eq!(
+            admission(&d, Some(app.clone())),
+            Admission::Claim(Box::new(app.clone()))
+        );
         // Taken over from a runner that died while building or deploying.
         for status in [DeploymentStatus::Building, DeploymentStatus::Deploying] {
             d.status = status;
-            assert_eq!(admission(&d, Some(&app)), Admission::Claim);
+            assert_eq!(
+                admission(&d, Some(app.clone())),
+                Admission::Claim(Box::new(app.clone()))
+            );
         }
     }
 
@@ -324,7 +319,11 @@ mod tests {
             DeploymentStatus::Superseded,
         ] {
             d.status = status;
-            assert_eq!(admission(&d, Some(&app)), Admission::Skip, "{status}");
+            assert_eq!(
+                admission(&d, Some(app.clone())),
+                Admission::Skip,
+                "{status}"
+            );
         }
     }
 
@@ -335,7 +334,7 @@ mod tests {
         let cancelled = Admission::End(DeploymentStatus::Cancelled, APP_DELETED);
         assert_eq!(admission(&d, None), cancelled);
         app.deleted_at = Some(ids::now_rfc3339());
-        assert_eq!(admission(&d, Some(&app)), cancelled);
+        assert_eq!(admission(&d, Some(app.clone())), cancelled);
     }
 
     #[test]
@@ -344,7 +343,7 @@ mod tests {
         let mut d = newest(&mut app);
         d.cancel_requested = true;
         assert_eq!(
-            admission(&d, Some(&app)),
+            admission(&d, Some(app.clone())),
             Admission::End(DeploymentStatus::Cancelled, CANCELLED)
         );
     }
@@ -355,7 +354,7 @@ mod tests {
         let d = newest(&mut app);
         newest(&mut app);
         assert_eq!(
-            admission(&d, Some(&app)),
+            admission(&d, Some(app.clone())),
             Admission::End(DeploymentStatus::Superseded, REPLACED)
         );
     }
