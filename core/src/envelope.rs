@@ -8,14 +8,16 @@ use aes_gcm::{Aes256Gcm, KeyInit, Nonce};
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::DataKeySpec;
 
+use crate::error_chain::BoxError;
+
 const VERSION: u8 = 1;
 const NONCE_LEN: usize = 12;
 const CONTEXT_KEY: &str = "appId";
 
 #[derive(Debug, thiserror::Error)]
 pub enum EnvelopeError {
-    #[error("KMS refused the request: {0}")]
-    Kms(String),
+    #[error("KMS refused the request")]
+    Kms(#[source] BoxError),
     #[error("the sealed value is malformed")]
     Malformed,
     #[error("the sealed value does not open for this app")]
@@ -46,9 +48,7 @@ impl Envelope {
             .encryption_context(CONTEXT_KEY, app_id)
             .send()
             .await
-            .map_err(|e| {
-                EnvelopeError::Kms(aws_sdk_kms::error::DisplayErrorContext(e).to_string())
-            })?;
+            .map_err(|e| EnvelopeError::Kms(e.into()))?;
         let data_key = key.plaintext().ok_or(EnvelopeError::Malformed)?.as_ref();
         let wrapped = key
             .ciphertext_blob()
@@ -88,7 +88,7 @@ impl Envelope {
             .await
             .map_err(|e| match e.as_service_error() {
                 Some(se) if se.is_invalid_ciphertext_exception() => EnvelopeError::Tampered,
-                _ => EnvelopeError::Kms(aws_sdk_kms::error::DisplayErrorContext(e).to_string()),
+                _ => EnvelopeError::Kms(e.into()),
             })?;
         let data_key = key.plaintext().ok_or(EnvelopeError::Malformed)?.as_ref();
         let cipher = Aes256Gcm::new_from_slice(data_key).map_err(|_| EnvelopeError::Malformed)?;

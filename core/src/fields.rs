@@ -330,6 +330,19 @@ pub fn parse_vars(
     Ok(out)
 }
 
+/// The field types show as the text they hold.
+macro_rules! shown_as_text {
+    ($($name:ident),*) => {$(
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    )*};
+}
+
+shown_as_text!(AppName, RepoUrl, BranchName, RelativePath, Domain);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -95,6 +95,36 @@ id_type!(
     DeploymentId
 );
 
+/// Who an API token speaks for: every app and deployment belongs to one
+/// owner, and one owner's token never reads or changes another's.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Owner(String);
+
+impl Owner {
+    /// An owner named by an operator: the app name rules (a DNS label), so
+    /// it can appear in keys and hostnames.
+    pub fn parse(field: &str, value: &str) -> Result<Self, crate::fields::FieldError> {
+        crate::fields::AppName::parse(field, value).map(|n| Self(n.as_str().to_owned()))
+    }
+
+    /// An owner as recorded by Slipway itself (a token's item, the
+    /// authorizer's verdict).
+    pub fn new(name: impl Into<String>) -> Self {
+        Self(name.into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for Owner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// Whether `s` is an id this service could have issued; anything else is a
 /// 404 without a read.
 pub fn is_id(s: &str) -> bool {
@@ -179,6 +209,15 @@ mod tests {
             format!("\"{id}\""),
             "stored and shown as the bare string"
         );
+    }
+
+    #[test]
+    fn an_operator_names_an_owner_by_the_app_name_rules() {
+        assert_eq!(Owner::parse("owner", "acme").unwrap().as_str(), "acme");
+        for bad in ["", "Acme", "a b", "../x", "-acme"] {
+            let e = Owner::parse("owner", bad).unwrap_err();
+            assert_eq!(e.field, "owner", "{bad:?}");
+        }
     }
 
     #[test]

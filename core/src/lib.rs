@@ -7,6 +7,7 @@ pub mod aws_clients;
 pub mod deploy_request;
 pub mod dockerignore;
 pub mod envelope;
+pub mod error_chain;
 pub mod fields;
 pub mod github;
 pub mod ids;

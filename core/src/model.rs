@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::deploy_request::{DeployRequest, RunConfig, UploadAppRequest};
-use crate::ids::{AppId, DeploymentId};
+use crate::fields::{BranchName, Domain, RelativePath, RepoUrl};
+use crate::ids::{AppId, DeploymentId, Owner};
 use crate::status::DeploymentStatus;
 use crate::upload::ArchiveFormat;
 use crate::watch_paths::WatchPaths;
@@ -15,13 +16,16 @@ use crate::watch_paths::WatchPaths;
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum Source {
     Git {
-        repo: String,
-        branch: String,
-        dockerfile: String,
-        context: String,
+        repo: RepoUrl,
+        branch: BranchName,
+        dockerfile: RelativePath,
+        context: RelativePath,
     },
     /// Archives uploaded through presigned URLs (`POST /apps/{id}/source`).
-    Upload { dockerfile: String, context: String },
+    Upload {
+        dockerfile: RelativePath,
+        context: RelativePath,
+    },
 }
 
 impl Source {
@@ -59,7 +63,7 @@ pub struct AppConfig {
     pub millicpu: u32,
     pub memory_mb: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub domain: Option<String>,
+    pub domain: Option<Domain>,
     pub env: BTreeMap<String, String>,
     pub secret_names: Vec<String>,
     pub has_repo_token: bool,
@@ -73,18 +77,18 @@ pub struct AppConfig {
 impl AppConfig {
     pub fn for_upload(req: &UploadAppRequest, sealed_credentials: Option<String>) -> Self {
         let source = Source::Upload {
-            dockerfile: req.dockerfile.as_str().to_owned(),
-            context: req.context.as_str().to_owned(),
+            dockerfile: req.dockerfile.clone(),
+            context: req.context.clone(),
         };
         Self::new(source, &req.run, &req.secrets, sealed_credentials)
     }
 
     pub fn from_request(req: &DeployRequest, sealed_credentials: Option<String>) -> Self {
         let source = Source::Git {
-            repo: req.source.repo.as_str().to_owned(),
-            branch: req.source.branch.as_str().to_owned(),
-            dockerfile: req.source.dockerfile.as_str().to_owned(),
-            context: req.source.context.as_str().to_owned(),
+            repo: req.source.repo.clone(),
+            branch: req.source.branch.clone(),
+            dockerfile: req.source.dockerfile.clone(),
+            context: req.source.context.clone(),
         };
         Self {
             has_repo_token: req.repo_token.is_some(),
@@ -104,7 +108,7 @@ impl AppConfig {
             port: run.port,
             millicpu: run.millicpu,
             memory_mb: run.memory_mb,
-            domain: run.domain.as_ref().map(|d| d.as_str().to_owned()),
+            domain: run.domain.clone(),
             env: run.env.clone(),
             secret_names: secrets.keys().cloned().collect(),
             has_repo_token: false,
@@ -155,7 +159,7 @@ impl std::fmt::Debug for Credentials {
 #[serde(rename_all = "camelCase")]
 pub struct App {
     pub id: AppId,
-    pub owner: String,
+    pub owner: Owner,
     pub name: String,
     pub created_at: String,
     pub updated_at: String,
@@ -188,7 +192,7 @@ impl App {
     /// A new app of `owner`, not yet deployed.
     pub fn new(
         id: AppId,
-        owner: &str,
+        owner: &Owner,
         name: &str,
         config: AppConfig,
         sealed_webhook_secret: String,
@@ -196,7 +200,7 @@ impl App {
         let now = crate::ids::now_rfc3339();
         Self {
             id,
-            owner: owner.to_owned(),
+            owner: owner.clone(),
             name: name.to_owned(),
             created_at: now.clone(),
             updated_at: now,
@@ -239,7 +243,7 @@ pub enum Trigger {
 pub struct Deployment {
     pub id: DeploymentId,
     pub app_id: AppId,
-    pub owner: String,
+    pub owner: Owner,
     pub status: DeploymentStatus,
     pub trigger: Trigger,
     pub created_at: String,

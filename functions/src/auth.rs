@@ -1,6 +1,6 @@
 //! Who is calling. API Gateway runs the authorizer Lambda and passes its
 //! verdict in the request context; `local-api` runs [`authorize`] as a
-//! middleware that does the same. Handlers only see [`Owner`].
+//! middleware that does the same. Handlers only see the [`Caller`].
 
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
@@ -8,6 +8,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use lambda_http::request::RequestContext;
 use slipway_core::api_token;
+use slipway_core::ids::Owner;
 use slipway_core::store::Store;
 
 use crate::error::ApiError;
@@ -15,7 +16,7 @@ use crate::state::AppState;
 
 /// The authenticated owner of the request.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Owner(pub String);
+pub struct Caller(pub Owner);
 
 /// The owner a bearer token belongs to, or why not.
 pub async fn owner_for_header(store: &Store, header: Option<&str>) -> Result<Owner, ApiError> {
@@ -25,7 +26,6 @@ pub async fn owner_for_header(store: &Store, header: Option<&str>) -> Result<Own
     store
         .owner_for_token(token)
         .await?
-        .map(Owner)
         .ok_or_else(ApiError::unauthorized)
 }
 
@@ -37,23 +37,23 @@ pub async fn authorize(State(state): State<AppState>, mut req: Request, next: Ne
         .and_then(|v| v.to_str().ok());
     match owner_for_header(&state.store, header).await {
         Ok(owner) => {
-            req.extensions_mut().insert(owner);
+            req.extensions_mut().insert(Caller(owner));
             next.run(req).await
         }
         Err(e) => e.into_response(),
     }
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for Owner {
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        if let Some(owner) = parts.extensions.get::<Owner>() {
-            return Ok(owner.clone());
+        if let Some(caller) = parts.extensions.get::<Caller>() {
+            return Ok(caller.clone());
         }
         if let Some(RequestContext::ApiGatewayV1(ctx)) = parts.extensions.get::<RequestContext>() {
             if let Some(owner) = ctx.authorizer.fields.get("owner").and_then(|v| v.as_str()) {
-                return Ok(Owner(owner.to_owned()));
+                return Ok(Caller(Owner::new(owner)));
             }
         }
         Err(ApiError::unauthorized())

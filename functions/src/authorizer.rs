@@ -15,7 +15,7 @@ pub async fn decide(
     event: ApiGatewayCustomAuthorizerRequest,
 ) -> Result<Value, &'static str> {
     let owner = match owner_for_header(store, event.authorization_token.as_deref()).await {
-        Ok(owner) => owner.0,
+        Ok(owner) => owner.as_str().to_owned(),
         Err(e) if e.status.is_server_error() => return Err("authorizer failed"),
         Err(_) => return Err(UNAUTHORIZED),
     };

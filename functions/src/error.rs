@@ -5,6 +5,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use slipway_core::deploy_request::RequestError;
 use slipway_core::envelope::EnvelopeError;
+use slipway_core::error_chain::Chain;
 use slipway_core::fields::FieldError;
 use slipway_core::store::StoreError;
 use slipway_core::upload::UploadRequestError;
@@ -43,10 +44,10 @@ impl ApiError {
         )
     }
 
-    /// A failure of ours: the details go to the log, the user gets an id-free
-    /// generic message.
-    pub fn internal(context: &str, err: impl std::fmt::Display) -> Self {
-        tracing::error!(error = %err, "{context}");
+    /// A failure of ours: the details (the whole cause chain) go to the
+    /// log, once; the user gets an id-free generic message.
+    pub fn internal(context: &str, err: impl std::error::Error) -> Self {
+        tracing::error!(error = %Chain(&err), "{context}");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",

@@ -8,6 +8,7 @@
 use std::time::Duration;
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+use slipway_core::error_chain::{BoxError, Chain};
 use slipway_core::job::JobMessage;
 use slipway_core::store::{PushLink, StoreError};
 use tokio_util::sync::CancellationToken;
@@ -19,10 +20,10 @@ use crate::state::AppState;
 /// Why a push message is to be tried again.
 #[derive(Debug, thiserror::Error)]
 pub enum Retry {
-    #[error("could not link the push: {0}")]
+    #[error("could not link the push")]
     Link(#[from] StoreError),
-    #[error("could not send the job: {0}")]
-    Queue(String),
+    #[error("could not send the job")]
+    Queue(#[source] BoxError),
 }
 
 /// Handles one message of the push queue.
@@ -69,7 +70,7 @@ pub async fn handle_batch(state: &AppState, event: SqsEvent) -> SqsBatchResponse
     for record in event.records {
         let id = record.message_id.unwrap_or_default();
         if let Err(e) = handle(state, record.body.as_deref().unwrap_or_default()).await {
-            tracing::warn!(message_id = %id, error = %e, "push left for a retry");
+            tracing::warn!(message_id = %id, error = %Chain(&e), "push left for a retry");
             response.add_failure(id);
         }
     }
@@ -96,14 +97,14 @@ pub async fn consume(state: AppState, shutdown: CancellationToken) {
         let messages = match received {
             Ok(out) => out.messages.unwrap_or_default(),
             Err(e) => {
-                tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&e), "could not read the push queue");
+                tracing::warn!(error = %Chain(&e), "could not read the push queue");
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 continue;
             }
         };
         for m in messages {
             if let Err(e) = handle(&state, m.body().unwrap_or_default()).await {
-                tracing::warn!(error = %e, "push left for a retry");
+                tracing::warn!(error = %Chain(&e), "push left for a retry");
                 continue;
             }
             let deleted = state
@@ -114,7 +115,7 @@ pub async fn consume(state: AppState, shutdown: CancellationToken) {
                 .send()
                 .await;
             if let Err(e) = deleted {
-                tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&e), "could not delete a handled push");
+                tracing::warn!(error = %Chain(&e), "could not delete a handled push");
             }
         }
     }

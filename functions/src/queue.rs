@@ -3,6 +3,7 @@
 //! secret.
 
 use axum::http::StatusCode;
+use slipway_core::error_chain::{BoxError, Chain};
 use slipway_core::ids::{AppId, DeploymentId};
 use slipway_core::job::JobMessage;
 use slipway_core::status::DeploymentStatus;
@@ -20,10 +21,8 @@ pub async fn send_job(
     deployment_id: &DeploymentId,
     previous: Option<&DeploymentId>,
 ) -> Result<(), ApiError> {
-    if enqueue_job(state, app_id, deployment_id, previous)
-        .await
-        .is_err()
-    {
+    if let Err(e) = enqueue_job(state, app_id, deployment_id, previous).await {
+        tracing::error!(%app_id, %deployment_id, error = %Chain(&*e), "could not queue the job");
         fail_unqueued(state, deployment_id).await;
         return Err(unavailable());
     }
@@ -37,7 +36,7 @@ pub async fn enqueue_job(
     app_id: &AppId,
     deployment_id: &DeploymentId,
     previous: Option<&DeploymentId>,
-) -> Result<(), String> {
+) -> Result<(), BoxError> {
     let span = tracing::info_span!("enqueue", %app_id, %deployment_id);
     async {
         let (superseded, sent) = tokio::join!(
@@ -45,11 +44,9 @@ pub async fn enqueue_job(
             send(state, &state.config.queue_url, app_id, deployment_id)
         );
         if let Err(e) = superseded {
-            tracing::warn!(error = %e, "could not supersede older deployments");
+            tracing::warn!(error = %Chain(&e), "could not supersede older deployments");
         }
-        if let Err(e) = &sent {
-            tracing::error!(error = %e, "could not queue the job");
-        } else {
+        if sent.is_ok() {
             tracing::info!("deployment queued");
         }
         sent
@@ -66,7 +63,7 @@ pub async fn send_push(
     deployment_id: &DeploymentId,
 ) -> Result<(), ApiError> {
     if let Err(e) = send(state, &state.config.push_queue_url, app_id, deployment_id).await {
-        tracing::error!(%app_id, %deployment_id, error = %e, "could not queue the push");
+        tracing::error!(%app_id, %deployment_id, error = %Chain(&*e), "could not queue the push");
         fail_unqueued(state, deployment_id).await;
         return Err(unavailable());
     }
@@ -78,7 +75,7 @@ async fn send(
     queue_url: &str,
     app_id: &AppId,
     deployment_id: &DeploymentId,
-) -> Result<(), String> {
+) -> Result<(), BoxError> {
     let message = JobMessage {
         deployment_id: deployment_id.clone(),
         app_id: app_id.clone(),
@@ -91,7 +88,7 @@ async fn send(
         .send()
         .await
         .map(|_| ())
-        .map_err(|e| aws_sdk_sqs::error::DisplayErrorContext(&e).to_string())
+        .map_err(Into::into)
 }
 
 async fn fail_unqueued(state: &AppState, deployment_id: &str) {
@@ -104,7 +101,7 @@ async fn fail_unqueued(state: &AppState, deployment_id: &str) {
         )
         .await;
     if let Err(e) = failed {
-        tracing::error!(%deployment_id, error = %e, "could not mark the unqueued deployment failed");
+        tracing::error!(%deployment_id, error = %Chain(&e), "could not mark the unqueued deployment failed");
     }
 }
 

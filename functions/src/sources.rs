@@ -1,5 +1,7 @@
 //! Source archives in the bucket, as the API functions touch them.
 
+use slipway_core::error_chain::Chain;
+
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -14,7 +16,7 @@ pub async fn delete(state: &AppState, app_id: &str, key: &str) {
         .send()
         .await;
     if let Err(e) = deleted {
-        tracing::warn!(%app_id, error = %aws_sdk_s3::error::DisplayErrorContext(e), "could not delete {key}");
+        tracing::warn!(%app_id, error = %Chain(&e), "could not delete {key}");
     }
 }
 
@@ -39,9 +41,6 @@ pub async fn stored_size(state: &AppState, key: &str) -> Result<Option<(u64, Str
             )))
         }
         Err(e) if e.as_service_error().is_some_and(|se| se.is_not_found()) => Ok(None),
-        Err(e) => Err(ApiError::internal(
-            "reading the archive",
-            aws_sdk_s3::error::DisplayErrorContext(e),
-        )),
+        Err(e) => Err(ApiError::internal("reading the archive", e)),
     }
 }

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use slipway_core::error_chain::Chain;
 use slipway_core::redact::Redactor;
 use slipway_core::s3_keys;
 use tokio::sync::{mpsc, oneshot};
@@ -159,7 +160,7 @@ async fn put(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, text: String) {
         match sent {
             Ok(_) => return,
             Err(e) if attempt == 2 => {
-                tracing::warn!(key, error = %aws_sdk_s3::error::DisplayErrorContext(e), "a log chunk was lost");
+                tracing::warn!(key, error = %Chain(&e), "a log chunk was lost");
             }
             Err(_) => tokio::time::sleep(Duration::from_millis(200 * (attempt + 1))).await,
         }

@@ -15,6 +15,17 @@ use tokio::sync::Mutex;
 use crate::config::Config;
 use crate::logs::LogWriter;
 
+/// Why an app's credentials did not open. No variant shows a value.
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialsError {
+    #[error("the sealed credentials are not base64")]
+    Encoding(#[from] base64::DecodeError),
+    #[error("the sealed credentials did not open")]
+    Open(#[from] slipway_core::envelope::EnvelopeError),
+    #[error("the opened credentials are not the expected JSON")]
+    Json(#[from] serde_json::Error),
+}
+
 #[derive(Clone)]
 pub struct Runtime {
     pub config: Arc<Config>,
@@ -53,19 +64,13 @@ impl Runtime {
 
 impl Runtime {
     /// The app's repo token and secrets, opened with KMS.
-    pub async fn open_credentials(&self, app: &App) -> Result<Credentials, String> {
+    pub async fn open_credentials(&self, app: &App) -> Result<Credentials, CredentialsError> {
         let Some(sealed) = &app.config.sealed_credentials else {
             return Ok(Credentials::default());
         };
-        let sealed = base64::engine::general_purpose::STANDARD
-            .decode(sealed)
-            .map_err(|e| format!("sealed credentials are malformed: {e}"))?;
-        let plain = self
-            .envelope
-            .open(&app.id, &sealed)
-            .await
-            .map_err(|e| e.to_string())?;
-        serde_json::from_slice(&plain).map_err(|e| format!("sealed credentials are malformed: {e}"))
+        let sealed = base64::engine::general_purpose::STANDARD.decode(sealed)?;
+        let plain = self.envelope.open(&app.id, &sealed).await?;
+        Ok(serde_json::from_slice(&plain)?)
     }
 
     /// A deployment's build log, masking every credential of its app.

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use slipway_core::error_chain::{BoxError, Chain};
 use slipway_core::job::JobMessage;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -37,7 +38,7 @@ pub async fn run(rt: Runtime, shutdown: CancellationToken) {
         let messages = match received {
             Ok(out) => out.messages.unwrap_or_default(),
             Err(e) => {
-                tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(e), "receiving jobs failed");
+                tracing::warn!(error = %Chain(&e), "receiving jobs failed");
                 tokio::time::sleep(Duration::from_secs(2)).await;
                 continue;
             }
@@ -76,7 +77,7 @@ async fn handle(rt: &Runtime, m: aws_sdk_sqs::types::Message, hand_back: Cancell
     let outcome = match JobMessage::decode(body) {
         Ok(msg) => job::run(rt, msg, Some(receipt.clone()), hand_back).await,
         Err(e) => {
-            tracing::error!(error = %e, "dropping a message that is not a job");
+            tracing::error!(error = %Chain(&e), "dropping a message that is not a job");
             Outcome::Done
         }
     };
@@ -90,17 +91,17 @@ async fn handle(rt: &Runtime, m: aws_sdk_sqs::types::Message, hand_back: Cancell
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| aws_sdk_sqs::error::DisplayErrorContext(e).to_string()),
+            .map_err(Into::into),
         Outcome::Retry(_) => visibility(rt, &receipt, rt.config.retry_after).await,
         Outcome::HandBack => visibility(rt, &receipt, Duration::ZERO).await,
         Outcome::LostClaim => Ok(()),
     };
     if let Err(e) = result {
-        tracing::warn!(error = %e, "could not settle the message");
+        tracing::warn!(error = %Chain(&*e), "could not settle the message");
     }
 }
 
-async fn visibility(rt: &Runtime, receipt: &str, after: Duration) -> Result<(), String> {
+async fn visibility(rt: &Runtime, receipt: &str, after: Duration) -> Result<(), BoxError> {
     rt.sqs
         .change_message_visibility()
         .queue_url(&rt.config.queue_url)
@@ -109,5 +110,5 @@ async fn visibility(rt: &Runtime, receipt: &str, after: Duration) -> Result<(), 
         .send()
         .await
         .map(|_| ())
-        .map_err(|e| aws_sdk_sqs::error::DisplayErrorContext(e).to_string())
+        .map_err(Into::into)
 }

@@ -24,7 +24,7 @@ fn app() -> App {
     let config = AppConfig::from_request(&request, None);
     App::new(
         slipway_core::ids::AppId::new(),
-        "alice",
+        &slipway_core::ids::Owner::new("alice"),
         "api",
         config,
         "x".into(),

@@ -3,13 +3,14 @@
 
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, ReturnValue, TransactWriteItem};
 
+use super::error::{dynamo, malformed_request, StoreError};
 use super::item::{
     app_item, attr, attribute, deployment_item, from_item, n, owner_apps, s, with_keys, Key,
     NameGuard, GSI1,
 };
+use super::table::Store;
 use super::update::Update;
-use super::{dynamo, malformed_request, Store, StoreError};
-use crate::ids::AppId;
+use crate::ids::{AppId, Owner};
 use crate::model::{App, AppConfig, Archive, Deployment, PendingUpload};
 
 impl Store {
@@ -19,26 +20,26 @@ impl Store {
 
     /// The app if it exists, is not deleted and belongs to `owner`. Another
     /// owner's app is indistinguishable from a missing one.
-    pub async fn get_owned_app(&self, owner: &str, id: &str) -> Result<Option<App>, StoreError> {
+    pub async fn get_owned_app(&self, owner: &Owner, id: &str) -> Result<Option<App>, StoreError> {
         if !crate::ids::is_id(id) {
             return Ok(None);
         }
         Ok(self
             .get_app(id)
             .await?
-            .filter(|a| a.owner == owner && a.deleted_at.is_none()))
+            .filter(|a| a.owner == *owner && a.deleted_at.is_none()))
     }
 
     pub async fn app_id_for_name(
         &self,
-        owner: &str,
+        owner: &Owner,
         name: &str,
     ) -> Result<Option<AppId>, StoreError> {
         let guard: Option<NameGuard> = self.get(Key::name_guard(owner, name)).await?;
         Ok(guard.map(|g| g.app_id))
     }
 
-    pub async fn list_apps(&self, owner: &str) -> Result<Vec<App>, StoreError> {
+    pub async fn list_apps(&self, owner: &Owner) -> Result<Vec<App>, StoreError> {
         let mut apps = Vec::new();
         let mut pages = self
             .db
@@ -157,10 +158,10 @@ impl Store {
             .returning(ReturnValue::UpdatedOld)
             .send(self)
             .await?;
-        old.and_then(|mut a| a.remove(UPLOAD))
+        Ok(old
+            .and_then(|mut a| a.remove(UPLOAD))
             .map(serde_dynamo::from_attribute_value)
-            .transpose()
-            .map_err(|e: serde_dynamo::Error| StoreError::Malformed(e.to_string()))
+            .transpose()?)
     }
 
     /// Replaces the app's archive `old_path` by `new` (a `.zip` stored back

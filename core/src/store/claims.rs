@@ -5,9 +5,10 @@
 
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
+use super::error::StoreError;
 use super::item::{attr, attribute, from_item, n, s, Key};
+use super::table::Store;
 use super::update::Update;
-use super::{Store, StoreError};
 use crate::ids::{AppId, DeploymentId};
 use crate::model::{Archive, Deployment, Phase};
 use crate::status::DeploymentStatus;

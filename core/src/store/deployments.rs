@@ -6,9 +6,10 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnValue};
 
+use super::error::{dynamo, malformed_request, StoreError};
 use super::item::{app_deployments, attr, from_item, n, s, Key, GSI1};
+use super::table::Store;
 use super::update::Update;
-use super::{dynamo, malformed_request, Store, StoreError};
 use crate::ids::DeploymentId;
 use crate::model::Deployment;
 use crate::status::DeploymentStatus;

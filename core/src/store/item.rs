@@ -19,8 +19,8 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use super::StoreError;
-use crate::ids::AppId;
+use super::error::StoreError;
+use crate::ids::{AppId, Owner};
 use crate::model::{App, Deployment};
 
 pub const GSI1: &str = "GSI1";
@@ -79,7 +79,7 @@ impl Key {
     pub fn app(id: &str) -> Self {
         Self::new(format!("APP#{id}"), "APP")
     }
-    pub fn name_guard(owner: &str, name: &str) -> Self {
+    pub fn name_guard(owner: &Owner, name: &str) -> Self {
         Self::new(format!("NAME#{owner}#{name}"), "NAME")
     }
     pub fn deployment(id: &str) -> Self {
@@ -112,7 +112,7 @@ impl Key {
 }
 
 /// GSI1's partition of an owner's apps (sorted by name).
-pub(crate) fn owner_apps(owner: &str) -> String {
+pub(crate) fn owner_apps(owner: &Owner) -> String {
     format!("OWNER#{owner}")
 }
 
@@ -150,7 +150,7 @@ pub(crate) struct NameGuard {
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct TokenItem {
-    pub owner: String,
+    pub owner: Owner,
     pub created_at: String,
 }
 
@@ -179,8 +179,7 @@ pub(crate) fn with_keys<T: Serialize>(
     key: Key,
     gsi1: Option<(String, String)>,
 ) -> Result<HashMap<String, AttributeValue>, StoreError> {
-    let mut item: HashMap<String, AttributeValue> =
-        serde_dynamo::to_item(value).map_err(|e| StoreError::Malformed(e.to_string()))?;
+    let mut item: HashMap<String, AttributeValue> = serde_dynamo::to_item(value)?;
     item.extend(key.attributes());
     if let Some((pk, sk)) = gsi1 {
         item.insert(attr::GSI1PK.to_owned(), s(pk));
@@ -192,11 +191,11 @@ pub(crate) fn with_keys<T: Serialize>(
 pub(crate) fn from_item<T: DeserializeOwned>(
     item: HashMap<String, AttributeValue>,
 ) -> Result<T, StoreError> {
-    serde_dynamo::from_item(item).map_err(|e| StoreError::Malformed(e.to_string()))
+    Ok(serde_dynamo::from_item(item)?)
 }
 
 pub(crate) fn attribute<T: Serialize>(value: &T) -> Result<AttributeValue, StoreError> {
-    serde_dynamo::to_attribute_value(value).map_err(|e| StoreError::Malformed(e.to_string()))
+    Ok(serde_dynamo::to_attribute_value(value)?)
 }
 
 pub(crate) fn s(v: impl Into<String>) -> AttributeValue {
@@ -245,7 +244,7 @@ mod tests {
             }),
             ..App::new(
                 AppId::parse("01a23b7e-4d88-7366-b4a4-65104ee21522").unwrap(),
-                "o",
+                &Owner::new("o"),
                 "n",
                 config,
                 "s".into(),

@@ -3,8 +3,9 @@
 
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 
+use super::error::{dynamo, malformed_request, StoreError};
 use super::item::{from_item, s, with_keys, Key, PlacementItem};
-use super::{dynamo, malformed_request, Store, StoreError};
+use super::table::Store;
 use crate::ids::AppId;
 
 impl Store {

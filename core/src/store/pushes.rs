@@ -3,9 +3,10 @@
 
 use aws_sdk_dynamodb::types::ReturnValue;
 
+use super::error::{conditional, StoreError};
 use super::item::{attr, deployment_item, n, s, with_keys, DeliveryItem, Key};
+use super::table::Store;
 use super::update::Update;
-use super::{conditional, Store, StoreError};
 use crate::ids::DeploymentId;
 use crate::model::Deployment;
 use crate::status::DeploymentStatus;

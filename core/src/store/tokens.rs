@@ -1,12 +1,14 @@
 //! API tokens: stored as their SHA-256, each speaking for one owner.
 
+use super::error::{conditional, StoreError};
 use super::item::{with_keys, Key, TokenItem};
-use super::{conditional, Store, StoreError};
+use super::table::Store;
+use crate::ids::Owner;
 
 impl Store {
-    pub async fn put_token(&self, owner: &str, token: &str) -> Result<(), StoreError> {
+    pub async fn put_token(&self, owner: &Owner, token: &str) -> Result<(), StoreError> {
         let item = TokenItem {
-            owner: owner.to_owned(),
+            owner: owner.clone(),
             created_at: crate::ids::now_rfc3339(),
         };
         self.db
@@ -22,7 +24,7 @@ impl Store {
 
     /// The owner a token speaks for. An eventually consistent read: a token
     /// is read far more often than it is minted.
-    pub async fn owner_for_token(&self, token: &str) -> Result<Option<String>, StoreError> {
+    pub async fn owner_for_token(&self, token: &str) -> Result<Option<Owner>, StoreError> {
         let out = self
             .db
             .get_item()
@@ -30,7 +32,7 @@ impl Store {
             .set_key(Some(token_key(token).attributes()))
             .send()
             .await
-            .map_err(super::dynamo)?;
+            .map_err(super::error::dynamo)?;
         Ok(out
             .item
             .map(super::item::from_item::<TokenItem>)

@@ -4,9 +4,9 @@ use std::collections::{BTreeSet, HashMap};
 
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, TransactWriteItem};
 
-use super::item::attr;
-use super::item::{s, Key};
-use super::{conditional, malformed_request, Store, StoreError};
+use super::error::{conditional, malformed_request, StoreError};
+use super::item::{attr, s, Key};
+use super::table::Store;
 
 /// One conditional `UpdateItem`. Expressions name attributes as `#name`
 /// (so reserved words such as `status` and `url` need no care); every such

@@ -2,7 +2,7 @@
 //! for an owner, stores only its SHA-256, and prints the token once.
 
 use anyhow::{bail, Context};
-use slipway_core::{api_token, fields::AppName, store::Store};
+use slipway_core::{api_token, ids::Owner, store::Store};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -13,12 +13,12 @@ async fn main() -> anyhow::Result<()> {
             "usage: slipway-admin mint-token <owner>   (needs SLIPWAY_TABLE and AWS settings)"
         ),
     };
-    AppName::parse("owner", owner).context("owner ids follow the app name rules")?;
+    let owner = Owner::parse("owner", owner).context("owner ids follow the app name rules")?;
     let table = std::env::var("SLIPWAY_TABLE").context("SLIPWAY_TABLE is required")?;
     let aws = aws_config::load_from_env().await;
     let store = Store::connect(&aws, table);
     let token = api_token::generate();
-    store.put_token(owner, &token).await?;
+    store.put_token(&owner, &token).await?;
     println!("{token}");
     Ok(())
 }

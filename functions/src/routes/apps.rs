@@ -4,10 +4,11 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde_json::{json, Value};
+use slipway_core::ids::Owner;
 use slipway_core::model::Deployment;
 use slipway_core::store::CancelOutcome;
 
-use crate::auth::{Owner, PublicBase};
+use crate::auth::{Caller, PublicBase};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::views;
@@ -18,7 +19,7 @@ const HISTORY: i32 = 100;
 
 pub async fn list(
     State(state): State<AppState>,
-    Owner(owner): Owner,
+    Caller(owner): Caller,
     PublicBase(base): PublicBase,
 ) -> Result<Json<Value>, ApiError> {
     let apps = state.store.list_apps(&owner).await?;
@@ -41,7 +42,7 @@ pub async fn list(
 
 pub async fn show(
     State(state): State<AppState>,
-    Owner(owner): Owner,
+    Caller(owner): Caller,
     PublicBase(base): PublicBase,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
@@ -62,7 +63,7 @@ pub async fn show(
 /// container when they next reconcile.
 pub async fn delete(
     State(state): State<AppState>,
-    Owner(owner): Owner,
+    Caller(owner): Caller,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let app = state
@@ -93,7 +94,7 @@ pub async fn delete(
 
 pub async fn deployments(
     State(state): State<AppState>,
-    Owner(owner): Owner,
+    Caller(owner): Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let app = state
@@ -109,14 +110,14 @@ pub async fn deployments(
 
 pub(crate) async fn owned_deployment(
     state: &AppState,
-    owner: &str,
+    owner: &Owner,
     id: &str,
 ) -> Result<Deployment, ApiError> {
     let d = state
         .store
         .get_deployment(id)
         .await?
-        .filter(|d| d.owner == owner)
+        .filter(|d| d.owner == *owner)
         .ok_or_else(|| ApiError::not_found("deployment"))?;
     // A deleted app's deployments go with it.
     state
@@ -129,7 +130,7 @@ pub(crate) async fn owned_deployment(
 
 pub async fn show_deployment(
     State(state): State<AppState>,
-    Owner(owner): Owner,
+    Caller(owner): Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let d = owned_deployment(&state, &owner, &id).await?;
@@ -138,7 +139,7 @@ pub async fn show_deployment(
 
 pub async fn cancel(
     State(state): State<AppState>,
-    Owner(owner): Owner,
+    Caller(owner): Caller,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let d = owned_deployment(&state, &owner, &id).await?;

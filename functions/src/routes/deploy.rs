@@ -7,12 +7,12 @@ use axum::http::StatusCode;
 use axum::Json;
 use base64::Engine;
 use slipway_core::deploy_request::DeployRequest;
-use slipway_core::ids::{self, AppId};
+use slipway_core::ids::{self, AppId, Owner};
 use slipway_core::model::{App, AppConfig, Archive, Credentials, Deployment, Trigger};
 use slipway_core::store::StoreError;
 use slipway_core::upload;
 
-use crate::auth::{Owner, PublicBase};
+use crate::auth::{Caller, PublicBase};
 use crate::error::ApiError;
 use crate::queue;
 use crate::sources;
@@ -35,7 +35,7 @@ type Accepted = (StatusCode, Json<serde_json::Value>);
 
 pub async fn deploy(
     State(state): State<AppState>,
-    Owner(owner): Owner,
+    Caller(owner): Caller,
     PublicBase(base): PublicBase,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Accepted, ApiError> {
@@ -66,7 +66,7 @@ pub async fn deploy(
 
 pub async fn deploy_app(
     State(state): State<AppState>,
-    Owner(owner): Owner,
+    Caller(owner): Caller,
     PublicBase(base): PublicBase,
     Path(id): Path<String>,
 ) -> Result<Accepted, ApiError> {
@@ -77,7 +77,7 @@ pub async fn deploy_app(
 /// app's current configuration; nothing is built.
 pub async fn redeploy(
     State(state): State<AppState>,
-    Owner(owner): Owner,
+    Caller(owner): Caller,
     PublicBase(base): PublicBase,
     Path(id): Path<String>,
 ) -> Result<Accepted, ApiError> {
@@ -88,7 +88,7 @@ pub async fn redeploy(
 /// app wins the conditional write, reads it again.
 async fn queue_for_app(
     state: &AppState,
-    owner: &str,
+    owner: &Owner,
     base: &str,
     id: &str,
     trigger: Trigger,
@@ -220,7 +220,7 @@ async fn webhook_secret(state: &AppState, app: &App) -> Result<String, ApiError>
 
 async fn create_and_queue(
     state: &AppState,
-    owner: &str,
+    owner: &Owner,
     req: &DeployRequest,
 ) -> Result<(App, Deployment, String), Recorded> {
     let id = AppId::new();

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use slipway_core::s3_keys;
 
-use crate::auth::Owner;
+use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::routes::apps::owned_deployment;
 use crate::state::AppState;
@@ -22,7 +22,7 @@ pub struct After {
 
 pub async fn logs(
     State(state): State<AppState>,
-    Owner(owner): Owner,
+    Caller(owner): Caller,
     Path(id): Path<String>,
     q: Result<Query<After>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
@@ -44,9 +44,7 @@ pub async fn logs(
         .max_keys(PAGE)
         .send()
         .await
-        .map_err(|e| {
-            ApiError::internal("reading the log", aws_sdk_s3::error::DisplayErrorContext(e))
-        })?;
+        .map_err(|e| ApiError::internal("reading the log", e))?;
     let mut chunks = Vec::new();
     for object in listed.contents() {
         let Some(key) = object.key() else { continue };
@@ -60,9 +58,7 @@ pub async fn logs(
             .key(key)
             .send()
             .await
-            .map_err(|e| {
-                ApiError::internal("reading the log", aws_sdk_s3::error::DisplayErrorContext(e))
-            })?
+            .map_err(|e| ApiError::internal("reading the log", e))?
             .body
             .collect()
             .await

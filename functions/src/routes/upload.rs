@@ -10,13 +10,14 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde_json::{json, Value};
 use slipway_core::deploy_request::UploadAppRequest;
+use slipway_core::error_chain::BoxError;
 use slipway_core::ids::{self, AppId};
 use slipway_core::model::{App, AppConfig, Credentials, PendingUpload};
 use slipway_core::store::StoreError;
 use slipway_core::upload::{archive_key, UploadRequest, MAX_ARCHIVE_BYTES, UPLOAD_URL_SECONDS};
 
 use super::deploy::seal_credentials;
-use crate::auth::{Owner, PublicBase};
+use crate::auth::{Caller, PublicBase};
 use crate::error::ApiError;
 use crate::sources;
 use crate::state::AppState;
@@ -27,7 +28,7 @@ type Answer = (StatusCode, Json<Value>);
 /// `POST /apps`: 201 with the new app, which has no source yet.
 pub async fn create(
     State(state): State<AppState>,
-    Owner(owner): Owner,
+    Caller(owner): Caller,
     PublicBase(base): PublicBase,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Answer, ApiError> {
@@ -84,7 +85,7 @@ fn name_taken(name: &str, id: &str) -> ApiError {
 /// minutes, with the declared size signed into it.
 pub async fn source(
     State(state): State<AppState>,
-    Owner(owner): Owner,
+    Caller(owner): Caller,
     Path(id): Path<String>,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Answer, ApiError> {
@@ -108,7 +109,7 @@ pub async fn source(
     let expires = Duration::from_secs(UPLOAD_URL_SECONDS);
     let presigned = presign_put(&state.s3, &state.config.bucket, &key, req, expires)
         .await
-        .map_err(|e| ApiError::internal("making the upload URL", e))?;
+        .map_err(|e| ApiError::internal("making the upload URL", &*e))?;
     let expires_at = ids::rfc3339(std::time::SystemTime::now() + expires);
     let pending = PendingUpload {
         path: key.clone(),
@@ -155,18 +156,17 @@ async fn presign_put(
     key: &str,
     req: UploadRequest,
     expires: Duration,
-) -> Result<aws_sdk_s3::presigning::PresignedRequest, String> {
+) -> Result<aws_sdk_s3::presigning::PresignedRequest, BoxError> {
     s3.put_object()
         .bucket(bucket)
         .key(key)
         .content_length(req.size as i64)
         .content_type(req.format.content_type())
-        .presigned(
-            aws_sdk_s3::presigning::PresigningConfig::expires_in(expires)
-                .map_err(|e| e.to_string())?,
-        )
+        .presigned(aws_sdk_s3::presigning::PresigningConfig::expires_in(
+            expires,
+        )?)
         .await
-        .map_err(|e| aws_sdk_s3::error::DisplayErrorContext(e).to_string())
+        .map_err(Into::into)
 }
 
 #[cfg(test)]

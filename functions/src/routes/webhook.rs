@@ -7,6 +7,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use serde_json::json;
+use slipway_core::error_chain::Chain;
 use slipway_core::github::{self, PayloadError, SignatureError, Verdict};
 use slipway_core::ids;
 use slipway_core::model::{App, Deployment, Source, Trigger};
@@ -119,7 +120,7 @@ fn decide(app: &App, event: Option<&str>, body: &[u8]) -> Result<Verdict, ApiErr
     let Source::Git { branch, .. } = &app.config.source else {
         return Err(bad_signature(&SignatureError::Mismatch));
     };
-    github::decide(event, body, branch, &app.config.watch_paths).map_err(payload_error)
+    github::decide(event, body, branch.as_str(), &app.config.watch_paths).map_err(payload_error)
 }
 
 fn payload_error(e: PayloadError) -> ApiError {
@@ -170,7 +171,7 @@ async fn deploy(
                 // GitHub's redelivery of it must not be taken for a duplicate.
                 if let Some(id) = delivery_id {
                     if let Err(e) = state.store.forget_delivery(&app.id, id).await {
-                        tracing::error!(app_id = %app.id, error = %e, "could not forget the unqueued delivery");
+                        tracing::error!(app_id = %app.id, error = %Chain(&e), "could not forget the unqueued delivery");
                     }
                 }
                 return Err(e);

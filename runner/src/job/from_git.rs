@@ -10,6 +10,7 @@ use crate::engine::images;
 
 impl Job<'_> {
     /// Clone and build with the registry's cache; returns the image to push.
+    #[tracing::instrument(name = "from_git", skip_all)]
     pub(super) async fn build_from_source(&self) -> Result<Image, Failure> {
         let Source::Git {
             repo,
@@ -19,7 +20,7 @@ impl Job<'_> {
             ..
         } = &self.app.config.source
         else {
-            return Err(Failure::Infra("not a Git app".into()));
+            return Err(Failure::Infra(anyhow::anyhow!("not a Git app")));
         };
 
         self.log.line(format!("Cloning {repo} (branch {branch})"));
@@ -36,7 +37,13 @@ impl Job<'_> {
                 self.interrupt.clone(),
             );
             tokio::task::spawn_blocking(move || {
-                source::shallow_clone(&repo, &branch, token.as_deref(), &checkout, interrupt)
+                source::shallow_clone(
+                    repo.as_str(),
+                    branch.as_str(),
+                    token.as_deref(),
+                    &checkout,
+                    interrupt,
+                )
             })
         };
         // The registry cache is fetched while the clone runs.
@@ -45,7 +52,7 @@ impl Job<'_> {
             images::prepare_cache(&self.rt.docker, &repository, &self.log)
         );
         let sha = cloned
-            .map_err(|e| Failure::Infra(e.to_string()))?
+            .map_err(Failure::infra("cloning"))?
             .map_err(|e| Failure::User(e.to_string()))?;
         match &self.d.pushed_commit {
             Some(pushed) if *pushed != sha => self.log.line(format!(

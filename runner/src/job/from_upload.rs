@@ -5,6 +5,7 @@
 use std::path::Path;
 use std::time::Instant;
 
+use slipway_core::error_chain::Chain;
 use slipway_core::ids;
 use slipway_core::model::{Archive, Source};
 use slipway_core::store::StoreError;
@@ -22,18 +23,19 @@ const FETCH_URL_LIFETIME: std::time::Duration = std::time::Duration::from_secs(1
 fn refused(e: UnpackError) -> Failure {
     match e {
         UnpackError::Refused(reason) => Failure::User(reason),
-        UnpackError::Io(reason) => Failure::Infra(reason),
+        UnpackError::Io(reason) => Failure::Infra(anyhow::anyhow!(reason)),
     }
 }
 
 impl Job<'_> {
+    #[tracing::instrument(name = "from_upload", skip_all)]
     pub(super) async fn build_from_archive(&self) -> Result<Image, Failure> {
         let Source::Upload {
             dockerfile,
             context,
         } = &self.app.config.source
         else {
-            return Err(Failure::Infra("not an upload app".into()));
+            return Err(Failure::Infra(anyhow::anyhow!("not an upload app")));
         };
         let stored = self.d.archive.as_ref().ok_or_else(|| {
             Failure::User("the deployment names no archive; deploy the app again".into())
@@ -58,7 +60,7 @@ impl Job<'_> {
             );
             tokio::task::spawn_blocking(move || archive::unpack_tar_gz(&tar_gz, &tree, limit))
                 .await
-                .map_err(|e| Failure::Infra(e.to_string()))?
+                .map_err(Failure::infra("unpacking the archive"))?
                 .map_err(refused)?;
         }
         let _ = tokio::fs::remove_file(&tar_gz).await;
@@ -95,10 +97,10 @@ impl Job<'_> {
             .key(&stored.path)
             .presigned(
                 aws_sdk_s3::presigning::PresigningConfig::expires_in(FETCH_URL_LIFETIME)
-                    .map_err(|e| Failure::Infra(e.to_string()))?,
+                    .map_err(Failure::infra("presigning the archive"))?,
             )
             .await
-            .map_err(|e| Failure::Infra(format!("presigning the archive: {e}")))?;
+            .map_err(Failure::infra("presigning the archive"))?;
         let fetched = self.dir.join(format!("archive.{}", format.extension()));
         let step = Instant::now();
         archive::fetch(url.uri(), stored.size, &fetched)
@@ -120,7 +122,7 @@ impl Job<'_> {
             let (zip, out, limit) = (zip.to_owned(), out.clone(), self.rt.config.max_source_bytes);
             tokio::task::spawn_blocking(move || archive::zip_to_tar_gz(&zip, &out, limit))
                 .await
-                .map_err(|e| Failure::Infra(e.to_string()))?
+                .map_err(Failure::infra("converting the archive"))?
                 .map_err(refused)?
         };
         self.log.line(format!(
@@ -146,7 +148,7 @@ impl Job<'_> {
             slipway_core::upload::archive_key(app_id, ids::epoch_millis(), ArchiveFormat::TarGz);
         let body = aws_sdk_s3::primitives::ByteStream::from_path(tar_gz)
             .await
-            .map_err(|e| Failure::Infra(format!("reading the converted archive: {e}")))?;
+            .map_err(Failure::infra("reading the converted archive"))?;
         rt.s3
             .put_object()
             .bucket(&rt.config.bucket)
@@ -155,12 +157,7 @@ impl Job<'_> {
             .body(body)
             .send()
             .await
-            .map_err(|e| {
-                Failure::Infra(format!(
-                    "storing the converted archive: {}",
-                    aws_sdk_s3::error::DisplayErrorContext(e)
-                ))
-            })?;
+            .map_err(Failure::infra("storing the converted archive"))?;
         let converted = Archive {
             path: key.clone(),
             size,
@@ -189,7 +186,7 @@ impl Job<'_> {
             .send()
             .await
         {
-            tracing::warn!(error = %aws_sdk_s3::error::DisplayErrorContext(e), "could not delete {drop_key}");
+            tracing::warn!(error = %Chain(&e), "could not delete {drop_key}");
         }
         Ok(())
     }

@@ -2,6 +2,7 @@
 //! once both are done the deployment becomes the app's live one (refused if
 //! a newer one is), then the app's older containers are retired.
 
+use slipway_core::error_chain::Chain;
 use slipway_core::ids::DeploymentId;
 use slipway_core::status::DeploymentStatus;
 use slipway_core::store::StoreError;
@@ -14,6 +15,7 @@ use crate::engine::{containers, images};
 use crate::launch::{launch, LaunchError};
 
 impl Job<'_> {
+    #[tracing::instrument(name = "go_live", skip_all)]
     pub(super) async fn go_live(&self, image: Image) -> Result<(), Failure> {
         let (rt, d) = (self.rt, &self.d);
         rt.store
@@ -54,7 +56,7 @@ impl Job<'_> {
         let clock = self.clock("push");
         images::publish(&self.rt.docker, repository, tag, &self.log)
             .await
-            .map_err(|e| Failure::Infra(e.to_string()))?;
+            .map_err(Failure::infra("pushing the image"))?;
         clock.done().await
     }
 
@@ -73,7 +75,7 @@ impl Job<'_> {
             LaunchError::App(reason) => {
                 Failure::User(format!("{reason}; the previous version keeps serving"))
             }
-            LaunchError::Engine(e) => Failure::Infra(e.to_string()),
+            LaunchError::Engine(e) => Failure::Infra(e.into()),
         })
     }
 
@@ -109,7 +111,7 @@ impl Job<'_> {
                 .set_status(&previous, DeploymentStatus::Superseded, Some(&why))
                 .await
             {
-                tracing::debug!(deployment_id = %previous, error = %e, "the older deployment was not running");
+                tracing::debug!(deployment_id = %previous, error = %Chain(&e), "the older deployment was not running");
             }
         }
     }

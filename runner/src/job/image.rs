@@ -3,6 +3,8 @@
 
 use std::path::Path;
 
+use slipway_core::fields::RelativePath;
+
 use super::outcome::Failure;
 use super::{context, Job};
 use crate::engine::images::{self, BuildError};
@@ -19,15 +21,15 @@ pub(super) struct Image {
 /// A source tree on disk and where in it the build happens.
 pub(super) struct Tree<'a> {
     pub root: &'a Path,
-    pub context: &'a str,
-    pub dockerfile: &'a str,
+    pub context: &'a RelativePath,
+    pub dockerfile: &'a RelativePath,
 }
 
 /// The engine's verdict: a failed build is the user's, a failed engine ours.
 fn build_failure(e: BuildError) -> Failure {
     match e {
         BuildError::Failed(reason) => Failure::User(reason),
-        BuildError::Engine(reason) => Failure::Infra(reason),
+        BuildError::Engine(reason) => Failure::Infra(anyhow::anyhow!(reason)),
     }
 }
 
@@ -39,6 +41,7 @@ impl Job<'_> {
 
     /// Packs the context of `tree` and builds `repository:tag` from it, with
     /// the layers of `cache` when given.
+    #[tracing::instrument(name = "build", skip_all, fields(%tag))]
     pub(super) async fn build_image(
         &self,
         tree: Tree<'_>,
@@ -50,15 +53,15 @@ impl Job<'_> {
         let packed = {
             let (root, context, dockerfile, out) = (
                 tree.root.to_owned(),
-                tree.context.to_owned(),
-                tree.dockerfile.to_owned(),
+                tree.context.as_str().to_owned(),
+                tree.dockerfile.as_str().to_owned(),
                 self.dir.join("context.tar"),
             );
             tokio::task::spawn_blocking(move || {
                 context::pack(&root, &context, &dockerfile, MAX_CONTEXT_BYTES, &out)
             })
             .await
-            .map_err(|e| Failure::Infra(e.to_string()))?
+            .map_err(Failure::infra("packing the context"))?
             .map_err(|e| Failure::User(e.to_string()))?
         };
         self.log.line(format!(
@@ -92,6 +95,7 @@ impl Job<'_> {
 
     /// A redeploy runs the image of the commit it names (recorded when it
     /// was queued) with the app's current configuration; nothing is built.
+    #[tracing::instrument(name = "reuse", skip_all)]
     pub(super) async fn reuse_image(&self) -> Result<Image, Failure> {
         let sha = self.d.commit.as_deref().ok_or_else(|| {
             Failure::User("the redeploy names no commit; deploy the app instead".into())

@@ -33,6 +33,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Instant;
 
+use slipway_core::error_chain::Chain;
 use slipway_core::ids;
 use slipway_core::job::JobMessage;
 use slipway_core::model::{App, Credentials, Deployment, Phase, Source, Trigger};
@@ -63,9 +64,12 @@ pub async fn run(
                 outcome
             }
             Ok(None) => Outcome::Done,
-            Err(e) => Outcome::Retry(e),
+            Err(e) => Outcome::Retry(Chain(e.as_ref()).to_string()),
         };
-        tracing::info!(?outcome, "job ended");
+        match &outcome {
+            Outcome::Retry(reason) => tracing::warn!(%reason, "job ended; it will be retried"),
+            other => tracing::info!(outcome = ?other, "job ended"),
+        }
         outcome
     }
     .instrument(span)
@@ -100,19 +104,13 @@ fn admission(d: &Deployment, app: Option<App>) -> Admission {
 }
 
 /// Decides whether the deployment is still to be done, and claims it.
-async fn admit(rt: &Runtime, msg: &JobMessage) -> Result<Option<(App, Deployment)>, String> {
-    let read = |e: StoreError| e.to_string();
-    let Some(d) = rt
-        .store
-        .get_deployment(&msg.deployment_id)
-        .await
-        .map_err(read)?
-    else {
+async fn admit(rt: &Runtime, msg: &JobMessage) -> anyhow::Result<Option<(App, Deployment)>> {
+    let Some(d) = rt.store.get_deployment(&msg.deployment_id).await? else {
         return Ok(None);
     };
     // A finished deployment's redelivered job needs no read of the app.
     let app = if d.status.is_in_progress() {
-        rt.store.get_app(&d.app_id).await.map_err(read)?
+        rt.store.get_app(&d.app_id).await?
     } else {
         None
     };
@@ -121,7 +119,7 @@ async fn admit(rt: &Runtime, msg: &JobMessage) -> Result<Option<(App, Deployment
         Admission::End(to, why) => {
             return match rt.store.set_status(&d.id, to, Some(why)).await {
                 Ok(_) | Err(StoreError::Conflict) => Ok(None),
-                Err(e) => Err(e.to_string()),
+                Err(e) => Err(e.into()),
             }
         }
         Admission::Claim(app) => *app,
@@ -135,13 +133,13 @@ async fn admit(rt: &Runtime, msg: &JobMessage) -> Result<Option<(App, Deployment
         Err(StoreError::Conflict) => match rt.store.get_deployment(&d.id).await {
             // A duplicate delivery while another runner works: its message
             // must live on, so this copy waits and comes back later.
-            Ok(Some(now)) if now.is_leased() => Err(format!(
+            Ok(Some(now)) if now.is_leased() => Err(anyhow::anyhow!(
                 "runner {} holds the deployment",
                 now.runner_id.unwrap_or_default()
             )),
             _ => Ok(None),
         },
-        Err(e) => Err(e.to_string()),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -169,7 +167,7 @@ async fn work(
 ) -> Outcome {
     let credentials = match rt.open_credentials(&app).await {
         Ok(c) => c,
-        Err(e) => return Outcome::Retry(e),
+        Err(e) => return Outcome::Retry(Chain(&e).to_string()),
     };
     let redactor = Redactor::new(credentials.values());
     let writer = rt.open_log(&d.id, redactor.clone()).await;
@@ -197,10 +195,7 @@ async fn work(
     };
     let result = outcome::prefer_stop(result, watcher.stop_reason());
     watcher.finish().await;
-    // A reason quotes Docker or git, which may quote the user's own input:
-    // it is masked like the log before it is stored, shown or logged.
-    let result = result.map_err(|f| f.redacted(&redactor));
-    let outcome = job.settle(result).await;
+    let outcome = job.settle(result, &redactor).await;
     writer.close().await;
     let _ = tokio::fs::remove_dir_all(&job.dir).await;
     outcome
@@ -234,7 +229,7 @@ impl Job<'_> {
         let _ = tokio::fs::remove_dir_all(&self.dir).await;
         tokio::fs::create_dir_all(self.dir.join(inner))
             .await
-            .map_err(|e| Failure::Infra(format!("work dir: {e}")))
+            .map_err(Failure::infra("making the work dir"))
     }
 }
 
@@ -281,7 +276,13 @@ mod tests {
     pub(super) fn app() -> App {
         let request = UploadAppRequest::parse(br#"{"name":"n"}"#).unwrap();
         let config = AppConfig::for_upload(&request, None);
-        App::new(ids::AppId::new(), "o", "n", config, "s".into())
+        App::new(
+            ids::AppId::new(),
+            &ids::Owner::new("o"),
+            "n",
+            config,
+            "s".into(),
+        )
     }
 
     fn newest(app: &mut App) -> Deployment {

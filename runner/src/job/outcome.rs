@@ -2,6 +2,7 @@
 //! status, a retry, a hand-back) and for its message. The mapping is pure
 //! ([`settlement`]); `settle.rs` carries it out.
 
+use slipway_core::error_chain::Chain;
 use slipway_core::redact::Redactor;
 use slipway_core::status::{DeploymentStatus, APP_DELETED};
 use slipway_core::store::StoreError;
@@ -26,22 +27,23 @@ pub enum Outcome {
 }
 
 /// Why a job did not end live.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub(super) enum Failure {
-    /// The user's build or app failed: the deployment ends `failed`.
+    /// The user's build or app failed: the deployment ends `failed`, saying
+    /// this (the engine's or git's words, or ours about their input).
     User(String),
-    /// Our infrastructure failed: try again later.
-    Infra(String),
+    /// Our infrastructure failed, with its causes: try again later.
+    Infra(anyhow::Error),
     Stopped(Stop),
 }
 
 impl Failure {
-    pub(super) fn redacted(self, redactor: &Redactor) -> Self {
-        match self {
-            Failure::User(reason) => Failure::User(redactor.redact(&reason)),
-            Failure::Infra(reason) => Failure::Infra(redactor.redact(&reason)),
-            stopped => stopped,
-        }
+    /// Our failure while doing `what`, caused by the error it is given.
+    pub(super) fn infra<E>(what: &'static str) -> impl FnOnce(E) -> Self
+    where
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        move |e| Failure::Infra(anyhow::Error::new(e).context(what))
     }
 }
 
@@ -49,7 +51,7 @@ impl From<StoreError> for Failure {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Conflict => Failure::Stopped(Stop::LostClaim),
-            other => Failure::Infra(other.to_string()),
+            other => Failure::Infra(other.into()),
         }
     }
 }
@@ -86,7 +88,9 @@ pub(super) enum Then {
     Leave,
 }
 
-pub(super) fn settlement(result: Result<(), Failure>) -> Settlement {
+/// What `result` calls for. Every reason is masked by `redactor` first: it
+/// quotes Docker or git, which may quote the user's own input.
+pub(super) fn settlement(result: Result<(), Failure>, redactor: &Redactor) -> Settlement {
     let settle = |say: Option<&str>, remove_container, then| Settlement {
         say: say.map(str::to_owned),
         remove_container,
@@ -95,18 +99,24 @@ pub(super) fn settlement(result: Result<(), Failure>) -> Settlement {
     let end = |to, why: &str| Then::End(to, why.to_owned());
     match result {
         Ok(()) => settle(None, false, Then::Nothing),
-        Err(Failure::User(reason)) => Settlement {
-            say: Some(format!("Deployment failed: {reason}")),
-            remove_container: false,
-            then: Then::End(DeploymentStatus::Failed, reason),
-        },
-        Err(Failure::Infra(reason)) => Settlement {
-            say: Some(format!(
-                "Slipway hit an internal problem and will retry: {reason}"
-            )),
-            remove_container: true,
-            then: Then::Release(Outcome::Retry(reason)),
-        },
+        Err(Failure::User(reason)) => {
+            let reason = redactor.redact(&reason);
+            Settlement {
+                say: Some(format!("Deployment failed: {reason}")),
+                remove_container: false,
+                then: Then::End(DeploymentStatus::Failed, reason),
+            }
+        }
+        Err(Failure::Infra(e)) => {
+            let reason = redactor.redact(&Chain(e.as_ref()).to_string());
+            Settlement {
+                say: Some(format!(
+                    "Slipway hit an internal problem and will retry: {reason}"
+                )),
+                remove_container: true,
+                then: Then::Release(Outcome::Retry(reason)),
+            }
+        }
         Err(Failure::Stopped(stop)) => match stop {
             Stop::Cancelled => settle(
                 Some("Cancelled on request; the running version is unchanged."),
@@ -137,6 +147,24 @@ mod tests {
         Err(Failure::User("exit 1".into()))
     }
 
+    fn infra(text: &'static str) -> Result<(), Failure> {
+        Err(Failure::Infra(anyhow::anyhow!(text)))
+    }
+
+    fn settlement(result: Result<(), Failure>) -> Settlement {
+        super::settlement(result, &Redactor::new(["hunter2"]))
+    }
+
+    /// What a failure is, for comparing.
+    fn kind(result: Result<(), Failure>) -> String {
+        match result {
+            Ok(()) => "ok".into(),
+            Err(Failure::User(r)) => format!("user {r}"),
+            Err(Failure::Infra(e)) => format!("infra {e}"),
+            Err(Failure::Stopped(s)) => format!("stopped {s:?}"),
+        }
+    }
+
     #[test]
     fn a_live_deployment_needs_nothing_more() {
         let s = settlement(Ok(()));
@@ -155,10 +183,30 @@ mod tests {
 
     #[test]
     fn our_failure_is_retried_and_releases_the_lease() {
-        let s = settlement(Err(Failure::Infra("engine down".into())));
+        let s = settlement(infra("engine down"));
         assert_eq!(s.then, Then::Release(Outcome::Retry("engine down".into())));
         assert!(s.remove_container);
         assert!(s.say.unwrap().contains("will retry: engine down"));
+    }
+
+    #[test]
+    fn a_reason_shows_its_causes_and_never_a_secret() {
+        let cause = std::io::Error::other("token hunter2 refused");
+        let failed = Err(Failure::Infra(
+            anyhow::Error::new(cause).context("pushing the image"),
+        ));
+        assert_eq!(
+            settlement(failed).then,
+            Then::Release(Outcome::Retry(
+                "pushing the image: token [REDACTED] refused".into()
+            ))
+        );
+        let s = settlement(Err(Failure::User("echo hunter2: exit 1".into())));
+        assert_eq!(
+            s.then,
+            Then::End(DeploymentStatus::Failed, "echo [REDACTED]: exit 1".into())
+        );
+        assert!(!s.say.unwrap().contains("hunter2"));
     }
 
     #[test]
@@ -193,19 +241,23 @@ mod tests {
     #[test]
     fn a_stop_seen_by_the_watcher_explains_a_failure() {
         assert_eq!(
-            prefer_stop(user(), Some(Stop::Cancelled)),
-            Err(Failure::Stopped(Stop::Cancelled))
+            kind(prefer_stop(user(), Some(Stop::Cancelled))),
+            "stopped Cancelled"
         );
         assert_eq!(
-            prefer_stop(Err(Failure::Infra("x".into())), Some(Stop::LostClaim)),
-            Err(Failure::Stopped(Stop::LostClaim))
+            kind(prefer_stop(infra("x"), Some(Stop::LostClaim))),
+            "stopped LostClaim"
         );
-        assert_eq!(prefer_stop(user(), None), user());
+        assert_eq!(kind(prefer_stop(user(), None)), "user exit 1");
+        assert_eq!(kind(prefer_stop(infra("x"), None)), "infra x");
         // A job that went live did so, whatever was seen afterwards.
-        assert_eq!(prefer_stop(Ok(()), Some(Stop::Superseded)), Ok(()));
+        assert_eq!(kind(prefer_stop(Ok(()), Some(Stop::Superseded))), "ok");
         assert_eq!(
-            prefer_stop(Err(Failure::Stopped(Stop::Shutdown)), Some(Stop::Cancelled)),
-            Err(Failure::Stopped(Stop::Shutdown))
+            kind(prefer_stop(
+                Err(Failure::Stopped(Stop::Shutdown)),
+                Some(Stop::Cancelled)
+            )),
+            "stopped Shutdown"
         );
     }
 }

@@ -2,6 +2,8 @@
 //! container removed, the final status written under the claim or the
 //! lease given up.
 
+use slipway_core::error_chain::Chain;
+use slipway_core::redact::Redactor;
 use slipway_core::status::DeploymentStatus;
 use slipway_core::store::StoreError;
 
@@ -11,12 +13,12 @@ use crate::engine::containers;
 
 impl Job<'_> {
     /// Writes what the result calls for; says what becomes of the message.
-    pub(super) async fn settle(&self, result: Result<(), Failure>) -> Outcome {
+    pub(super) async fn settle(&self, result: Result<(), Failure>, redactor: &Redactor) -> Outcome {
         let Settlement {
             say,
             remove_container,
             then,
-        } = settlement(result);
+        } = settlement(result, redactor);
         if let Some(say) = say {
             self.log.line(say);
         }
@@ -32,15 +34,12 @@ impl Job<'_> {
                 match self.rt.store.advance(&self.claim, to, Some(&why)).await {
                     Ok(_) => Outcome::Done,
                     Err(StoreError::Conflict) => Outcome::LostClaim,
-                    Err(e) => Outcome::Retry(e.to_string()),
+                    Err(e) => Outcome::Retry(Chain(&e).to_string()),
                 }
             }
             Then::Release(outcome) => {
-                if let Outcome::Retry(reason) = &outcome {
-                    tracing::warn!(%reason, "job will be retried");
-                }
                 if let Err(e) = self.rt.store.release_lease(&self.claim).await {
-                    tracing::debug!(error = %e, "the lease was not released");
+                    tracing::debug!(error = %Chain(&e), "the lease was not released");
                 }
                 outcome
             }

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use gix::credentials::helper::Action;
 use gix::credentials::protocol::Outcome;
 use gix::sec::identity::Account;
+use slipway_core::error_chain::Chain;
 
 /// GitHub accepts any user name with a token as password; so do most hosts.
 const TOKEN_USER: &str = "x-access-token";
@@ -42,10 +43,10 @@ pub fn shallow_clone(
     };
     let token = token.map(str::to_owned);
     let mut prepare = gix::prepare_clone(repo, dir)
-        .map_err(|e| failed(chain(&e)))?
+        .map_err(|e| failed(Chain(&e).to_string()))?
         .with_shallow(gix::remote::fetch::Shallow::DepthAtRemote(NonZeroU32::MIN))
         .with_ref_name(Some(branch))
-        .map_err(|e| failed(chain(&e)))?
+        .map_err(|e| failed(Chain(&e).to_string()))?
         .configure_connection(move |conn| {
             let token = token.clone();
             conn.set_credentials(move |action| match action {
@@ -67,28 +68,16 @@ pub fn shallow_clone(
             if interrupt.load(std::sync::atomic::Ordering::Relaxed) {
                 CloneError::Interrupted
             } else {
-                failed(chain(&e))
+                failed(Chain(&e).to_string())
             }
         })?;
     let (repo_handle, _) = checkout
         .main_worktree(gix::progress::Discard, &interrupt)
-        .map_err(|e| failed(chain(&e)))?;
-    let head = repo_handle.head_id().map_err(|e| failed(chain(&e)))?;
+        .map_err(|e| failed(Chain(&e).to_string()))?;
+    let head = repo_handle
+        .head_id()
+        .map_err(|e| failed(Chain(&e).to_string()))?;
     Ok(head.to_string())
-}
-
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let msg = s.to_string();
-        if !out.contains(&msg) {
-            out.push_str(": ");
-            out.push_str(&msg);
-        }
-        source = s.source();
-    }
-    out
 }
 
 /// Turns gix's wording into what the user should do.

@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use slipway_core::error_chain::Chain;
 use slipway_core::model::Deployment;
 use slipway_core::status::DeploymentStatus;
 use slipway_core::store::{Claim, StoreError};
@@ -120,7 +121,7 @@ async fn watch(
                     .send()
                     .await;
                 if let Err(e) = extended {
-                    tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(e), "heartbeat failed; stopping the job");
+                    tracing::warn!(error = %Chain(&e), "heartbeat failed; stopping the job");
                     stop(Stop::LostMessage);
                     return;
                 }
@@ -130,13 +131,13 @@ async fn watch(
                         stop(Stop::LostClaim);
                         return;
                     }
-                    Err(e) => tracing::warn!(error = %e, "could not renew the lease"),
+                    Err(e) => tracing::warn!(error = %Chain(&e), "could not renew the lease"),
                 }
             }
             _ = poll.tick() => {
                 let now = match rt.store.get_deployment(&claim.deployment_id).await {
                     Ok(now) => now,
-                    Err(e) => { tracing::warn!(error = %e, "could not read the deployment"); continue; }
+                    Err(e) => { tracing::warn!(error = %Chain(&e), "could not read the deployment"); continue; }
                 };
                 if let Some(why) = stop_rule(&claim, now.as_ref()) {
                     stop(why);

@@ -7,6 +7,7 @@ mod restore;
 
 use std::collections::{BTreeMap, HashSet};
 
+use slipway_core::error_chain::Chain;
 use slipway_core::ids::DeploymentId;
 use slipway_core::job::JobMessage;
 use slipway_core::status::DeploymentStatus;
@@ -23,13 +24,13 @@ pub async fn run(rt: Runtime, shutdown: CancellationToken) {
             _ = shutdown.cancelled() => return,
         }
         if let Err(e) = containers(&rt).await {
-            tracing::warn!(error = %e, "reconcile failed");
+            tracing::warn!(error = %Chain(e.as_ref()), "reconcile failed");
         }
         if let Err(e) = missing(&rt).await {
-            tracing::warn!(error = %e, "restoring missing containers failed");
+            tracing::warn!(error = %Chain(e.as_ref()), "restoring missing containers failed");
         }
         if let Err(e) = dead_letters(&rt).await {
-            tracing::warn!(error = %e, "reading the dead-letter queue failed");
+            tracing::warn!(error = %Chain(e.as_ref()), "reading the dead-letter queue failed");
         }
     }
 }
@@ -79,14 +80,14 @@ pub async fn containers(rt: &Runtime) -> anyhow::Result<()> {
             let restarted = rt.docker.start_container(&c.name, None).await;
             let stopped = restarted.is_err();
             if let Err(e) = restarted {
-                tracing::warn!(app_id, error = %e, "could not restart the live container");
+                tracing::warn!(app_id, error = %Chain(&e), "could not restart the live container");
             }
             if let Err(e) = rt
                 .store
                 .set_stopped(&app_id, &c.deployment_id, stopped)
                 .await
             {
-                tracing::debug!(app_id, error = %e, "the app changed meanwhile");
+                tracing::debug!(app_id, error = %Chain(&e), "the app changed meanwhile");
             }
         }
     }
@@ -129,7 +130,7 @@ async fn missing(rt: &Runtime) -> anyhow::Result<()> {
             tracing::warn!(app_id, error = %e, "could not start the live container again");
         }
         if let Err(e) = rt.store.set_stopped(app_id, &live, restored.is_err()).await {
-            tracing::debug!(app_id, error = %e, "the app changed meanwhile");
+            tracing::debug!(app_id, error = %Chain(&e), "the app changed meanwhile");
         }
     }
     Ok(())
