@@ -60,6 +60,17 @@ impl Api {
         api
     }
 
+    /// Sends SIGTERM, as `make down` or a service manager would, and waits
+    /// for the process to end.
+    pub async fn terminate(&mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().expect("still running").to_string();
+        crate::sh(std::path::Path::new("/"), "kill", &["-TERM", &pid]);
+        tokio::time::timeout(std::time::Duration::from_secs(60), self.child.wait())
+            .await
+            .expect("the API exits")
+            .unwrap()
+    }
+
     pub async fn mint_token(&self, owner: &str) -> String {
         let out = Command::new(bin("slipway-admin"))
             .args(["mint-token", owner])
@@ -252,6 +263,44 @@ async fn respond(req: reqwest::RequestBuilder) -> (u16, Value) {
         serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"))
     };
     (status, body)
+}
+
+/// The routes tests call most, each one call that must succeed.
+impl Api {
+    /// `POST /deploy` → 202; the app's and the deployment's ids.
+    pub async fn deploy(&self, body: Value) -> (String, String) {
+        let (status, resp) = self.call("POST", "/deploy", Some(body)).await;
+        assert_eq!(status, 202, "{resp}");
+        (
+            resp["appId"].as_str().unwrap().to_owned(),
+            resp["deploymentId"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    /// `POST /apps/{id}/deploy` → 202; the new deployment's id.
+    pub async fn deploy_app(&self, app: &str) -> String {
+        let (status, resp) = self
+            .call("POST", &format!("/apps/{app}/deploy"), None)
+            .await;
+        assert_eq!(status, 202, "{resp}");
+        resp["deploymentId"].as_str().unwrap().to_owned()
+    }
+
+    /// `GET /apps/{id}` → 200; the app.
+    pub async fn app(&self, app: &str) -> Value {
+        let (status, shown) = self.call("GET", &format!("/apps/{app}"), None).await;
+        assert_eq!(status, 200, "{shown}");
+        shown
+    }
+
+    /// `GET /deployments/{id}` → 200; the deployment.
+    pub async fn deployment(&self, deployment: &str) -> Value {
+        let (status, d) = self
+            .call("GET", &format!("/deployments/{deployment}"), None)
+            .await;
+        assert_eq!(status, 200, "{d}");
+        d
+    }
 }
 
 impl Api {

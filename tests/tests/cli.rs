@@ -65,7 +65,7 @@ async fn slipway_up_ships_a_directory_and_each_new_upload_replaces_the_last() {
     write_site(&dir, "second upload");
     let out = slipway(&api, &dir, &["up", "--app", "site"]);
     assert!(out.status.success(), "{}", said(&out));
-    let (_, shown) = api.call("GET", &format!("/apps/{id}"), None).await;
+    let shown = api.app(&id).await;
     assert_eq!(
         fetch(shown["url"].as_str().unwrap()).await.as_deref(),
         Some("second upload")

@@ -434,3 +434,22 @@ async fn every_error_has_the_json_error_shape() {
     assert_eq!(logs["chunks"], json!([]), "nothing built yet");
     assert_eq!(logs["done"], false);
 }
+
+#[tokio::test]
+async fn sigterm_stops_the_api_cleanly_once_nothing_is_in_hand() {
+    let mut api = Api::start().await;
+    let (status, _) = api.call("GET", "/apps", None).await;
+    assert_eq!(status, 200);
+    let exit = api.terminate().await;
+    assert!(
+        exit.success(),
+        "a clean exit, not death by signal: {exit:?}"
+    );
+    let printed = output_of(&format!("{}-api", api.res.prefix));
+    assert!(printed.contains("SIGTERM: draining"), "{printed}");
+    assert!(printed.contains("local API stopped"), "{printed}");
+    assert!(
+        !printed.contains("drain deadline passed"),
+        "the idle push consumer stops at once instead of holding the exit: {printed}"
+    );
+}

@@ -64,7 +64,7 @@ async fn deploy_and_apps_functions_match_local_api() {
     let shown = answers[0].as_ref().unwrap();
     assert_eq!(shown["statusCode"], 200, "{shown}");
     let mut lambda_app = proxy_body(shown);
-    let (_, mut local_app) = api.call("GET", &format!("/apps/{app_id}"), None).await;
+    let mut local_app = api.app(app_id).await;
     lambda_app["webhook"]["url"] = Value::Null;
     local_app["webhook"]["url"] = Value::Null;
     assert_eq!(lambda_app, local_app);
@@ -287,7 +287,7 @@ async fn the_push_function_links_the_push_and_sends_its_job() {
         json!({"deploymentId": dep, "appId": app_id}),
         "two ids and nothing secret"
     );
-    let (_, shown) = api.call("GET", &format!("/apps/{app_id}"), None).await;
+    let shown = api.app(app_id).await;
     assert_eq!(
         shown["latestDeploymentId"], first,
         "recorded, not linked yet"
@@ -306,11 +306,9 @@ async fn the_push_function_links_the_push_and_sends_its_job() {
         let answer = answer.as_ref().expect("the push function answered");
         assert_eq!(answer["batchItemFailures"], json!([]), "{answer}");
     }
-    let (_, shown) = api.call("GET", &format!("/apps/{app_id}"), None).await;
+    let shown = api.app(app_id).await;
     assert_eq!(shown["latestDeploymentId"], dep.as_str(), "{shown}");
-    let (_, before) = api
-        .call("GET", &format!("/deployments/{first}"), None)
-        .await;
+    let before = api.deployment(first).await;
     assert_eq!(before["status"], "superseded", "{before}");
     let jobs = api.queued_messages().await;
     assert_eq!(
@@ -348,6 +346,6 @@ async fn the_push_function_links_the_push_and_sends_its_job() {
         json!([{"itemIdentifier": "m-4"}]),
         "{answer}"
     );
-    let (_, d) = api.call("GET", &format!("/deployments/{dep}"), None).await;
+    let d = api.deployment(&dep).await;
     assert_eq!(d["status"], "queued", "{d}");
 }

@@ -2,9 +2,9 @@
 //! Git over HTTP, the real Docker engine and registry, the AWS SDK against
 //! the emulator.
 
-use slipway_core::ids::{AppId, DeploymentId};
 use std::time::Duration;
 
+use slipway_core::ids::{AppId, DeploymentId};
 use slipway_e2e::*;
 
 const TOKEN: &str = "tok_Pr1vateRepoT0ken42";
@@ -14,21 +14,6 @@ fn deploy_body(name: &str, repo: &str) -> Value {
     json!({"name": name, "repo": repo, "port": 8080})
 }
 
-async fn deploy(api: &Api, body: Value) -> (String, String) {
-    let (status, resp) = api.call("POST", "/deploy", Some(body)).await;
-    assert_eq!(status, 202, "{resp}");
-    (
-        resp["appId"].as_str().unwrap().to_owned(),
-        resp["deploymentId"].as_str().unwrap().to_owned(),
-    )
-}
-
-async fn deploy_now(api: &Api, app: &str) -> String {
-    let (status, resp) = api.call("POST", &format!("/apps/{app}/deploy"), None).await;
-    assert_eq!(status, 202, "{resp}");
-    resp["deploymentId"].as_str().unwrap().to_owned()
-}
-
 #[tokio::test]
 async fn a_public_repo_goes_live_and_serves_its_content() {
     let api = Api::start().await;
@@ -36,7 +21,7 @@ async fn a_public_repo_goes_live_and_serves_its_content() {
     let sha = git.commit("site", &files(&site("hello from a public repo")));
     let _runner = Runner::start(&api.res, &[]);
 
-    let (app, dep) = deploy(&api, deploy_body("site", &git.url("site"))).await;
+    let (app, dep) = api.deploy(deploy_body("site", &git.url("site"))).await;
     let (seen, d) = api
         .wait_for(&dep, 120, |d| {
             d["status"] != "queued" && d["status"] != "building" && d["status"] != "deploying"
@@ -67,7 +52,7 @@ async fn a_public_repo_goes_live_and_serves_its_content() {
         Some("hello from a public repo")
     );
 
-    let (_, shown) = api.call("GET", &format!("/apps/{app}"), None).await;
+    let shown = api.app(&app).await;
     assert_eq!(shown["status"], "running");
     assert_eq!(shown["url"], url);
     let log = api.logs(&dep).await;
@@ -135,7 +120,7 @@ async fn a_private_repo_deploys_with_its_token_and_the_token_is_found_nowhere() 
 
     let mut wrong = deploy_body("private-wrong", &git.url("private"));
     wrong["repoToken"] = "not-the-token".into();
-    let (_, bad) = deploy(&api, wrong).await;
+    let (_, bad) = api.deploy(wrong).await;
     let failed = api.settle(&bad).await;
     assert_eq!(failed["status"], "failed");
     let reason = failed["error"].as_str().unwrap();
@@ -227,13 +212,13 @@ async fn a_new_commit_replaces_the_old_container_and_builds_from_the_registry_ca
     let slow = web_dockerfile("RUN sleep 2 && echo dependencies > /deps");
     git.commit("cached", &[("Dockerfile", &slow), ("www/index.html", "v1")]);
     let _runner = Runner::start(&api.res, &[]);
-    let (app, first) = deploy(&api, deploy_body("cached", &git.url("cached"))).await;
+    let (app, first) = api.deploy(deploy_body("cached", &git.url("cached"))).await;
     let d1 = api.settle(&first).await;
     assert_eq!(d1["status"], "running", "{d1}");
     assert_eq!(d1["cacheHit"], false);
 
     git.commit("cached", &[("www/index.html", "v2")]);
-    let second = deploy_now(&api, &app).await;
+    let second = api.deploy_app(&app).await;
     let d2 = api.settle(&second).await;
     assert_eq!(d2["status"], "running", "{d2}");
     assert_eq!(d2["cacheHit"], true);
@@ -247,9 +232,7 @@ async fn a_new_commit_replaces_the_old_container_and_builds_from_the_registry_ca
         1,
         "the old container is gone"
     );
-    let (_, old) = api
-        .call("GET", &format!("/deployments/{first}"), None)
-        .await;
+    let old = api.deployment(&first).await;
     assert_eq!(old["status"], "superseded");
 
     // An engine without the app's images still builds from the cache in the registry.
@@ -263,7 +246,7 @@ async fn a_new_commit_replaces_the_old_container_and_builds_from_the_registry_ca
         sh(std::path::Path::new("/"), "docker", &["rmi", "-f", tag]);
     }
     git.commit("cached", &[("www/index.html", "v3")]);
-    let third = deploy_now(&api, &app).await;
+    let third = api.deploy_app(&app).await;
     let d3 = api.settle(&third).await;
     assert_eq!(d3["status"], "running", "{d3}");
     assert_eq!(d3["cacheHit"], true, "the registry cache was used");
@@ -291,7 +274,7 @@ async fn a_build_that_fails_with_cached_layers_is_retried_without_cache() {
         ],
     );
     let _runner = Runner::start(&api.res, &[]);
-    let (app, first) = deploy(&api, deploy_body("flaky", &git.url("flaky"))).await;
+    let (app, first) = api.deploy(deploy_body("flaky", &git.url("flaky"))).await;
     assert_eq!(api.settle(&first).await["status"], "running");
 
     tokio::time::sleep(Duration::from_secs(4)).await;
@@ -304,7 +287,7 @@ async fn a_build_that_fails_with_cached_layers_is_retried_without_cache() {
             ("www/index.html", "two"),
         ],
     );
-    let second = deploy_now(&api, &app).await;
+    let second = api.deploy_app(&app).await;
     let d = api.settle(&second).await;
     assert_eq!(d["status"], "running", "{d}");
     let log = api.logs(&second).await;
@@ -333,7 +316,7 @@ async fn the_monorepo_layout_builds_and_a_dockerfile_symlinked_outside_fails() {
     let mut body = deploy_body("mono", &git.url("mono"));
     body["dockerfile"] = "services/api/Dockerfile".into();
     body["context"] = "services/api".into();
-    let (_, dep) = deploy(&api, body).await;
+    let (_, dep) = api.deploy(body).await;
     let d = api.settle(&dep).await;
     assert_eq!(d["status"], "running", "{d}");
     assert_eq!(
@@ -344,7 +327,7 @@ async fn the_monorepo_layout_builds_and_a_dockerfile_symlinked_outside_fails() {
     for dockerfile in ["Dockerfile", "escape/Dockerfile"] {
         let mut body = deploy_body("escape", &git.url("mono"));
         body["dockerfile"] = dockerfile.into();
-        let (_, dep) = deploy(&api, body).await;
+        let (_, dep) = api.deploy(body).await;
         let d = api.settle(&dep).await;
         assert_eq!(d["status"], "failed", "{d}");
         let reason = d["error"].as_str().unwrap();
@@ -361,7 +344,7 @@ async fn a_container_that_never_listens_fails_and_the_previous_version_keeps_ser
     let git = GitServer::start(None).await;
     git.commit("deaf", &files(&site("still here")));
     let _runner = Runner::start(&api.res, &[]);
-    let (app, first) = deploy(&api, deploy_body("deaf", &git.url("deaf"))).await;
+    let (app, first) = api.deploy(deploy_body("deaf", &git.url("deaf"))).await;
     let d1 = api.settle(&first).await;
     let url = d1["url"].as_str().unwrap().to_owned();
 
@@ -373,7 +356,7 @@ async fn a_container_that_never_listens_fails_and_the_previous_version_keeps_ser
     git.commit("deaf", &[("Dockerfile", &silent)]);
     let mut body = deploy_body("deaf", &git.url("deaf"));
     body["secrets"] = json!({"APP_SECRET": SECRET});
-    let (_, second) = deploy(&api, body).await;
+    let (_, second) = api.deploy(body).await;
     let d2 = api.settle(&second).await;
     assert_eq!(d2["status"], "failed", "{d2}");
     assert!(
@@ -387,7 +370,7 @@ async fn a_container_that_never_listens_fails_and_the_previous_version_keeps_ser
     assert!(log.contains("leaking [REDACTED]"), "{log}");
     assert!(!log.contains(SECRET));
     assert_eq!(fetch(&url).await.as_deref(), Some("still here"));
-    let (_, shown) = api.call("GET", &format!("/apps/{app}"), None).await;
+    let shown = api.app(&app).await;
     assert_eq!(shown["url"], url.as_str());
     assert_eq!(shown["status"], "running");
     assert_eq!(wait_containers(&app, 1).await.len(), 1);
@@ -414,7 +397,9 @@ async fn an_older_deployment_going_live_leaves_a_newer_ones_starting_container_a
     );
     let _a = Runner::start(&api.res, &[]);
     let _b = Runner::start(&api.res, &[]);
-    let (app, older) = deploy(&api, deploy_body("overlap", &git.url("overlap"))).await;
+    let (app, older) = api
+        .deploy(deploy_body("overlap", &git.url("overlap")))
+        .await;
     api.wait_for(&older, 60, |d| d["status"] == "deploying")
         .await;
     git.commit(
@@ -424,7 +409,7 @@ async fn an_older_deployment_going_live_leaves_a_newer_ones_starting_container_a
             ("www/index.html", "newer"),
         ],
     );
-    let newer = deploy_now(&api, &app).await;
+    let newer = api.deploy_app(&app).await;
 
     let d = api.settle(&newer).await;
     assert_eq!(d["status"], "running", "{d}");
@@ -452,7 +437,9 @@ async fn a_runner_killed_mid_build_leaves_the_deployment_to_another() {
         ],
     );
     let mut first = Runner::start(&api.res, &[]);
-    let (app, dep) = deploy(&api, deploy_body("phoenix", &git.url("phoenix"))).await;
+    let (app, dep) = api
+        .deploy(deploy_body("phoenix", &git.url("phoenix")))
+        .await;
     api.wait_for(&dep, 60, |d| d["phases"]["clone"].is_object())
         .await;
     first.signal("-KILL");
@@ -489,12 +476,12 @@ async fn sigterm_mid_build_hands_the_job_back_after_the_drain_deadline() {
         ],
     );
     let mut first = Runner::start(&api.res, &[("SLIPWAY_DRAIN_SECONDS", "1")]);
-    let (_, dep) = deploy(&api, deploy_body("drain", &git.url("drain"))).await;
+    let (_, dep) = api.deploy(deploy_body("drain", &git.url("drain"))).await;
     api.wait_for(&dep, 60, |d| d["phases"]["clone"].is_object())
         .await;
     first.signal("-TERM");
     assert!(first.wait().await.success(), "a clean exit");
-    let (_, d) = api.call("GET", &format!("/deployments/{dep}"), None).await;
+    let d = api.deployment(&dep).await;
     assert_eq!(d["status"], "building", "handed back, not failed: {d}");
 
     let _second = Runner::start(&api.res, &[]);
@@ -509,7 +496,9 @@ async fn cancel_mid_build_stops_it_pushes_nothing_and_keeps_the_old_version() {
     let git = GitServer::start(None).await;
     git.commit("stoppable", &files(&site("old version")));
     let _runner = Runner::start(&api.res, &[]);
-    let (app, first) = deploy(&api, deploy_body("stoppable", &git.url("stoppable"))).await;
+    let (app, first) = api
+        .deploy(deploy_body("stoppable", &git.url("stoppable")))
+        .await;
     let url = api.settle(&first).await["url"].as_str().unwrap().to_owned();
 
     let sha = git.commit(
@@ -519,7 +508,7 @@ async fn cancel_mid_build_stops_it_pushes_nothing_and_keeps_the_old_version() {
             ("www/index.html", "new"),
         ],
     );
-    let second = deploy_now(&api, &app).await;
+    let second = api.deploy_app(&app).await;
     api.wait_for(&second, 60, |d| d["phases"]["clone"].is_object())
         .await;
     let asked = std::time::Instant::now();
@@ -548,7 +537,9 @@ async fn reconcile_restarts_a_dead_container_recreates_a_removed_one_and_removes
     let git = GitServer::start(None).await;
     git.commit("phoenix", &files(&site("alive")));
     let _runner = Runner::start(&api.res, &[]);
-    let (app, dep) = deploy(&api, deploy_body("phoenix", &git.url("phoenix"))).await;
+    let (app, dep) = api
+        .deploy(deploy_body("phoenix", &git.url("phoenix")))
+        .await;
     let url = api.settle(&dep).await["url"].as_str().unwrap().to_owned();
 
     let name = containers_of(&app)[0].clone();
@@ -572,7 +563,7 @@ async fn reconcile_restarts_a_dead_container_recreates_a_removed_one_and_removes
     let mut url_now = String::new();
     let mut back = None;
     for _ in 0..60 {
-        let (_, shown) = api.call("GET", &format!("/apps/{app}"), None).await;
+        let shown = api.app(&app).await;
         url_now = shown["url"].as_str().unwrap_or_default().to_owned();
         back = fetch(&url_now).await;
         if back.is_some() {
@@ -616,7 +607,7 @@ async fn a_job_that_keeps_failing_ends_in_the_dead_letter_queue_and_its_deployme
             ("SLIPWAY_RETRY_SECONDS", "0.5"),
         ],
     );
-    let (_, dep) = deploy(&api, deploy_body("doomed", &git.url("doomed"))).await;
+    let (_, dep) = api.deploy(deploy_body("doomed", &git.url("doomed"))).await;
     let d = api.settle(&dep).await;
     assert_eq!(d["status"], "failed", "{d}");
     assert!(
@@ -642,7 +633,7 @@ async fn a_dead_copy_of_a_job_a_runner_is_building_leaves_the_build_alone() {
         ],
     );
     let _runner = Runner::start(&api.res, &[]);
-    let (app, dep) = deploy(&api, deploy_body("held", &git.url("held"))).await;
+    let (app, dep) = api.deploy(deploy_body("held", &git.url("held"))).await;
     api.wait_for(&dep, 60, |d| d["phases"]["clone"].is_object())
         .await;
     // A duplicate of its job that ran out of tries while the first copy
@@ -678,7 +669,7 @@ async fn a_push_the_recorder_gave_up_on_fails_its_deployment_saying_why() {
     // A deployment whose job never reached the job queue, its push in the
     // push queue's dead-letter queue: what the push recorder leaves when
     // it failed on the push as many times as the queue allows.
-    let (lost_app, lost) = deploy(&api, deploy_body("lost", &git.url("lost"))).await;
+    let (lost_app, lost) = api.deploy(deploy_body("lost", &git.url("lost"))).await;
     api.sqs()
         .purge_queue()
         .queue_url(&api.res.queue_url)
@@ -687,7 +678,7 @@ async fn a_push_the_recorder_gave_up_on_fails_its_deployment_saying_why() {
         .unwrap();
     let _runner = Runner::start(&api.res, &[]);
     // One whose job got through after all, building: it is left alone.
-    let (kept_app, kept) = deploy(&api, deploy_body("kept", &git.url("kept"))).await;
+    let (kept_app, kept) = api.deploy(deploy_body("kept", &git.url("kept"))).await;
     api.wait_for(&kept, 60, |d| d["phases"]["clone"].is_object())
         .await;
     for (app_id, deployment_id) in [(lost_app, &lost), (kept_app, &kept)] {
@@ -748,7 +739,7 @@ async fn an_older_commit_never_goes_live_after_a_newer_one() {
     );
     let _a = Runner::start(&api.res, &[]);
     let _b = Runner::start(&api.res, &[]);
-    let (app, older) = deploy(&api, deploy_body("order", &git.url("order"))).await;
+    let (app, older) = api.deploy(deploy_body("order", &git.url("order"))).await;
     api.wait_for(&older, 60, |d| d["phases"]["clone"].is_object())
         .await;
 
@@ -759,14 +750,14 @@ async fn an_older_commit_never_goes_live_after_a_newer_one() {
             ("www/index.html", "newer"),
         ],
     );
-    let newer = deploy_now(&api, &app).await;
+    let newer = api.deploy_app(&app).await;
     let d = api.settle(&newer).await;
     assert_eq!(d["status"], "running", "{d}");
     let old = api.settle(&older).await;
     assert_eq!(old["status"], "superseded", "{old}");
 
     tokio::time::sleep(Duration::from_secs(5)).await;
-    let (_, shown) = api.call("GET", &format!("/apps/{app}"), None).await;
+    let shown = api.app(&app).await;
     assert_eq!(shown["liveDeploymentId"], newer.as_str());
     assert_eq!(
         fetch(shown["url"].as_str().unwrap()).await.as_deref(),
@@ -780,7 +771,7 @@ async fn redeploy_runs_the_live_image_again_without_building() {
     let api = Api::start().await;
     let git = GitServer::start(None).await;
     let sha = git.commit("again", &files(&site("same image")));
-    let (app, _) = deploy(&api, deploy_body("again", &git.url("again"))).await;
+    let (app, _) = api.deploy(deploy_body("again", &git.url("again"))).await;
     let (status, early) = api
         .call("POST", &format!("/apps/{app}/redeploy"), None)
         .await;
@@ -826,7 +817,7 @@ async fn a_duplicate_delivery_does_not_steal_a_build_that_is_going_well() {
     );
     let _a = Runner::start(&api.res, &[("SLIPWAY_RETRY_SECONDS", "1")]);
     let _b = Runner::start(&api.res, &[("SLIPWAY_RETRY_SECONDS", "1")]);
-    let (app, dep) = deploy(&api, deploy_body("dup", &git.url("dup"))).await;
+    let (app, dep) = api.deploy(deploy_body("dup", &git.url("dup"))).await;
     api.wait_for(&dep, 60, |d| d["phases"]["clone"].is_object())
         .await;
     // SQS may deliver a message twice: send the same job again.
@@ -862,7 +853,7 @@ async fn a_failure_reason_never_shows_a_secret_value() {
     let _runner = Runner::start(&api.res, &[]);
     let mut body = deploy_body("quoted", &git.url("quoted"));
     body["secrets"] = json!({"APP_SECRET": SECRET});
-    let (_, dep) = deploy(&api, body).await;
+    let (_, dep) = api.deploy(body).await;
     let d = api.settle(&dep).await;
     assert_eq!(d["status"], "failed", "{d}");
     let reason = d["error"].as_str().unwrap();
@@ -893,7 +884,7 @@ async fn redeploy_starts_the_built_image_with_the_new_env() {
     let _runner = Runner::start(&api.res, &[]);
     let mut body = deploy_body("greet", &git.url("greet"));
     body["env"] = json!({"GREETING": "hello"});
-    let (app, first) = deploy(&api, body.clone()).await;
+    let (app, first) = api.deploy(body.clone()).await;
     let d = api.settle(&first).await;
     assert_eq!(d["status"], "running", "{d}");
     let url = d["url"].as_str().unwrap().to_owned();
@@ -905,7 +896,7 @@ async fn redeploy_starts_the_built_image_with_the_new_env() {
     // New config, then run the image already built with it: the queued
     // build is superseded, nothing is built.
     body["env"] = json!({"GREETING": "bonjour"});
-    let (_, build) = deploy(&api, body).await;
+    let (_, build) = api.deploy(body).await;
     let (status, again) = api
         .call("POST", &format!("/apps/{app}/redeploy"), None)
         .await;

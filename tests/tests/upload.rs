@@ -122,7 +122,7 @@ async fn a_zip_put_to_its_url_deploys_and_is_kept_as_tar_gz() {
     let log = api.logs(dep).await;
     assert!(log.contains("Converting the .zip"), "{log}");
 
-    let (_, shown) = api.call("GET", &format!("/apps/{app}"), None).await;
+    let shown = api.app(&app).await;
     let stored = shown["source"]["archive"]["path"].as_str().unwrap();
     assert!(stored.ends_with(".tar.gz"), "{shown}");
     assert_eq!(api.source_keys(&app).await, vec![stored.to_owned()]);

@@ -165,7 +165,7 @@ async fn only_signed_pushes_to_the_branch_queue_once_per_delivery() {
     assert_eq!(queued["result"], "queued");
     assert_eq!(queued["commit"], sha.as_str());
     let dep = queued["deploymentId"].as_str().unwrap();
-    let (_, d) = api.call("GET", &format!("/deployments/{dep}"), None).await;
+    let d = api.deployment(dep).await;
     assert_eq!(d["trigger"], "webhook", "{d}");
     assert_eq!(d["pushedCommit"], sha.as_str(), "{d}");
     assert_eq!(d["status"], "queued", "{d}");
@@ -179,7 +179,7 @@ async fn only_signed_pushes_to_the_branch_queue_once_per_delivery() {
     // queued first deploy and sends one job.
     assert_eq!(api.settle(&first).await["status"], "superseded");
     api.wait_queue_depth(2).await;
-    let (_, shown) = api.call("GET", &format!("/apps/{app}"), None).await;
+    let shown = api.app(&app).await;
     assert_eq!(shown["latestDeploymentId"], dep, "{shown}");
     assert_eq!(deployments(&api, &app).await.len(), 2);
     for message in api.queued_messages().await {
@@ -207,7 +207,7 @@ async fn watch_paths_choose_which_pushes_deploy_a_monorepo_app() {
                "watchPaths": ["services/api/**"]}),
     )
     .await;
-    let (_, shown) = api.call("GET", &format!("/apps/{app}"), None).await;
+    let shown = api.app(&app).await;
     assert_eq!(shown["source"]["watchPaths"], json!(["services/api/**"]));
 
     let docs = push_payload(&repo, "refs/heads/main", &sha, &["docs/readme.md"]);
@@ -295,7 +295,7 @@ async fn ten_pushes_in_a_second_end_with_the_newest_commit_live() {
         let (api, app, served) = (api.clone(), app.clone(), served.clone());
         tokio::spawn(async move {
             loop {
-                let (_, shown) = api.call("GET", &format!("/apps/{app}"), None).await;
+                let shown = api.app(&app).await;
                 if let Some(url) = shown["url"].as_str() {
                     if let Some(n) = fetch(url).await.and_then(|t| t.trim().parse().ok()) {
                         served.lock().unwrap().push(n);
@@ -360,7 +360,7 @@ async fn ten_pushes_in_a_second_end_with_the_newest_commit_live() {
         served.windows(2).all(|w| w[0] <= w[1]),
         "an older version was served after a newer one: {served:?}"
     );
-    let (_, shown) = api.call("GET", &format!("/apps/{app}"), None).await;
+    let shown = api.app(&app).await;
     assert_eq!(shown["liveDeploymentId"], newest.as_str());
 }
 
