@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 /// A time-ordered id (UUID v7): ids of one app's deployments sort by creation,
 /// which is what "newer" means everywhere in Slipway.
-pub fn new_id() -> String {
+fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
 
@@ -127,7 +127,7 @@ impl std::fmt::Display for Owner {
 
 /// Whether `s` is an id this service could have issued; anything else is a
 /// 404 without a read.
-pub fn is_id(s: &str) -> bool {
+fn is_id(s: &str) -> bool {
     uuid::Uuid::try_parse(s).is_ok_and(|u| u.get_version_num() == 7)
         && s.len() == 36
         && s == s.to_ascii_lowercase()

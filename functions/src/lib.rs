@@ -5,6 +5,7 @@ pub mod auth;
 pub mod authorizer;
 pub mod config;
 pub mod error;
+pub mod path_ids;
 pub mod pushes;
 pub mod queue;
 pub mod recent_apps;

@@ -398,7 +398,7 @@ impl Api {
         let headers = [
             ("content-type", "application/json".to_owned()),
             ("x-github-event", event.to_owned()),
-            ("x-github-delivery", slipway_core::ids::new_id()),
+            ("x-github-delivery", slipway_core::ids::random_hex(16)),
             ("x-hub-signature-256", github_signature(secret, &body)),
         ];
         self.deliver(app_id, &headers, body).await

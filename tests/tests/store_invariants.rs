@@ -205,7 +205,7 @@ async fn a_push_is_recorded_once_per_delivery_and_never_behind_a_newer_one() {
             .record_push(&app.id, &again, Some(delivery))
             .await
             .unwrap(),
-        PushRecord::Duplicate(pushed.id.to_string())
+        PushRecord::Duplicate(pushed.id.clone())
     );
     assert!(store.get_deployment(&again.id).await.unwrap().is_none());
     // Recorded, not yet the app's newest: the push recorder links it.
@@ -279,14 +279,14 @@ async fn a_delivery_whose_deployment_was_never_written_is_taken_over_once_abando
     store.create_app(&app, Some(&first)).await.unwrap();
     // What a first copy leaves when its deployment's write failed and so
     // did forgetting its delivery.
-    let never_written = slipway_core::ids::new_id();
+    let never_written = slipway_core::ids::DeploymentId::new();
     let now = slipway_core::ids::epoch_millis() / 1000;
     let leave_record = |delivery: &'static str, age: u64| {
         db.put_item()
             .table_name(&res.table)
             .item("PK", S(format!("DELIVERY#{}#{delivery}", app.id)))
             .item("SK", S("DELIVERY".into()))
-            .item("deploymentId", S(never_written.clone()))
+            .item("deploymentId", S(never_written.to_string()))
             .item("recordedAt", N((now - age).to_string()))
             .item("expiresAt", N("4000000000".into()))
             .send()
@@ -329,7 +329,7 @@ async fn a_delivery_whose_deployment_was_never_written_is_taken_over_once_abando
             .record_push(&app.id, &again, Some(delivery("old")))
             .await
             .unwrap(),
-        PushRecord::Duplicate(redelivered.id.to_string())
+        PushRecord::Duplicate(redelivered.id.clone())
     );
     assert!(store.get_deployment(&again.id).await.unwrap().is_none());
 }
@@ -364,7 +364,7 @@ async fn concurrent_copies_of_one_delivery_record_one_deployment() {
     for outcome in &outcomes {
         match outcome {
             Ok(PushRecord::Recorded) => {}
-            Ok(PushRecord::Duplicate(id)) => assert_eq!(queued[0].id, id.as_str()),
+            Ok(PushRecord::Duplicate(id)) => assert_eq!(*id, queued[0].id),
             other => panic!("{other:?}"),
         }
     }

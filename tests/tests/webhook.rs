@@ -93,7 +93,10 @@ async fn only_signed_pushes_to_the_branch_queue_once_per_delivery() {
         .await;
     assert_eq!(malformed.0, 401, "{}", malformed.1);
     // An unknown app answers exactly like a wrong signature.
-    for unknown in [slipway_core::ids::new_id(), "not-an-id".to_owned()] {
+    for unknown in [
+        slipway_core::ids::AppId::new().to_string(),
+        "not-an-id".to_owned(),
+    ] {
         let answer = api
             .deliver(
                 &unknown,

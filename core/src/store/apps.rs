@@ -14,16 +14,17 @@ use crate::ids::{AppId, Owner};
 use crate::model::{App, AppConfig, Archive, Deployment, PendingUpload};
 
 impl Store {
-    pub async fn get_app(&self, id: &str) -> Result<Option<App>, StoreError> {
+    pub async fn get_app(&self, id: &AppId) -> Result<Option<App>, StoreError> {
         self.get(Key::app(id)).await
     }
 
     /// The app if it exists, is not deleted and belongs to `owner`. Another
     /// owner's app is indistinguishable from a missing one.
-    pub async fn get_owned_app(&self, owner: &Owner, id: &str) -> Result<Option<App>, StoreError> {
-        if !crate::ids::is_id(id) {
-            return Ok(None);
-        }
+    pub async fn get_owned_app(
+        &self,
+        owner: &Owner,
+        id: &AppId,
+    ) -> Result<Option<App>, StoreError> {
         Ok(self
             .get_app(id)
             .await?

@@ -26,10 +26,10 @@ pub enum CancelOutcome {
 }
 
 impl Store {
-    pub async fn get_deployment(&self, id: &str) -> Result<Option<Deployment>, StoreError> {
-        if !crate::ids::is_id(id) {
-            return Ok(None);
-        }
+    pub async fn get_deployment(
+        &self,
+        id: &DeploymentId,
+    ) -> Result<Option<Deployment>, StoreError> {
         self.get(Key::deployment(id)).await
     }
 

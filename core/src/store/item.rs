@@ -20,7 +20,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::error::StoreError;
-use crate::ids::{AppId, Owner};
+use crate::ids::{AppId, DeploymentId, Owner};
 use crate::model::{App, Deployment};
 
 pub const GSI1: &str = "GSI1";
@@ -158,7 +158,7 @@ pub(crate) struct TokenItem {
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct DeliveryItem {
-    pub deployment_id: String,
+    pub deployment_id: DeploymentId,
     #[serde(default)]
     pub recorded_at: u64,
     /// Epoch seconds; the table's TTL.
@@ -212,7 +212,6 @@ mod tests {
 
     use super::*;
     use crate::deploy_request::UploadAppRequest;
-    use crate::ids::DeploymentId;
     use crate::model::{AppConfig, Archive, PendingUpload, Phase, Trigger};
     use crate::status::DeploymentStatus;
 
@@ -320,7 +319,7 @@ mod tests {
         }
         assert!(names(app.archive.as_ref().unwrap()).contains(PATH));
         let delivery = DeliveryItem {
-            deployment_id: "d".into(),
+            deployment_id: DeploymentId::new(),
             recorded_at: 1,
             expires_at: 2,
         };

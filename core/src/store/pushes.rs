@@ -7,7 +7,7 @@ use super::error::{conditional, StoreError};
 use super::item::{attr, deployment_item, n, s, with_keys, DeliveryItem, Key};
 use super::table::Store;
 use super::update::Update;
-use crate::ids::DeploymentId;
+use crate::ids::{AppId, DeploymentId};
 use crate::model::Deployment;
 use crate::status::DeploymentStatus;
 
@@ -32,7 +32,7 @@ pub enum PushRecord {
     /// app's newest is [`Store::link_push`]'s, once the push is queued.
     Recorded,
     /// The delivery was received before and recorded this deployment.
-    Duplicate(String),
+    Duplicate(DeploymentId),
 }
 
 /// What [`Store::link_push`] did.
@@ -59,7 +59,7 @@ impl Store {
     /// deployment stays `queued` and unlinked until [`Store::link_push`].
     pub async fn record_push(
         &self,
-        app_id: &str,
+        app_id: &AppId,
         deployment: &Deployment,
         delivery: Option<Delivery<'_>>,
     ) -> Result<PushRecord, StoreError> {
@@ -98,13 +98,13 @@ impl Store {
     /// (or, with `replacing`, if it still names that one).
     async fn claim_delivery(
         &self,
-        app_id: &str,
+        app_id: &AppId,
         delivery: &Delivery<'_>,
-        deployment_id: &str,
-        replacing: Option<&str>,
+        deployment_id: &DeploymentId,
+        replacing: Option<&DeploymentId>,
     ) -> Result<(), StoreError> {
         let record = DeliveryItem {
-            deployment_id: deployment_id.to_owned(),
+            deployment_id: deployment_id.clone(),
             recorded_at: crate::ids::epoch_millis() / 1000,
             expires_at: delivery.expires_at,
         };
@@ -138,43 +138,52 @@ impl Store {
     /// unless the record is an abandoned one it takes over.
     async fn record_redelivery(
         &self,
-        app_id: &str,
+        app_id: &AppId,
         deployment: &Deployment,
         delivery: &Delivery<'_>,
     ) -> Result<PushRecord, StoreError> {
         let key = Key::delivery(app_id, delivery.id);
-        let earlier: DeliveryItem = self.get(key.clone()).await?.unwrap_or(DeliveryItem {
-            deployment_id: String::new(),
-            recorded_at: 0,
-            expires_at: 0,
-        });
-        let abandoned = crate::ids::epoch_millis() / 1000
-            > earlier.recorded_at + ABANDONED_DELIVERY_SECONDS
-            && self.get_deployment(&earlier.deployment_id).await?.is_none();
-        let mut recorded = earlier.deployment_id;
+        let earlier: Option<DeliveryItem> = self.get(key.clone()).await?;
+        // A record gone since (its TTL passed) holds nothing to duplicate.
+        let abandoned = match &earlier {
+            None => true,
+            Some(e) => {
+                crate::ids::epoch_millis() / 1000 > e.recorded_at + ABANDONED_DELIVERY_SECONDS
+                    && self.get_deployment(&e.deployment_id).await?.is_none()
+            }
+        };
+        let mut recorded = earlier.map(|e| e.deployment_id);
         if abandoned {
-            let replacing = Some(recorded.as_str()).filter(|id| !id.is_empty());
             match self
-                .claim_delivery(app_id, delivery, &deployment.id, replacing)
+                .claim_delivery(app_id, delivery, &deployment.id, recorded.as_ref())
                 .await
             {
                 Ok(()) => return Ok(PushRecord::Recorded),
                 // Another copy took it over first: this is a duplicate of that.
                 Err(StoreError::Conflict) => {
-                    if let Some(now) = self.get::<DeliveryItem>(key).await? {
-                        recorded = now.deployment_id;
-                    }
+                    recorded = self
+                        .get::<DeliveryItem>(key)
+                        .await?
+                        .map(|now| now.deployment_id);
                 }
                 Err(e) => return Err(e),
             }
         }
         self.delete_unlinked(&deployment.id).await?;
-        Ok(PushRecord::Duplicate(recorded))
+        // Only a record taken over and then gone again names nothing: the
+        // caller answers as for any conflict, and GitHub redelivers.
+        recorded
+            .map(PushRecord::Duplicate)
+            .ok_or(StoreError::Conflict)
     }
 
     /// Forgets a delivery whose push could not be queued, so that GitHub's
     /// redelivery of it is not taken for a duplicate.
-    pub async fn forget_delivery(&self, app_id: &str, delivery_id: &str) -> Result<(), StoreError> {
+    pub async fn forget_delivery(
+        &self,
+        app_id: &AppId,
+        delivery_id: &str,
+    ) -> Result<(), StoreError> {
         self.delete(Key::delivery(app_id, delivery_id)).await
     }
 
@@ -183,8 +192,8 @@ impl Store {
     /// (then it is cancelled). Safe to repeat.
     pub async fn link_push(
         &self,
-        app_id: &str,
-        deployment_id: &str,
+        app_id: &AppId,
+        deployment_id: &DeploymentId,
     ) -> Result<PushLink, StoreError> {
         use attr::*;
         let linked = Update::new(Key::app(app_id))

@@ -1,15 +1,16 @@
 //! Reading apps and deployments, deleting apps, cancelling deployments.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde_json::{json, Value};
-use slipway_core::ids::Owner;
+use slipway_core::ids::{DeploymentId, Owner};
 use slipway_core::model::Deployment;
 use slipway_core::store::CancelOutcome;
 
 use crate::auth::{Caller, PublicBase};
 use crate::error::ApiError;
+use crate::path_ids::{AppPath, DeploymentPath};
 use crate::state::AppState;
 use crate::views;
 
@@ -44,7 +45,7 @@ pub async fn show(
     State(state): State<AppState>,
     Caller(owner): Caller,
     PublicBase(base): PublicBase,
-    Path(id): Path<String>,
+    AppPath(id): AppPath,
 ) -> Result<Json<Value>, ApiError> {
     let app = state
         .store
@@ -54,7 +55,7 @@ pub async fn show(
     let recent = state.store.list_deployments(&app.id, Some(RECENT)).await?;
     let latest = recent
         .iter()
-        .find(|d| Some(d.id.as_str()) == app.latest_deployment_id.as_deref());
+        .find(|d| Some(&d.id) == app.latest_deployment_id.as_ref());
     Ok(Json(views::app(&base, &app, latest, Some(&recent))))
 }
 
@@ -64,7 +65,7 @@ pub async fn show(
 pub async fn delete(
     State(state): State<AppState>,
     Caller(owner): Caller,
-    Path(id): Path<String>,
+    AppPath(id): AppPath,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let app = state
         .store
@@ -95,7 +96,7 @@ pub async fn delete(
 pub async fn deployments(
     State(state): State<AppState>,
     Caller(owner): Caller,
-    Path(id): Path<String>,
+    AppPath(id): AppPath,
 ) -> Result<Json<Value>, ApiError> {
     let app = state
         .store
@@ -111,7 +112,7 @@ pub async fn deployments(
 pub(crate) async fn owned_deployment(
     state: &AppState,
     owner: &Owner,
-    id: &str,
+    id: &DeploymentId,
 ) -> Result<Deployment, ApiError> {
     let d = state
         .store
@@ -131,7 +132,7 @@ pub(crate) async fn owned_deployment(
 pub async fn show_deployment(
     State(state): State<AppState>,
     Caller(owner): Caller,
-    Path(id): Path<String>,
+    DeploymentPath(id): DeploymentPath,
 ) -> Result<Json<Value>, ApiError> {
     let d = owned_deployment(&state, &owner, &id).await?;
     Ok(Json(views::deployment(&d)))
@@ -140,7 +141,7 @@ pub async fn show_deployment(
 pub async fn cancel(
     State(state): State<AppState>,
     Caller(owner): Caller,
-    Path(id): Path<String>,
+    DeploymentPath(id): DeploymentPath,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let d = owned_deployment(&state, &owner, &id).await?;
     let outcome = state.store.request_cancel(&d).await?;

@@ -2,7 +2,7 @@
 //! supersede older ones, send the job.
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use base64::Engine;
@@ -14,6 +14,7 @@ use slipway_core::upload;
 
 use crate::auth::{Caller, PublicBase};
 use crate::error::ApiError;
+use crate::path_ids::AppPath;
 use crate::queue;
 use crate::sources;
 use crate::state::AppState;
@@ -68,7 +69,7 @@ pub async fn deploy_app(
     State(state): State<AppState>,
     Caller(owner): Caller,
     PublicBase(base): PublicBase,
-    Path(id): Path<String>,
+    AppPath(id): AppPath,
 ) -> Result<Accepted, ApiError> {
     queue_for_app(&state, &owner, &base, &id, Trigger::Api).await
 }
@@ -79,7 +80,7 @@ pub async fn redeploy(
     State(state): State<AppState>,
     Caller(owner): Caller,
     PublicBase(base): PublicBase,
-    Path(id): Path<String>,
+    AppPath(id): AppPath,
 ) -> Result<Accepted, ApiError> {
     queue_for_app(&state, &owner, &base, &id, Trigger::Redeploy).await
 }
@@ -90,7 +91,7 @@ async fn queue_for_app(
     state: &AppState,
     owner: &Owner,
     base: &str,
-    id: &str,
+    id: &AppId,
     trigger: Trigger,
 ) -> Result<Accepted, ApiError> {
     for attempt in 0..ATTEMPTS {

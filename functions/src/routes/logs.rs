@@ -1,7 +1,7 @@
 //! `GET /deployments/{id}/logs?after=N`: the build log chunks after
 //! sequence number N, already redacted by the runner that wrote them.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -9,6 +9,7 @@ use slipway_core::s3_keys;
 
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::path_ids::DeploymentPath;
 use crate::routes::apps::owned_deployment;
 use crate::state::AppState;
 
@@ -23,7 +24,7 @@ pub struct After {
 pub async fn logs(
     State(state): State<AppState>,
     Caller(owner): Caller,
-    Path(id): Path<String>,
+    DeploymentPath(id): DeploymentPath,
     q: Result<Query<After>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Query(q) = q.map_err(|_| {

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde_json::{json, Value};
@@ -19,6 +19,7 @@ use slipway_core::upload::{archive_key, UploadRequest, MAX_ARCHIVE_BYTES, UPLOAD
 use super::deploy::seal_credentials;
 use crate::auth::{Caller, PublicBase};
 use crate::error::ApiError;
+use crate::path_ids::AppPath;
 use crate::sources;
 use crate::state::AppState;
 use crate::views;
@@ -86,7 +87,7 @@ fn name_taken(name: &str, id: &str) -> ApiError {
 pub async fn source(
     State(state): State<AppState>,
     Caller(owner): Caller,
-    Path(id): Path<String>,
+    AppPath(id): AppPath,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Answer, ApiError> {
     let req = UploadRequest::parse(&body?)?;

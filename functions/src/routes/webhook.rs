@@ -9,7 +9,7 @@ use axum::Json;
 use serde_json::json;
 use slipway_core::error_chain::Chain;
 use slipway_core::github::{self, PayloadError, SignatureError, Verdict};
-use slipway_core::ids;
+use slipway_core::ids::{self, AppId};
 use slipway_core::model::{App, Deployment, Source, Trigger};
 use slipway_core::store::{Delivery, PushRecord};
 
@@ -104,9 +104,9 @@ pub async fn github(
 /// The app a delivery names, if it is a live git app; remembered for the
 /// next deliveries.
 async fn read_app(state: &AppState, app_id: &str) -> Result<Option<App>, ApiError> {
-    let app = match ids::is_id(app_id) {
-        true => state.store.get_app(app_id).await?,
-        false => None,
+    let app = match AppId::parse(app_id) {
+        Some(id) => state.store.get_app(&id).await?,
+        None => None,
     }
     .filter(|a| a.deleted_at.is_none() && !a.config.source.is_upload());
     match &app {

@@ -13,7 +13,7 @@ use bollard::query_parameters::{
 };
 use bollard::Docker;
 use futures_util::StreamExt;
-use slipway_core::ids::DeploymentId;
+use slipway_core::ids::{AppId, DeploymentId};
 use tokio::io::AsyncReadExt;
 
 pub const LABEL_APP: &str = "slipway.app";
@@ -217,7 +217,7 @@ pub async fn containers_of(
             let labels = c.labels.unwrap_or_default();
             Some(Managed {
                 name: c.names?.first()?.trim_start_matches('/').to_owned(),
-                app_id: labels.get(LABEL_APP)?.clone(),
+                app_id: AppId::parse(labels.get(LABEL_APP)?)?,
                 deployment_id: DeploymentId::parse(labels.get(LABEL_DEPLOYMENT)?)?,
                 running: c.state.map(|s| s.to_string() == "running").unwrap_or(false),
             })
@@ -228,7 +228,7 @@ pub async fn containers_of(
 #[derive(Debug, Clone)]
 pub struct Managed {
     pub name: String,
-    pub app_id: String,
+    pub app_id: AppId,
     pub deployment_id: DeploymentId,
     pub running: bool,
 }

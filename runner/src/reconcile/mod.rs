@@ -8,7 +8,7 @@ mod restore;
 use std::collections::{BTreeMap, HashSet};
 
 use slipway_core::error_chain::Chain;
-use slipway_core::ids::DeploymentId;
+use slipway_core::ids::{AppId, DeploymentId};
 use slipway_core::job::JobMessage;
 use slipway_core::status::DeploymentStatus;
 use tokio_util::sync::CancellationToken;
@@ -36,7 +36,7 @@ pub async fn run(rt: Runtime, shutdown: CancellationToken) {
 }
 
 pub async fn containers(rt: &Runtime) -> anyhow::Result<()> {
-    let mut by_app: BTreeMap<String, Vec<Managed>> = BTreeMap::new();
+    let mut by_app: BTreeMap<AppId, Vec<Managed>> = BTreeMap::new();
     for c in containers_of(&rt.docker, &rt.config.table, None).await? {
         by_app.entry(c.app_id.clone()).or_default().push(c);
     }
@@ -61,8 +61,7 @@ pub async fn containers(rt: &Runtime) -> anyhow::Result<()> {
                 if in_progress {
                     continue;
                 }
-                tracing::info!(
-                    app_id,
+                tracing::info!(%app_id,
                     container = c.name,
                     "removing a container that is no longer wanted"
                 );
@@ -72,22 +71,21 @@ pub async fn containers(rt: &Runtime) -> anyhow::Result<()> {
             if c.running {
                 continue;
             }
-            tracing::info!(
-                app_id,
+            tracing::info!(%app_id,
                 container = c.name,
                 "the live container is down; restarting it"
             );
             let restarted = rt.docker.start_container(&c.name, None).await;
             let stopped = restarted.is_err();
             if let Err(e) = restarted {
-                tracing::warn!(app_id, error = %Chain(&e), "could not restart the live container");
+                tracing::warn!(%app_id, error = %Chain(&e), "could not restart the live container");
             }
             if let Err(e) = rt
                 .store
                 .set_stopped(&app_id, &c.deployment_id, stopped)
                 .await
             {
-                tracing::debug!(app_id, error = %Chain(&e), "the app changed meanwhile");
+                tracing::debug!(%app_id, error = %Chain(&e), "the app changed meanwhile");
             }
         }
     }
@@ -103,14 +101,13 @@ async fn missing(rt: &Runtime) -> anyhow::Result<()> {
         .map(|c| c.deployment_id)
         .collect();
     for app_id in rt.store.placements(&rt.config.runner_id).await? {
-        let app_id = app_id.as_str();
-        let app = rt.store.get_app(app_id).await?;
+        let app = rt.store.get_app(&app_id).await?;
         let Some(app) = app.filter(|a| {
             a.deleted_at.is_none()
                 && a.live_runner_id.as_deref() == Some(rt.config.runner_id.as_str())
         }) else {
             rt.store
-                .drop_placement(&rt.config.runner_id, app_id)
+                .drop_placement(&rt.config.runner_id, &app_id)
                 .await?;
             continue;
         };
@@ -120,17 +117,20 @@ async fn missing(rt: &Runtime) -> anyhow::Result<()> {
         if present.contains(&live) || rt.in_flight.lock().await.contains(&live) {
             continue;
         }
-        tracing::info!(
-            app_id,
+        tracing::info!(%app_id,
             deployment_id = %live,
             "the live container is missing; starting it again"
         );
         let restored = restore::restore(rt, &app).await;
         if let Err(e) = &restored {
-            tracing::warn!(app_id, error = %e, "could not start the live container again");
+            tracing::warn!(%app_id, error = %e, "could not start the live container again");
         }
-        if let Err(e) = rt.store.set_stopped(app_id, &live, restored.is_err()).await {
-            tracing::debug!(app_id, error = %Chain(&e), "the app changed meanwhile");
+        if let Err(e) = rt
+            .store
+            .set_stopped(&app_id, &live, restored.is_err())
+            .await
+        {
+            tracing::debug!(%app_id, error = %Chain(&e), "the app changed meanwhile");
         }
     }
     Ok(())
