@@ -15,6 +15,10 @@ MOTO_PORT=${SLIPWAY_MOTO_PORT:-4566}
 REGISTRY_PORT=${SLIPWAY_REGISTRY_PORT:-5000}
 API_PORT=${SLIPWAY_API_PORT:-8780}
 GIT_PORT=${SLIPWAY_GIT_PORT:-8781}
+EDGE_HTTP_PORT=${SLIPWAY_EDGE_HTTP_PORT:-8088}
+EDGE_HTTPS_PORT=${SLIPWAY_EDGE_HTTPS_PORT:-8443}
+EDGE_ADMIN_PORT=${SLIPWAY_EDGE_ADMIN_PORT:-2019}
+EDGE_ASK_PORT=${SLIPWAY_EDGE_ASK_PORT:-2020}
 PREFIX=slipway-local
 BASE_IMAGE=slipway/busybox:latest
 PY=$ROOT/.venv/bin/python
@@ -25,6 +29,9 @@ export AWS_ACCESS_KEY_ID=slipway-local AWS_SECRET_ACCESS_KEY=slipway-local
 export SLIPWAY_REGISTRY=127.0.0.1:$REGISTRY_PORT
 export SLIPWAY_BASE_IMAGE=$BASE_IMAGE
 export CARGO_TERM_COLOR=never
+# Apps are served at http://<name>-<id>.localhost:8088 (*.localhost is
+# loopback in curl and browsers) and over HTTPS on 8443 with a local CA.
+export SLIPWAY_APPS_DOMAIN=localhost SLIPWAY_APPS_URL_SCHEME=http SLIPWAY_APPS_URL_PORT=$EDGE_HTTP_PORT
 
 mkdir -p "$PIDS"
 
@@ -50,7 +57,7 @@ wait_for() {
 
 deps() {
   local missing=()
-  for pkg in docker.io docker-registry busybox-static git curl openssl; do
+  for pkg in docker.io docker-registry busybox-static git curl openssl caddy wrk; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
   done
   if [ ${#missing[@]} -gt 0 ]; then
@@ -74,11 +81,41 @@ moto() {
   wait_for "the AWS emulator" curl -s -o /dev/null "$AWS_ENDPOINT_URL"
 }
 
+# Without the userland proxy a published port nobody listens on refuses at
+# once instead of accepting (Docker's proxy accepts for the app); build hosts
+# set "userland-proxy": false in daemon.json the same way.
 docker_engine() {
-  if docker info >/dev/null 2>&1; then return; fi
+  if docker info >/dev/null 2>&1; then
+    if pgrep -f 'docker-proxy' >/dev/null 2>&1 || ! pgrep -af dockerd | grep -q 'userland-proxy=false'; then
+      log "note: the running Docker engine may use its userland proxy; Slipway expects --userland-proxy=false"
+    fi
+    return
+  fi
   log "starting a Docker engine"
-  start_bg dockerd dockerd --host=unix:///var/run/docker.sock
+  start_bg dockerd dockerd --host=unix:///var/run/docker.sock --userland-proxy=false
   wait_for "the Docker engine" docker info
+}
+
+# The edge: Caddy with only its admin API configured; the runner loads the
+# rest (routes, TLS) through that API.
+edge() {
+  if curl -s -o /dev/null "http://127.0.0.1:$EDGE_ADMIN_PORT/config/"; then return; fi
+  log "starting the edge (Caddy) on 127.0.0.1:$EDGE_HTTP_PORT and :$EDGE_HTTPS_PORT"
+  mkdir -p "$STATE/caddy"
+  printf '{"admin":{"listen":"127.0.0.1:%s"}}\n' "$EDGE_ADMIN_PORT" >"$STATE/caddy/init.json"
+  XDG_DATA_HOME=$STATE/caddy XDG_CONFIG_HOME=$STATE/caddy \
+    start_bg caddy caddy run --config "$STATE/caddy/init.json"
+  wait_for "the edge" curl -s -o /dev/null "http://127.0.0.1:$EDGE_ADMIN_PORT/config/"
+}
+
+# What a runner needs to configure the local edge.
+edge_vars() {
+  echo "SLIPWAY_EDGE_ADMIN=127.0.0.1:$EDGE_ADMIN_PORT"
+  echo "SLIPWAY_EDGE_HTTP=127.0.0.1:$EDGE_HTTP_PORT"
+  echo "SLIPWAY_EDGE_HTTPS=127.0.0.1:$EDGE_HTTPS_PORT"
+  echo "SLIPWAY_EDGE_ASK=127.0.0.1:$EDGE_ASK_PORT"
+  echo "SLIPWAY_EDGE_TLS=internal"
+  echo "SLIPWAY_EDGE_REDIRECT_HTTP=false"
 }
 
 registry() {
@@ -198,8 +235,10 @@ up() {
   SLIPWAY_LISTEN=127.0.0.1:$API_PORT SLIPWAY_ALLOW_LOOPBACK_REPOS=true \
     start_bg api "$ROOT/target/debug/local-api"
   wait_for "local-api" api_answers
+  edge
   log "starting slipway-runner"
-  SLIPWAY_RUNNER_ID=local-runner SLIPWAY_WORK_DIR=$STATE/work \
+  # shellcheck disable=SC2046
+  env $(edge_vars) SLIPWAY_RUNNER_ID=local-runner SLIPWAY_WORK_DIR=$STATE/work \
     start_bg runner "$ROOT/target/debug/slipway-runner"
   local token=""
   if [ -f "$STATE/local.env" ]; then
@@ -229,11 +268,22 @@ up() {
     sleep 0.5
   done
   [ "$status" = running ] || die "the example app ended $status: $answer (see .slipway/runner.log)"
+  answer=$(curl -s "http://127.0.0.1:$API_PORT/apps/$(echo "$answer" | json_field '["appId"]')" -H "Authorization: Bearer $token")
   url=$(echo "$answer" | json_field '["url"]')
+  local host
+  host=$(echo "$answer" | json_field '["hostname"]')
+  # The edge's local CA, for HTTPS (its root appears once the runner has
+  # configured the edge).
+  wait_for "the edge's local CA" test -s "$STATE/caddy/caddy/pki/authorities/local/root.crt"
+  cp "$STATE/caddy/caddy/pki/authorities/local/root.crt" "$STATE/ca.crt"
   cat <<EOF
 
 Slipway is up. The example app is live at $url
-  (try: curl $url ; its build log: curl -H "Authorization: Bearer \$SLIPWAY_TOKEN" \$SLIPWAY_API/deployments/$deployment/logs)
+  (try: curl $url
+   or over HTTPS: curl --cacert .slipway/ca.crt https://$host:$EDGE_HTTPS_PORT
+   its build log: curl -H "Authorization: Bearer \$SLIPWAY_TOKEN" \$SLIPWAY_API/deployments/$deployment/logs)
+  Its address stays the same across deploys: every app gets its own
+  hostname under *.localhost, served by the edge (Caddy) on port $EDGE_HTTP_PORT.
   API        http://127.0.0.1:$API_PORT   (token in .slipway/local.env)
   registry   $SLIPWAY_REGISTRY
   git        http://127.0.0.1:$GIT_PORT/   (serves .slipway/git/*.git)
@@ -249,6 +299,10 @@ Deploy your own app: a Git repo with a Dockerfile. Serve it from this machine
     -d '{"name":"myapp","repo":"http://127.0.0.1:$GIT_PORT/myapp.git","branch":"main","port":8080}'
 
   (or any https:// repo the runner can reach, with "repoToken" for a private one)
+
+  The answer's "url" (http://myapp-<id>.localhost:$EDGE_HTTP_PORT) is the app's for
+  good: every deploy goes live there. Add "domain":"shop.example.test" and
+  the edge routes it too: curl -H 'Host: shop.example.test' http://127.0.0.1:$EDGE_HTTP_PORT
 
   curl -s "\$SLIPWAY_API/apps" -H "Authorization: Bearer \$SLIPWAY_TOKEN"
 

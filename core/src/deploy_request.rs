@@ -3,9 +3,30 @@
 use std::collections::BTreeMap;
 
 use crate::fields::{
-    parse_vars, AppName, BranchName, Domain, FieldError, RelativePath, RepoPolicy, RepoUrl,
+    parse_vars, AppName, BranchName, FieldError, RelativePath, RepoPolicy, RepoUrl,
 };
+use crate::hostnames::{AppsDomain, Domain};
 use crate::watch_paths::WatchPaths;
+
+/// What the stack's configuration adds to the field rules.
+#[derive(Debug, Clone)]
+pub struct Rules {
+    pub repos: RepoPolicy,
+    /// A custom domain must lie outside it.
+    pub apps: AppsDomain,
+}
+
+impl Rules {
+    /// A production stack's rules with apps under `apps.example.com`: the
+    /// fixture of every crate's tests.
+    pub fn for_tests() -> Self {
+        Self {
+            repos: RepoPolicy::default(),
+            apps: AppsDomain::parse("apps.example.com", "https", None)
+                .expect("a valid apps domain"),
+        }
+    }
+}
 
 /// Bodies above this are refused before they are parsed.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -92,7 +113,7 @@ const UPLOAD_FIELDS: &[&str] = &[
 ];
 
 impl UploadAppRequest {
-    pub fn parse(body: &[u8]) -> Result<Self, RequestError> {
+    pub fn parse(body: &[u8], rules: &Rules) -> Result<Self, RequestError> {
         let obj = json_object(body)?;
         if obj.contains_key("repo") {
             return Err(FieldError::new(
@@ -102,7 +123,7 @@ impl UploadAppRequest {
             .into());
         }
         known_fields(&obj, UPLOAD_FIELDS)?;
-        let common = Common::parse(&obj)?;
+        let common = Common::parse(&obj, rules)?;
         Ok(Self {
             name: common.name,
             dockerfile: common.dockerfile,
@@ -139,7 +160,10 @@ fn known_fields(
 }
 
 impl Common {
-    fn parse(obj: &serde_json::Map<String, serde_json::Value>) -> Result<Self, FieldError> {
+    fn parse(
+        obj: &serde_json::Map<String, serde_json::Value>,
+        rules: &Rules,
+    ) -> Result<Self, FieldError> {
         let name = AppName::parse("name", required_str(obj, "name")?)?;
         let dockerfile = RelativePath::parse(
             "dockerfile",
@@ -188,7 +212,7 @@ impl Common {
                 })?,
         };
         let domain = optional_str(obj, "domain")?
-            .map(|d| Domain::parse("domain", d))
+            .map(|d| Domain::parse("domain", d, &rules.apps))
             .transpose()?;
         let env = vars(obj, "env")?;
         let secrets = vars(obj, "secrets")?;
@@ -215,14 +239,14 @@ impl Common {
 }
 
 impl DeployRequest {
-    pub fn parse(body: &[u8], policy: RepoPolicy) -> Result<Self, RequestError> {
+    pub fn parse(body: &[u8], rules: &Rules) -> Result<Self, RequestError> {
         let obj = json_object(body)?;
         known_fields(&obj, FIELDS)?;
         // The name first, then the repo: the order a reader checks them in.
         AppName::parse("name", required_str(&obj, "name")?)?;
-        let repo = RepoUrl::parse("repo", required_str(&obj, "repo")?, policy)?;
+        let repo = RepoUrl::parse("repo", required_str(&obj, "repo")?, rules.repos)?;
         let branch = BranchName::parse("branch", optional_str(&obj, "branch")?.unwrap_or("main"))?;
-        let common = Common::parse(&obj)?;
+        let common = Common::parse(&obj, rules)?;
         let repo_token = optional_str(&obj, "repoToken")?
             .map(|t| {
                 if t.is_empty()
@@ -304,7 +328,7 @@ mod tests {
     use super::*;
 
     fn parse(v: serde_json::Value) -> Result<DeployRequest, RequestError> {
-        DeployRequest::parse(v.to_string().as_bytes(), RepoPolicy::default())
+        DeployRequest::parse(v.to_string().as_bytes(), &Rules::for_tests())
     }
 
     fn field_of(v: serde_json::Value) -> String {
@@ -388,8 +412,11 @@ mod tests {
 
     #[test]
     fn an_upload_app_takes_no_repo_fields() {
-        let r =
-            UploadAppRequest::parse(br#"{"name":"site","port":8080,"secrets":{"K":"v"}}"#).unwrap();
+        let r = UploadAppRequest::parse(
+            br#"{"name":"site","port":8080,"secrets":{"K":"v"}}"#,
+            &Rules::for_tests(),
+        )
+        .unwrap();
         assert_eq!(r.name.as_str(), "site");
         assert_eq!(r.dockerfile.as_str(), "Dockerfile");
         assert_eq!(r.run.port, 8080);
@@ -403,7 +430,7 @@ mod tests {
             (br#"{"name":"site","context":"../x"}"#, "context"),
             (br#"{"port":80}"#, "name"),
         ] {
-            match UploadAppRequest::parse(body) {
+            match UploadAppRequest::parse(body, &Rules::for_tests()) {
                 Err(RequestError::Field(e)) => assert_eq!(e.field, field),
                 other => panic!("{other:?}"),
             }
@@ -413,16 +440,16 @@ mod tests {
     #[test]
     fn non_json_and_huge_bodies_are_refused() {
         assert!(matches!(
-            DeployRequest::parse(b"name=api", RepoPolicy::default()),
+            DeployRequest::parse(b"name=api", &Rules::for_tests()),
             Err(RequestError::NotJson(_))
         ));
         assert!(matches!(
-            DeployRequest::parse(b"[1]", RepoPolicy::default()),
+            DeployRequest::parse(b"[1]", &Rules::for_tests()),
             Err(RequestError::NotJson(_))
         ));
         let big = vec![b' '; MAX_BODY_BYTES + 1];
         assert!(matches!(
-            DeployRequest::parse(&big, RepoPolicy::default()),
+            DeployRequest::parse(&big, &Rules::for_tests()),
             Err(RequestError::TooLarge(_))
         ));
     }

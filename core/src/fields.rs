@@ -46,7 +46,7 @@ impl AppName {
     }
 }
 
-fn is_dns_label(value: &str) -> bool {
+pub(crate) fn is_dns_label(value: &str) -> bool {
     !value.is_empty()
         && value.len() <= 63
         && value
@@ -246,29 +246,6 @@ impl RelativePath {
     }
 }
 
-/// A hostname the user owns and wants the app served on.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Domain(String);
-
-impl Domain {
-    pub fn parse(field: &str, value: &str) -> Result<Self, FieldError> {
-        let lower = value.to_ascii_lowercase();
-        let labels: Vec<&str> = lower.split('.').collect();
-        if lower.len() > 253 || labels.len() < 2 || !labels.iter().all(|l| is_dns_label(l)) {
-            return Err(FieldError::new(
-                field,
-                format!("{value:?} is not a valid hostname; give one such as \"api.example.com\""),
-            ));
-        }
-        Ok(Self(lower))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
 pub const MAX_VARS: usize = 100;
 pub const MAX_VAR_VALUE_BYTES: usize = 32 * 1024;
 pub const MAX_VARS_TOTAL_BYTES: usize = 128 * 1024;
@@ -341,7 +318,7 @@ macro_rules! shown_as_text {
     )*};
 }
 
-shown_as_text!(AppName, RepoUrl, BranchName, RelativePath, Domain);
+shown_as_text!(AppName, RepoUrl, BranchName, RelativePath);
 
 #[cfg(test)]
 mod tests {
@@ -436,17 +413,6 @@ mod tests {
             "",
         ] {
             assert!(RelativePath::parse("dockerfile", bad).is_err(), "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn domains_are_hostnames() {
-        assert_eq!(
-            Domain::parse("domain", "API.example.com").unwrap().as_str(),
-            "api.example.com"
-        );
-        for bad in ["localhost", "a..b", "-a.com", "a b.com", "http://a.com"] {
-            assert!(Domain::parse("domain", bad).is_err(), "{bad}");
         }
     }
 

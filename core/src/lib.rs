@@ -10,6 +10,7 @@ pub mod envelope;
 pub mod error_chain;
 pub mod fields;
 pub mod github;
+pub mod hostnames;
 pub mod ids;
 pub mod job;
 pub mod model;

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::deploy_request::{DeployRequest, RunConfig, UploadAppRequest};
-use crate::fields::{BranchName, Domain, RelativePath, RepoUrl};
+use crate::fields::{BranchName, RelativePath, RepoUrl};
+use crate::hostnames::{AppsDomain, Domain};
 use crate::ids::{AppId, DeploymentId, Owner};
 use crate::status::DeploymentStatus;
 use crate::upload::ArchiveFormat;
@@ -174,8 +175,11 @@ pub struct App {
     /// The runner whose host runs the live container.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub live_runner_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
+    /// The app's own hostname under the apps domain, held for its life.
+    pub hostname: String,
+    /// Where users reach the app: its hostname's URL, given when it was
+    /// created and never changed.
+    pub url: String,
     #[serde(default)]
     pub stopped: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -189,16 +193,20 @@ pub struct App {
 }
 
 impl App {
-    /// A new app of `owner`, not yet deployed.
+    /// A new app of `owner`, not yet deployed, with its hostname under `apps`.
     pub fn new(
         id: AppId,
         owner: &Owner,
         name: &str,
         config: AppConfig,
         sealed_webhook_secret: String,
+        apps: &AppsDomain,
     ) -> Self {
         let now = crate::ids::now_rfc3339();
+        let hostname = apps.hostname_for(name, &id);
         Self {
+            url: apps.url(&hostname),
+            hostname,
             id,
             owner: owner.clone(),
             name: name.to_owned(),
@@ -210,12 +218,20 @@ impl App {
             latest_deployment_id: None,
             live_deployment_id: None,
             live_runner_id: None,
-            url: None,
             stopped: false,
             deleted_at: None,
             archive: None,
             upload: None,
         }
+    }
+}
+
+impl App {
+    /// Where users reach the app at its custom domain: its URL with the
+    /// domain for its own hostname.
+    pub fn domain_url(&self) -> Option<String> {
+        let domain = self.config.domain.as_ref()?;
+        Some(self.url.replacen(&self.hostname, domain.as_str(), 1))
     }
 }
 
@@ -272,8 +288,9 @@ pub struct Deployment {
     /// Until when (epoch ms) the claiming runner is known to be alive.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lease_until: Option<u64>,
+    /// `host:port` where its container answers: what the edge proxies to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
+    pub upstream: Option<String>,
     /// The archive an upload deployment builds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub archive: Option<Archive>,
@@ -318,7 +335,7 @@ impl Deployment {
             attempt: 0,
             runner_id: None,
             lease_until: None,
-            url: None,
+            upstream: None,
             archive: None,
         }
     }

@@ -50,14 +50,21 @@ impl RecentApps {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use slipway_core::deploy_request::UploadAppRequest;
+    use slipway_core::deploy_request::{Rules, UploadAppRequest};
     use slipway_core::ids::Owner;
     use slipway_core::model::AppConfig;
 
     fn app(id: &AppId) -> App {
-        let request = UploadAppRequest::parse(br#"{"name":"n"}"#).unwrap();
+        let request = UploadAppRequest::parse(br#"{"name":"n"}"#, &Rules::for_tests()).unwrap();
         let config = AppConfig::for_upload(&request, None);
-        App::new(id.clone(), &Owner::new("o"), "n", config, "sealed".into())
+        App::new(
+            id.clone(),
+            &Owner::new("o"),
+            "n",
+            config,
+            "sealed".into(),
+            &Rules::for_tests().apps,
+        )
     }
 
     #[test]

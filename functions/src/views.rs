@@ -56,7 +56,7 @@ pub fn deployment(d: &Deployment) -> Value {
         "updatedAt": d.updated_at,
         "cancelRequested": d.cancel_requested,
         "attempt": d.attempt,
-        "url": d.url,
+        "upstream": d.upstream,
         "phases": d.phases,
     })
 }
@@ -108,7 +108,9 @@ pub fn app(
         "port": c.port,
         "cpu": f64::from(c.millicpu) / 1000.0,
         "memory": c.memory_mb,
+        "hostname": app.hostname,
         "domain": c.domain,
+        "domainUrl": app.domain_url(),
         "env": c.env,
         "secretNames": c.secret_names,
         "status": app_status(app, latest),

@@ -1,6 +1,6 @@
 //! The runner's configuration, read from the environment here only.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::ops::RangeInclusive;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -36,6 +36,43 @@ pub struct Config {
     pub retry_after: Duration,
     /// How many bytes an uploaded archive may expand to.
     pub max_source_bytes: u64,
+    pub edge: EdgeConfig,
+}
+
+/// The edge proxy (Caddy) on this build host, which the runner configures.
+#[derive(Debug, Clone)]
+pub struct EdgeConfig {
+    /// Caddy's admin API, `host:port` on loopback: never reachable from a
+    /// container.
+    pub admin: String,
+    /// Where the edge listens for HTTP and HTTPS (`:80`, `:443` in production).
+    pub http_listen: String,
+    pub https_listen: String,
+    /// Where the runner answers Caddy's on-demand TLS `ask`, on loopback.
+    pub ask_listen: SocketAddr,
+    pub tls: EdgeTls,
+    /// Whether plain HTTP is redirected to HTTPS (production) or served
+    /// (locally, where the internal CA is trusted by no browser).
+    pub redirect_http: bool,
+    /// How often the routes' version is read, and how often all routes are
+    /// read whatever it says.
+    pub poll: Duration,
+    pub resync: Duration,
+    /// How long a replaced container keeps answering after its app went
+    /// live elsewhere: longer than every edge takes to move on.
+    pub drain: Duration,
+    /// How long a replaced container has, once stopped, to finish its
+    /// requests before it is killed (Docker's `stop -t`).
+    pub stop_grace: Duration,
+}
+
+/// Where the edge's certificates come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EdgeTls {
+    /// Caddy's own local CA (the local stack, tests).
+    Internal,
+    /// A public ACME CA (Let's Encrypt), with this contact address if given.
+    Acme { email: Option<String> },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -117,6 +154,44 @@ impl Config {
             ready_timeout: seconds("SLIPWAY_READY_TIMEOUT_SECONDS", 60.0)?,
             retry_after: seconds("SLIPWAY_RETRY_SECONDS", 15.0)?,
             max_source_bytes: parsed("SLIPWAY_MAX_SOURCE_BYTES", 2 * 1024 * 1024 * 1024)?,
+            edge: EdgeConfig::from_env()?,
+        })
+    }
+}
+
+impl EdgeConfig {
+    fn from_env() -> Result<Self, ConfigError> {
+        let tls = match var("SLIPWAY_EDGE_TLS").as_deref().unwrap_or("acme") {
+            "internal" => EdgeTls::Internal,
+            "acme" => EdgeTls::Acme {
+                email: var("SLIPWAY_EDGE_ACME_EMAIL"),
+            },
+            other => {
+                return Err(ConfigError::Invalid(
+                    "SLIPWAY_EDGE_TLS",
+                    format!("{other:?} is neither acme nor internal"),
+                ))
+            }
+        };
+        let poll = seconds("SLIPWAY_EDGE_POLL_SECONDS", 1.0)?;
+        let drain = seconds("SLIPWAY_EDGE_DRAIN_SECONDS", 5.0)?;
+        if drain <= poll * 2 {
+            return Err(ConfigError::Invalid(
+                "SLIPWAY_EDGE_DRAIN_SECONDS",
+                "must exceed twice SLIPWAY_EDGE_POLL_SECONDS, or other edges could still send to a stopped container".into(),
+            ));
+        }
+        Ok(Self {
+            admin: var("SLIPWAY_EDGE_ADMIN").unwrap_or_else(|| "127.0.0.1:2019".into()),
+            http_listen: var("SLIPWAY_EDGE_HTTP").unwrap_or_else(|| ":80".into()),
+            https_listen: var("SLIPWAY_EDGE_HTTPS").unwrap_or_else(|| ":443".into()),
+            ask_listen: parsed("SLIPWAY_EDGE_ASK", SocketAddr::from(([127, 0, 0, 1], 2020)))?,
+            tls,
+            redirect_http: parsed("SLIPWAY_EDGE_REDIRECT_HTTP", true)?,
+            poll,
+            resync: seconds("SLIPWAY_EDGE_RESYNC_SECONDS", 30.0)?,
+            drain,
+            stop_grace: seconds("SLIPWAY_STOP_GRACE_SECONDS", 10.0)?,
         })
     }
 }

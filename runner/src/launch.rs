@@ -19,9 +19,9 @@ pub enum LaunchError {
     Engine(RunError),
 }
 
-/// Starts `image` as the container of `deployment_id`; returns the URL it
-/// answers on. A container that never answers is removed, its last output
-/// in the log.
+/// Starts `image` as the container of `deployment_id`; returns the
+/// `host:port` it answers on, the edge's upstream. A container that never
+/// answers is removed, its last output in the log.
 pub async fn launch(
     rt: &Runtime,
     app: &App,
@@ -56,15 +56,8 @@ pub async fn launch(
     let host_port = containers::start(&rt.docker, &spec)
         .await
         .map_err(LaunchError::Engine)?;
-    let addr = SocketAddr::new(rt.config.publish_host, host_port);
-    if let Err(e) = containers::wait_ready(
-        &rt.docker,
-        deployment_id,
-        addr,
-        c.port,
-        rt.config.ready_timeout,
-    )
-    .await
+    if let Err(e) =
+        containers::wait_ready(&rt.docker, deployment_id, c.port, rt.config.ready_timeout).await
     {
         let output = containers::tail(&rt.docker, deployment_id).await;
         if !output.is_empty() {
@@ -77,5 +70,5 @@ pub async fn launch(
             other => LaunchError::Engine(other),
         });
     }
-    Ok(format!("http://{addr}"))
+    Ok(SocketAddr::new(rt.config.publish_host, host_port).to_string())
 }

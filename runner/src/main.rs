@@ -3,6 +3,7 @@
 //! the table, and on SIGTERM drains before it exits.
 
 mod config;
+mod edge;
 mod engine;
 mod job;
 mod launch;
@@ -39,6 +40,22 @@ async fn main() -> anyhow::Result<()> {
     tracing::info!(runner_id = %rt.config.runner_id, slots = rt.config.slots, "runner started");
 
     let shutdown = CancellationToken::new();
+    let ask = edge::ask::serve(
+        rt.store.clone(),
+        rt.config.edge.ask_listen,
+        shutdown.clone(),
+    )
+    .await
+    .with_context(|| {
+        format!(
+            "listening for the edge's asks on {}",
+            rt.config.edge.ask_listen
+        )
+    })?;
+    let edge = tokio::spawn({
+        let (rt, shutdown) = (rt.clone(), shutdown.clone());
+        async move { rt.edge.run(shutdown).await }
+    });
     let reconciler = tokio::spawn(reconcile::run(rt.clone(), shutdown.clone()));
     let worker = tokio::spawn(worker::run(rt.clone(), shutdown.clone()));
     let mut term = signal(SignalKind::terminate())?;
@@ -50,6 +67,8 @@ async fn main() -> anyhow::Result<()> {
     shutdown.cancel();
     worker.await?;
     reconciler.await?;
+    edge.await?;
+    ask.await?;
     tracing::info!("runner stopped");
     Ok(())
 }

@@ -13,6 +13,7 @@ use slipway_core::store::Store;
 use tokio::sync::Mutex;
 
 use crate::config::Config;
+use crate::edge::Edge;
 use crate::logs::LogWriter;
 
 /// Why an app's credentials did not open. No variant shows a value.
@@ -37,6 +38,10 @@ pub struct Runtime {
     /// Deployments this runner is working on: reconcile leaves their
     /// containers alone.
     pub in_flight: Arc<Mutex<HashSet<DeploymentId>>>,
+    /// Replaced deployments whose containers still answer while the edges
+    /// move on: reconcile leaves them alone too.
+    pub retiring: Arc<Mutex<HashSet<DeploymentId>>>,
+    pub edge: Arc<Edge>,
 }
 
 impl Runtime {
@@ -50,13 +55,16 @@ impl Runtime {
         };
         // The engine may be older than bollard's client API: speak its version.
         let docker = docker.negotiate_version().await?;
+        let store = Store::connect(&aws, config.table.clone());
         Ok(Self {
-            store: Store::connect(&aws, config.table.clone()),
+            edge: Arc::new(Edge::new(store.clone(), config.edge.clone())),
+            store,
             envelope: Envelope::new(aws_sdk_kms::Client::new(&aws), config.kms_key_id.clone()),
             sqs: aws_sdk_sqs::Client::new(&aws),
             s3: slipway_core::aws_clients::s3(&aws),
             docker,
             in_flight: Arc::default(),
+            retiring: Arc::default(),
             config: Arc::new(config),
         })
     }
@@ -71,6 +79,12 @@ impl Runtime {
         let sealed = base64::engine::general_purpose::STANDARD.decode(sealed)?;
         let plain = self.envelope.open(&app.id, &sealed).await?;
         Ok(serde_json::from_slice(&plain)?)
+    }
+
+    /// Whether reconcile must leave the container of `deployment_id` alone.
+    pub async fn holds(&self, deployment_id: &DeploymentId) -> bool {
+        self.in_flight.lock().await.contains(deployment_id)
+            || self.retiring.lock().await.contains(deployment_id)
     }
 
     /// A deployment's build log, masking every credential of its app.

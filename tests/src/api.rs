@@ -440,6 +440,12 @@ pub fn item_contains(item: &HashMap<String, AttributeValue>, needle: &str) -> bo
 }
 
 /// `GET url` → body, or None when nothing answers.
+/// `GET /` straight from a deployment's container (its `upstream`), not
+/// through an edge.
+pub async fn fetch_upstream(deployment: &Value) -> Option<String> {
+    fetch(&format!("http://{}/", deployment["upstream"].as_str()?)).await
+}
+
 pub async fn fetch(url: &str) -> Option<String> {
     let resp = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(3))

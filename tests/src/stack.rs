@@ -75,20 +75,143 @@ impl Resources {
             ("SLIPWAY_PUSH_QUEUE_URL", self.push_queue_url.clone()),
             ("SLIPWAY_BUCKET", self.bucket.clone()),
             ("SLIPWAY_KMS_KEY_ID", self.kms_key.clone()),
+            // As the local stack: apps at http://<name>-<id>.localhost:8088;
+            // tests reach them through their runners' own edges.
+            ("SLIPWAY_APPS_DOMAIN", "localhost".into()),
+            ("SLIPWAY_APPS_URL_SCHEME", "http".into()),
+            ("SLIPWAY_APPS_URL_PORT", "8088".into()),
         ]
     }
 }
 
-/// A `slipway-runner` process on a test's resources.
+/// A free TCP port on loopback.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A Caddy edge, as on a build host: configured by its runner through its
+/// admin API, on ports of its own, with its own internal CA.
+pub struct Edge {
+    _caddy: Child,
+    pub admin: u16,
+    pub http: u16,
+    pub https: u16,
+    pub ask: u16,
+    data: PathBuf,
+}
+
+impl Edge {
+    pub fn start(name: &str) -> Self {
+        let (admin, http, https, ask) = (free_port(), free_port(), free_port(), free_port());
+        let data = temp_dir("edge");
+        let init = data.join("init.json");
+        std::fs::write(
+            &init,
+            serde_json::json!({"admin": {"listen": format!("127.0.0.1:{admin}")}}).to_string(),
+        )
+        .unwrap();
+        let caddy = Command::new("caddy")
+            .arg("run")
+            .arg("--config")
+            .arg(&init)
+            .env("XDG_DATA_HOME", &data)
+            .env("XDG_CONFIG_HOME", &data)
+            .stdout(output_file(&format!("{name}-caddy")))
+            .stderr(output_file(&format!("{name}-caddy-err")))
+            .kill_on_drop(true)
+            .spawn()
+            .expect("caddy starts (Debian's caddy package)");
+        Self {
+            _caddy: caddy,
+            admin,
+            http,
+            https,
+            ask,
+            data,
+        }
+    }
+
+    /// What a runner needs to configure this edge.
+    pub fn vars(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("SLIPWAY_EDGE_ADMIN", format!("127.0.0.1:{}", self.admin)),
+            ("SLIPWAY_EDGE_HTTP", format!("127.0.0.1:{}", self.http)),
+            ("SLIPWAY_EDGE_HTTPS", format!("127.0.0.1:{}", self.https)),
+            ("SLIPWAY_EDGE_ASK", format!("127.0.0.1:{}", self.ask)),
+            ("SLIPWAY_EDGE_TLS", "internal".into()),
+            ("SLIPWAY_EDGE_REDIRECT_HTTP", "false".into()),
+            ("SLIPWAY_EDGE_POLL_SECONDS", "0.5".into()),
+            ("SLIPWAY_EDGE_DRAIN_SECONDS", "1.5".into()),
+            ("SLIPWAY_STOP_GRACE_SECONDS", "1".into()),
+        ]
+    }
+
+    /// The root of this edge's internal CA (made when the runner first
+    /// configures it).
+    pub fn ca(&self) -> PathBuf {
+        self.data.join("caddy/pki/authorities/local/root.crt")
+    }
+
+    /// `GET path` through the edge for `host`: its status and body, or
+    /// `None` when the edge does not answer.
+    pub async fn get(&self, host: &str, path: &str) -> Option<(u16, String)> {
+        let answer = reqwest::Client::new()
+            .get(format!("http://127.0.0.1:{}{path}", self.http))
+            .header(reqwest::header::HOST, host)
+            .timeout(std::time::Duration::from_secs(5))
+            .send()
+            .await
+            .ok()?;
+        let status = answer.status().as_u16();
+        Some((status, answer.text().await.ok()?))
+    }
+
+    /// The body of `GET path` through the edge for `host`, if it is a 200.
+    pub async fn text(&self, host: &str, path: &str) -> Option<String> {
+        match self.get(host, path).await? {
+            (200, body) => Some(body),
+            _ => None,
+        }
+    }
+
+    /// Waits (up to `seconds`) until `host` answers `want` at `/`; returns
+    /// the last answer.
+    pub async fn wait_for(&self, host: &str, want: &str, seconds: u64) -> Option<(u16, String)> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+        loop {
+            let got = self.get(host, "/").await;
+            if got.as_ref().is_some_and(|(_, body)| body == want)
+                || std::time::Instant::now() >= deadline
+            {
+                return got;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// A `slipway-runner` process on a test's resources, with its edge.
 pub struct Runner {
     child: Child,
     pub work_dir: PathBuf,
     pub id: String,
+    pub edge: Edge,
 }
 
 impl Runner {
     pub fn start(res: &Resources, extra: &[(&str, &str)]) -> Self {
         let id = format!("{}-runner-{}", res.prefix, slipway_core::ids::random_hex(3));
+        Self::start_on(res, Edge::start(&id), &id, extra)
+    }
+
+    /// A runner on `edge` (which a runner before it may have configured),
+    /// as runner `id`.
+    pub fn start_on(res: &Resources, edge: Edge, id: &str, extra: &[(&str, &str)]) -> Self {
+        let id = id.to_owned();
         let work_dir = temp_dir("runner");
         let child = Command::new(bin("slipway-runner"))
             .envs(res.vars())
@@ -102,6 +225,7 @@ impl Runner {
             .env("SLIPWAY_RECONCILE_SECONDS", "2")
             .env("SLIPWAY_READY_TIMEOUT_SECONDS", "8")
             .env("RUST_LOG", "info")
+            .envs(edge.vars())
             .envs(extra.iter().copied())
             .stdout(output_file(&id))
             .stderr(output_file(&format!("{id}-err")))
@@ -112,7 +236,15 @@ impl Runner {
             child,
             work_dir,
             id,
+            edge,
         }
+    }
+
+    /// Stops the runner (SIGKILL, as a crash would) and hands back its
+    /// edge, which keeps serving what it was last told.
+    pub async fn crash(mut self) -> Edge {
+        self.child.kill().await.unwrap();
+        self.edge
     }
 
     pub fn signal(&self, sig: &str) {

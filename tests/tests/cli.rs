@@ -34,7 +34,7 @@ fn write_site(dir: &Path, page: &str) {
 #[tokio::test]
 async fn slipway_up_ships_a_directory_and_each_new_upload_replaces_the_last() {
     let api = Api::start().await;
-    let _runner = Runner::start(&api.res, &[]);
+    let runner = Runner::start(&api.res, &[]);
     let dir = temp_dir("cli-up");
     write_site(&dir, "first upload");
 
@@ -48,14 +48,18 @@ async fn slipway_up_ships_a_directory_and_each_new_upload_replaces_the_last() {
     let app = apps["apps"][0].clone();
     let id = app["id"].as_str().unwrap().to_owned();
     let url = app["url"].as_str().unwrap().to_owned();
+    let host = app["hostname"].as_str().unwrap().to_owned();
     assert!(
         said(&out).contains(&format!("running at {url}")),
         "{}",
         said(&out)
     );
-    assert_eq!(fetch(&url).await.as_deref(), Some("first upload"));
+    assert_eq!(
+        runner.edge.text(&host, "/").await.as_deref(),
+        Some("first upload")
+    );
     assert_ne!(
-        fetch(&format!("{url}/secret.txt")).await.as_deref(),
+        runner.edge.text(&host, "/secret.txt").await.as_deref(),
         Some("left out"),
         ".dockerignore is honoured"
     );
@@ -66,8 +70,9 @@ async fn slipway_up_ships_a_directory_and_each_new_upload_replaces_the_last() {
     let out = slipway(&api, &dir, &["up", "--app", "site"]);
     assert!(out.status.success(), "{}", said(&out));
     let shown = api.app(&id).await;
+    assert_eq!(shown["url"], url.as_str(), "the URL stays");
     assert_eq!(
-        fetch(shown["url"].as_str().unwrap()).await.as_deref(),
+        runner.edge.text(&host, "/").await.as_deref(),
         Some("second upload")
     );
     let now = api.source_keys(&id).await;

@@ -19,7 +19,7 @@ async fn a_public_repo_goes_live_and_serves_its_content() {
     let api = Api::start().await;
     let git = GitServer::start(None).await;
     let sha = git.commit("site", &files(&site("hello from a public repo")));
-    let _runner = Runner::start(&api.res, &[]);
+    let runner = Runner::start(&api.res, &[]);
 
     let (app, dep) = api.deploy(deploy_body("site", &git.url("site"))).await;
     let (seen, d) = api
@@ -46,15 +46,20 @@ async fn a_public_repo_goes_live_and_serves_its_content() {
             "phase {phase} timed: {d}"
         );
     }
-    let url = d["url"].as_str().unwrap();
     assert_eq!(
-        fetch(url).await.as_deref(),
+        fetch_upstream(&d).await.as_deref(),
         Some("hello from a public repo")
     );
 
     let shown = api.app(&app).await;
     assert_eq!(shown["status"], "running");
-    assert_eq!(shown["url"], url);
+    let host = shown["hostname"].as_str().unwrap();
+    assert_eq!(shown["url"], format!("http://{host}:8088"));
+    assert_eq!(
+        runner.edge.text(host, "/").await.as_deref(),
+        Some("hello from a public repo"),
+        "its hostname is routed at once on the runner's own edge"
+    );
     let log = api.logs(&dep).await;
     assert!(log.contains("Step 1/"), "{log}");
     assert!(log.contains(&format!("Checked out commit {sha}")), "{log}");
@@ -113,10 +118,7 @@ async fn a_private_repo_deploys_with_its_token_and_the_token_is_found_nowhere() 
 
     let d = api.settle(&dep).await;
     assert_eq!(d["status"], "running", "{d}");
-    assert_eq!(
-        fetch(d["url"].as_str().unwrap()).await.as_deref(),
-        Some("private content")
-    );
+    assert_eq!(fetch_upstream(&d).await.as_deref(), Some("private content"));
 
     let mut wrong = deploy_body("private-wrong", &git.url("private"));
     wrong["repoToken"] = "not-the-token".into();
@@ -223,10 +225,7 @@ async fn a_new_commit_replaces_the_old_container_and_builds_from_the_registry_ca
     assert_eq!(d2["status"], "running", "{d2}");
     assert_eq!(d2["cacheHit"], true);
     assert!(api.logs(&second).await.contains("Using cache"));
-    assert_eq!(
-        fetch(d2["url"].as_str().unwrap()).await.as_deref(),
-        Some("v2")
-    );
+    assert_eq!(fetch_upstream(&d2).await.as_deref(), Some("v2"));
     assert_eq!(
         wait_containers(&app, 1).await.len(),
         1,
@@ -255,10 +254,7 @@ async fn a_new_commit_replaces_the_old_container_and_builds_from_the_registry_ca
         log.contains("Pulled") && log.contains("Using cache"),
         "{log}"
     );
-    assert_eq!(
-        fetch(d3["url"].as_str().unwrap()).await.as_deref(),
-        Some("v3")
-    );
+    assert_eq!(fetch_upstream(&d3).await.as_deref(), Some("v3"));
 }
 
 #[tokio::test]
@@ -292,10 +288,7 @@ async fn a_build_that_fails_with_cached_layers_is_retried_without_cache() {
     assert_eq!(d["status"], "running", "{d}");
     let log = api.logs(&second).await;
     assert!(log.contains("retrying once without the cache"), "{log}");
-    assert_eq!(
-        fetch(d["url"].as_str().unwrap()).await.as_deref(),
-        Some("two")
-    );
+    assert_eq!(fetch_upstream(&d).await.as_deref(), Some("two"));
 }
 
 #[tokio::test]
@@ -319,10 +312,7 @@ async fn the_monorepo_layout_builds_and_a_dockerfile_symlinked_outside_fails() {
     let (_, dep) = api.deploy(body).await;
     let d = api.settle(&dep).await;
     assert_eq!(d["status"], "running", "{d}");
-    assert_eq!(
-        fetch(d["url"].as_str().unwrap()).await.as_deref(),
-        Some("api service")
-    );
+    assert_eq!(fetch_upstream(&d).await.as_deref(), Some("api service"));
 
     for dockerfile in ["Dockerfile", "escape/Dockerfile"] {
         let mut body = deploy_body("escape", &git.url("mono"));
@@ -346,7 +336,7 @@ async fn a_container_that_never_listens_fails_and_the_previous_version_keeps_ser
     let _runner = Runner::start(&api.res, &[]);
     let (app, first) = api.deploy(deploy_body("deaf", &git.url("deaf"))).await;
     let d1 = api.settle(&first).await;
-    let url = d1["url"].as_str().unwrap().to_owned();
+    let url = api.app(&app).await["url"].clone();
 
     // It prints a secret and never listens: the log shows its output, masked.
     let silent = format!(
@@ -369,9 +359,9 @@ async fn a_container_that_never_listens_fails_and_the_previous_version_keeps_ser
     let log = api.logs(&second).await;
     assert!(log.contains("leaking [REDACTED]"), "{log}");
     assert!(!log.contains(SECRET));
-    assert_eq!(fetch(&url).await.as_deref(), Some("still here"));
+    assert_eq!(fetch_upstream(&d1).await.as_deref(), Some("still here"));
     let shown = api.app(&app).await;
-    assert_eq!(shown["url"], url.as_str());
+    assert_eq!(shown["url"], url);
     assert_eq!(shown["status"], "running");
     assert_eq!(wait_containers(&app, 1).await.len(), 1);
 }
@@ -418,10 +408,7 @@ async fn an_older_deployment_going_live_leaves_a_newer_ones_starting_container_a
     let (_, old) = api.wait_for(&older, 30, |d| d["status"] != "running").await;
     assert!(old["phases"]["start"].is_object(), "{old}");
     assert_eq!(old["status"], "superseded", "{old}");
-    assert_eq!(
-        fetch(d["url"].as_str().unwrap()).await.as_deref(),
-        Some("newer")
-    );
+    assert_eq!(fetch_upstream(&d).await.as_deref(), Some("newer"));
     assert_eq!(wait_containers(&app, 1).await.len(), 1);
 }
 
@@ -452,10 +439,7 @@ async fn a_runner_killed_mid_build_leaves_the_deployment_to_another() {
         d["attempt"].as_u64().unwrap() >= 2,
         "another runner finished it: {d}"
     );
-    assert_eq!(
-        fetch(d["url"].as_str().unwrap()).await.as_deref(),
-        Some("risen")
-    );
+    assert_eq!(fetch_upstream(&d).await.as_deref(), Some("risen"));
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(
         wait_containers(&app, 1).await.len(),
@@ -499,7 +483,7 @@ async fn cancel_mid_build_stops_it_pushes_nothing_and_keeps_the_old_version() {
     let (app, first) = api
         .deploy(deploy_body("stoppable", &git.url("stoppable")))
         .await;
-    let url = api.settle(&first).await["url"].as_str().unwrap().to_owned();
+    let old = api.settle(&first).await;
 
     let sha = git.commit(
         "stoppable",
@@ -527,7 +511,7 @@ async fn cancel_mid_build_stops_it_pushes_nothing_and_keeps_the_old_version() {
         !registry_tags(&app).await.contains(&sha),
         "nothing was pushed"
     );
-    assert_eq!(fetch(&url).await.as_deref(), Some("old version"));
+    assert_eq!(fetch_upstream(&old).await.as_deref(), Some("old version"));
     assert_eq!(containers_of(&app).len(), 1);
 }
 
@@ -536,45 +520,28 @@ async fn reconcile_restarts_a_dead_container_recreates_a_removed_one_and_removes
     let api = Api::start().await;
     let git = GitServer::start(None).await;
     git.commit("phoenix", &files(&site("alive")));
-    let _runner = Runner::start(&api.res, &[]);
+    let runner = Runner::start(&api.res, &[]);
     let (app, dep) = api
         .deploy(deploy_body("phoenix", &git.url("phoenix")))
         .await;
-    let url = api.settle(&dep).await["url"].as_str().unwrap().to_owned();
+    api.settle(&dep).await;
+    let host = api.app(&app).await["hostname"].as_str().unwrap().to_owned();
 
     let name = containers_of(&app)[0].clone();
     sh(std::path::Path::new("/"), "docker", &["kill", &name]);
-    let mut back = None;
-    for _ in 0..40 {
-        back = fetch(&url).await;
-        if back.is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
     assert_eq!(
-        back.as_deref(),
-        Some("alive"),
+        runner.edge.wait_for(&host, "alive", 15).await,
+        Some((200, "alive".to_owned())),
         "the dead container was restarted"
     );
 
-    // Removed outright: it is started again from the registry image.
+    // Removed outright: it is started again from the registry image, on
+    // another port, and the edge follows it.
     sh(std::path::Path::new("/"), "docker", &["rm", "-f", &name]);
-    let mut url_now = String::new();
-    let mut back = None;
-    for _ in 0..60 {
-        let shown = api.app(&app).await;
-        url_now = shown["url"].as_str().unwrap_or_default().to_owned();
-        back = fetch(&url_now).await;
-        if back.is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
     assert_eq!(
-        back.as_deref(),
-        Some("alive"),
-        "the removed container was recreated at {url_now}"
+        runner.edge.wait_for(&host, "alive", 20).await,
+        Some((200, "alive".to_owned())),
+        "the removed container was recreated"
     );
     assert!(api.logs(&dep).await.contains("Live again at"));
     assert_eq!(wait_containers(&app, 1).await.len(), 1);
@@ -590,6 +557,11 @@ async fn reconcile_restarts_a_dead_container_recreates_a_removed_one_and_removes
     assert!(
         containers_of(&app).is_empty(),
         "the deleted app's container was removed"
+    );
+    assert_eq!(
+        runner.edge.get(&host, "/").await.map(|(status, _)| status),
+        Some(503),
+        "a deleted app's hostname answers 503"
     );
 }
 
@@ -737,8 +709,8 @@ async fn an_older_commit_never_goes_live_after_a_newer_one() {
             ("www/index.html", "older"),
         ],
     );
-    let _a = Runner::start(&api.res, &[]);
-    let _b = Runner::start(&api.res, &[]);
+    let a = Runner::start(&api.res, &[]);
+    let b = Runner::start(&api.res, &[]);
     let (app, older) = api.deploy(deploy_body("order", &git.url("order"))).await;
     api.wait_for(&older, 60, |d| d["phases"]["clone"].is_object())
         .await;
@@ -759,10 +731,10 @@ async fn an_older_commit_never_goes_live_after_a_newer_one() {
     tokio::time::sleep(Duration::from_secs(5)).await;
     let shown = api.app(&app).await;
     assert_eq!(shown["liveDeploymentId"], newer.as_str());
-    assert_eq!(
-        fetch(shown["url"].as_str().unwrap()).await.as_deref(),
-        Some("newer")
-    );
+    let host = shown["hostname"].as_str().unwrap();
+    for edge in [&a.edge, &b.edge] {
+        assert_eq!(edge.text(host, "/").await.as_deref(), Some("newer"));
+    }
     assert_eq!(containers_of(&app).len(), 1);
 }
 
@@ -797,10 +769,7 @@ async fn redeploy_runs_the_live_image_again_without_building() {
     assert_eq!(d["commit"], sha.as_str());
     assert!(d["phases"]["build"].is_null(), "nothing was built: {d}");
     assert!(!api.logs(second).await.contains("Step 1/"));
-    assert_eq!(
-        fetch(d["url"].as_str().unwrap()).await.as_deref(),
-        Some("same image")
-    );
+    assert_eq!(fetch_upstream(&d).await.as_deref(), Some("same image"));
     assert_eq!(wait_containers(&app, 1).await.len(), 1);
 }
 
@@ -881,15 +850,15 @@ async fn redeploy_starts_the_built_image_with_the_new_env() {
         "greet",
         &[("Dockerfile", &dockerfile), ("www/index.html", "hi")],
     );
-    let _runner = Runner::start(&api.res, &[]);
+    let runner = Runner::start(&api.res, &[]);
     let mut body = deploy_body("greet", &git.url("greet"));
     body["env"] = json!({"GREETING": "hello"});
     let (app, first) = api.deploy(body.clone()).await;
     let d = api.settle(&first).await;
     assert_eq!(d["status"], "running", "{d}");
-    let url = d["url"].as_str().unwrap().to_owned();
+    let host = api.app(&app).await["hostname"].as_str().unwrap().to_owned();
     assert_eq!(
-        fetch(&format!("{url}/greeting.txt")).await.as_deref(),
+        runner.edge.text(&host, "/greeting.txt").await.as_deref(),
         Some("hello\n")
     );
 
@@ -914,9 +883,8 @@ async fn redeploy_starts_the_built_image_with_the_new_env() {
         Some("superseded" | "cancelled")
     ));
     assert_eq!(
-        fetch(&format!("{}/greeting.txt", d["url"].as_str().unwrap()))
-            .await
-            .as_deref(),
-        Some("bonjour\n")
+        runner.edge.text(&host, "/greeting.txt").await.as_deref(),
+        Some("bonjour\n"),
+        "the redeploy is served at the same hostname"
     );
 }

@@ -2,8 +2,7 @@
 //! through the real SDK: forward-only statuses, fencing, an older
 //! deployment never going live after a newer one, deliveries recorded once.
 
-use slipway_core::deploy_request::DeployRequest;
-use slipway_core::fields::RepoPolicy;
+use slipway_core::deploy_request::{DeployRequest, Rules};
 use slipway_core::model::{App, AppConfig, Deployment, Phase, Trigger};
 use slipway_core::status::DeploymentStatus;
 use slipway_core::store::{Claim, Delivery, PushLink, PushRecord, Store, StoreError};
@@ -16,18 +15,19 @@ async fn store() -> Store {
 }
 
 fn app() -> App {
-    let request = DeployRequest::parse(
-        br#"{"name":"api","repo":"https://example.com/r.git"}"#,
-        RepoPolicy::default(),
-    )
-    .unwrap();
+    app_with(br#"{"name":"api","repo":"https://example.com/r.git"}"#)
+}
+
+fn app_with(body: &[u8]) -> App {
+    let request = DeployRequest::parse(body, &Rules::for_tests()).unwrap();
     let config = AppConfig::from_request(&request, None);
     App::new(
         slipway_core::ids::AppId::new(),
         &slipway_core::ids::Owner::new("alice"),
-        "api",
+        request.name.as_str(),
         config,
         "x".into(),
+        &Rules::for_tests().apps,
     )
 }
 
@@ -62,27 +62,21 @@ async fn an_older_deployment_never_goes_live_after_a_newer_one() {
     let older = to_deploying(&store, &older).await;
     let newer = to_deploying(&store, &newer).await;
     store
-        .go_live(
-            &Claim::of(&newer),
-            "runner-b",
-            "http://127.0.0.1:2",
-            &phase(),
-        )
+        .go_live(&Claim::of(&newer), "runner-b", "127.0.0.1:2", &phase())
         .await
         .unwrap();
     let refused = store
-        .go_live(
-            &Claim::of(&older),
-            "runner-a",
-            "http://127.0.0.1:1",
-            &phase(),
-        )
+        .go_live(&Claim::of(&older), "runner-a", "127.0.0.1:1", &phase())
         .await;
     assert!(matches!(refused, Err(StoreError::Conflict)), "{refused:?}");
 
     let now = store.get_app(&app.id).await.unwrap().unwrap();
     assert_eq!(now.live_deployment_id.as_deref(), Some(newer.id.as_str()));
-    assert_eq!(now.url.as_deref(), Some("http://127.0.0.1:2"));
+    let routes = store.routes().await.unwrap();
+    assert_eq!(routes.len(), 1);
+    assert_eq!(routes[0].hosts, vec![now.hostname.clone()]);
+    assert_eq!(routes[0].upstream.as_deref(), Some("127.0.0.1:2"));
+    assert_eq!(routes[0].deployment_id.as_ref(), Some(&newer.id));
     let older_now = store.get_deployment(&older.id).await.unwrap().unwrap();
     assert_eq!(
         older_now.status,
@@ -370,4 +364,81 @@ async fn concurrent_copies_of_one_delivery_record_one_deployment() {
     }
     let recorded = store.list_deployments(&app.id, None).await.unwrap();
     assert_eq!(recorded.len(), 2, "the first and one copy");
+}
+
+#[tokio::test]
+async fn a_hostname_belongs_to_one_app_and_every_route_change_moves_the_version() {
+    let store = store().await;
+    let shop =
+        br#"{"name":"shop","repo":"https://example.com/r.git","domain":"shop.example.test"}"#;
+    let first = app_with(shop);
+    let v0 = store.routes_version().await.unwrap();
+    store.create_app(&first, None).await.unwrap();
+    let v1 = store.routes_version().await.unwrap();
+    assert!(v1 > v0, "creating a route moves the version");
+    assert_eq!(
+        store.host_holder("shop.example.test").await.unwrap(),
+        Some(first.id.clone())
+    );
+    assert_eq!(
+        store.host_holder(&first.hostname).await.unwrap(),
+        Some(first.id.clone())
+    );
+
+    // Another app (another owner's, even with another name) asking for the
+    // same domain is refused as a whole: no app, no name, no route.
+    let mut second = app_with(shop);
+    second.owner = slipway_core::ids::Owner::new("bob");
+    assert!(matches!(
+        store.create_app(&second, None).await,
+        Err(StoreError::Conflict)
+    ));
+    assert!(store.get_app(&second.id).await.unwrap().is_none());
+    assert!(store
+        .app_id_for_name(&second.owner, "shop")
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(store.routes().await.unwrap().len(), 1);
+    assert_eq!(store.routes_version().await.unwrap(), v1);
+
+    // Changing the domain frees the old one and routes the new one.
+    let moved = app_with(
+        br#"{"name":"shop","repo":"https://example.com/r.git","domain":"www.example.test"}"#,
+    );
+    let d = Deployment::queued(&first, Trigger::Api);
+    store
+        .add_deployment(&first, Some(&moved.config), &d)
+        .await
+        .unwrap();
+    assert!(store
+        .host_holder("shop.example.test")
+        .await
+        .unwrap()
+        .is_none());
+    let routes = store.routes().await.unwrap();
+    assert_eq!(
+        routes[0].hosts,
+        vec![first.hostname.clone(), "www.example.test".to_owned()]
+    );
+    let v2 = store.routes_version().await.unwrap();
+    assert!(v2 > v1);
+
+    // Deleting frees the domain; the app's own hostname stays held (503).
+    let first = store.get_app(&first.id).await.unwrap().unwrap();
+    store.delete_app(&first).await.unwrap();
+    assert!(store
+        .host_holder("www.example.test")
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(
+        store.host_holder(&first.hostname).await.unwrap(),
+        Some(first.id.clone())
+    );
+    let routes = store.routes().await.unwrap();
+    assert_eq!(routes[0].hosts, vec![first.hostname.clone()]);
+    assert_eq!(routes[0].upstream, None);
+    assert!(store.routes_version().await.unwrap() > v2);
+    store.create_app(&second, None).await.unwrap();
 }

@@ -116,7 +116,7 @@ async fn a_zip_put_to_its_url_deploys_and_is_kept_as_tar_gz() {
     assert_eq!(d["status"], "running", "{d}\n{}", api.logs(dep).await);
     assert_eq!(d["cacheHit"], false);
     assert_eq!(
-        fetch(d["url"].as_str().unwrap()).await.as_deref(),
+        fetch_upstream(&d).await.as_deref(),
         Some("served from a zip")
     );
     let log = api.logs(dep).await;
@@ -324,7 +324,7 @@ async fn a_runner_killed_after_converting_a_zip_leaves_the_rest_to_another() {
         "{d}"
     );
     assert_eq!(
-        fetch(d["url"].as_str().unwrap()).await.as_deref(),
+        fetch_upstream(&d).await.as_deref(),
         Some("risen from a zip")
     );
     assert_eq!(api.source_keys(&app).await.len(), 1);

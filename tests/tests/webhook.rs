@@ -254,10 +254,7 @@ async fn a_signed_push_deploys_its_commit_or_the_newer_head() {
     assert_eq!(d["status"], "running", "{d}");
     assert_eq!(d["commit"], v2.as_str());
     assert_eq!(d["trigger"], "webhook");
-    assert_eq!(
-        fetch(d["url"].as_str().unwrap()).await.as_deref(),
-        Some("v2")
-    );
+    assert_eq!(fetch_upstream(&d).await.as_deref(), Some("v2"));
 
     // The branch moves on before the runner clones: it builds the head and
     // says so.
@@ -272,10 +269,7 @@ async fn a_signed_push_deploys_its_commit_or_the_newer_head() {
     assert_eq!(d["pushedCommit"], v3.as_str());
     assert_eq!(d["commit"], v4.as_str());
     assert!(api.logs(&dep).await.contains("has moved on"));
-    assert_eq!(
-        fetch(d["url"].as_str().unwrap()).await.as_deref(),
-        Some("v4")
-    );
+    assert_eq!(fetch_upstream(&d).await.as_deref(), Some("v4"));
 }
 
 #[tokio::test]

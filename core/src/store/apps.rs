@@ -62,8 +62,9 @@ impl Store {
         Ok(apps)
     }
 
-    /// Creates the app, its name guard and its first deployment (if any) at
-    /// once. `Conflict` when the name was taken meanwhile.
+    /// Creates the app, its name guard, its route with the guards of its
+    /// hostnames and its first deployment (if any) at once. `Conflict` when
+    /// the name or a hostname was taken meanwhile.
     pub async fn create_app(
         &self,
         app: &App,
@@ -80,14 +81,18 @@ impl Store {
             )?)?,
             self.put_new(app_item(app)?)?,
         ];
+        items.extend(self.new_route(app)?);
         if let Some(first) = first {
             items.push(self.put_new(deployment_item(first)?)?);
         }
-        self.transact(items).await
+        self.transact(items).await?;
+        self.routes_changed().await;
+        Ok(())
     }
 
     /// Records a new deployment as the app's newest, replacing its config when
-    /// one is given. Conditioned on the version read, so two concurrent
+    /// one is given (and with it the custom domain it holds: `Conflict` when
+    /// another app holds the new one). Conditioned on the version read, so two concurrent
     /// deploys of one app cannot interleave and the newest deployment read
     /// is exactly the one the new one replaces. `Conflict` asks the caller
     /// to read again.
@@ -128,8 +133,10 @@ impl Store {
                 "#{VERSION} = :v AND attribute_not_exists(#{DELETED_AT})"
             ))
             .value(":v", n(app.version));
+        let mut items = Vec::new();
         if let Some(config) = config {
             update = update.set(CONFIG, attribute(config)?);
+            items = self.change_domain(app, config)?;
         }
         if let Some(archive) = archive {
             update = update.set(ARCHIVE, attribute(archive)?);
@@ -137,11 +144,14 @@ impl Store {
                 update = update.remove(UPLOAD);
             }
         }
-        self.transact(vec![
-            update.in_transaction(&self.table)?,
-            self.put_new(deployment_item(deployment)?)?,
-        ])
-        .await
+        let routes_change = !items.is_empty();
+        items.push(update.in_transaction(&self.table)?);
+        items.push(self.put_new(deployment_item(deployment)?)?);
+        self.transact(items).await?;
+        if routes_change {
+            self.routes_changed().await;
+        }
+        Ok(())
     }
 
     /// Records the upload URL just handed out; returns the one it replaces.
@@ -185,8 +195,9 @@ impl Store {
         Ok(())
     }
 
-    /// Marks the app deleted and frees its name at once; runners remove its
-    /// container on their next reconcile.
+    /// Marks the app deleted and frees its name and custom domain at once;
+    /// its own hostname stays its, answered 503. Runners remove its container
+    /// on their next reconcile.
     pub async fn delete_app(&self, app: &App) -> Result<(), StoreError> {
         use attr::*;
         let mark = Update::new(Key::app(&app.id))
@@ -204,19 +215,20 @@ impl Store {
             .expression_attribute_values(":id", s(&app.id))
             .build()
             .map_err(malformed_request)?;
-        self.transact(vec![
+        let unroute = Update::new(Key::route(&app.id))
+            .set(HOSTS, attribute(&[&app.hostname])?)
+            .remove(UPSTREAM)
+            .remove(DEPLOYMENT_ID);
+        let mut items = vec![
             mark.in_transaction(&self.table)?,
             TransactWriteItem::builder().delete(free).build(),
-        ])
-        .await
-    }
-
-    /// A live container brought back on another port changes the app's URL.
-    pub async fn set_url(&self, app_id: &str, live: &str, url: &str) -> Result<(), StoreError> {
-        Self::of_live(app_id, live)
-            .set(attr::URL, s(url))
-            .send(self)
-            .await?;
+            unroute.in_transaction(&self.table)?,
+        ];
+        if let Some(domain) = &app.config.domain {
+            items.push(self.free_host(domain.as_str(), &app.id)?);
+        }
+        self.transact(items).await?;
+        self.routes_changed().await;
         Ok(())
     }
 

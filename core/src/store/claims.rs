@@ -161,7 +161,8 @@ impl Store {
     }
 
     /// Makes the claimed deployment its app's live one, in one transaction
-    /// with its `running` status and the runner's placement. Refused
+    /// with its `running` status, its route's upstream and the runner's
+    /// placement. Refused
     /// (`Conflict`) when a newer deployment is already live, the app was
     /// deleted, or the claim was lost: an older commit never goes live after
     /// a newer one.
@@ -169,14 +170,13 @@ impl Store {
         &self,
         claim: &Claim,
         runner_id: &str,
-        url: &str,
+        upstream: &str,
         start: &Phase,
     ) -> Result<(), StoreError> {
         use attr::*;
         let app = Update::new(Key::app(&claim.app_id))
             .set(LIVE_DEPLOYMENT_ID, s(&claim.deployment_id))
             .set(LIVE_RUNNER_ID, s(runner_id))
-            .set(URL, s(url))
             .set(STOPPED, AttributeValue::Bool(false))
             .when(format!(
                 "attribute_exists(#{PK}) AND attribute_not_exists(#{DELETED_AT}) \
@@ -185,16 +185,23 @@ impl Store {
         let dep = claim
             .update()
             .set(STATUS, s(DeploymentStatus::Running.as_str()))
-            .set(URL, s(url))
+            .set(UPSTREAM, s(upstream))
             .set_expr(format!("#{PHASES}.#start = :start"))
             .value(":start", attribute(start)?)
             .when(format!("#{STATUS} IN (:deploying, :{STATUS})"))
             .value(":deploying", s(DeploymentStatus::Deploying.as_str()));
+        let route = Update::new(Key::route(&claim.app_id))
+            .set(UPSTREAM, s(upstream))
+            .set(DEPLOYMENT_ID, s(&claim.deployment_id))
+            .when(format!("attribute_exists(#{PK})"));
         self.transact(vec![
             app.in_transaction(&self.table)?,
             dep.in_transaction(&self.table)?,
+            route.in_transaction(&self.table)?,
             self.placement(runner_id, &claim.app_id)?,
         ])
-        .await
+        .await?;
+        self.routes_changed().await;
+        Ok(())
     }
 }

@@ -10,6 +10,13 @@
 //! | API token  | `TOKEN#<sha256>`      | `TOKEN`       |                   |              |
 //! | delivery   | `DELIVERY#<app>#<id>` | `DELIVERY`    |                   |              |
 //! | placement  | `RUNNER#<runnerId>`   | `APP#<appId>` |                   |              |
+//! | host guard | `HOST#<hostname>`     | `HOST`        |                   |              |
+//! | route      | `ROUTES`              | `APP#<appId>` |                   |              |
+//! | routes ver.| `ROUTES`              | `VERSION`     |                   |              |
+//!
+//! Every route sits in one partition, so an edge reads them all with one
+//! strongly consistent query; the version item, bumped after each change,
+//! tells edges when to read them again.
 //!
 //! Webhook deliveries carry `expiresAt` (epoch seconds), the table's TTL.
 
@@ -45,7 +52,6 @@ pub(crate) mod attr {
     pub const UPLOAD: &str = "upload";
     /// On apps and deployments alike.
     pub const ARCHIVE: &str = "archive";
-    pub const URL: &str = "url";
     pub const UPDATED_AT: &str = "updatedAt";
     /// `archive.path`
     pub const PATH: &str = "path";
@@ -61,12 +67,20 @@ pub(crate) mod attr {
     pub const CACHE_HIT: &str = "cacheHit";
     pub const PHASES: &str = "phases";
 
-    // Delivery record
+    // Delivery record, route
     pub const DEPLOYMENT_ID: &str = "deploymentId";
 
-    // Name guard, placement
+    // Route
+    pub const HOSTS: &str = "hosts";
+    /// On routes and deployments alike.
+    pub const UPSTREAM: &str = "upstream";
+
+    // Name and host guards, placement, route
     pub const APP_ID: &str = "appId";
 }
+
+/// The partition of every route and of their version.
+pub(crate) const ROUTES: &str = "ROUTES";
 
 /// An item's primary key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,6 +107,15 @@ impl Key {
     }
     pub fn placement(runner_id: &str, app_id: &str) -> Self {
         Self::new(Self::runner(runner_id), format!("APP#{app_id}"))
+    }
+    pub fn host(hostname: &str) -> Self {
+        Self::new(format!("HOST#{hostname}"), "HOST")
+    }
+    pub fn route(app_id: &str) -> Self {
+        Self::new(ROUTES.to_owned(), format!("APP#{app_id}"))
+    }
+    pub fn routes_version() -> Self {
+        Self::new(ROUTES.to_owned(), "VERSION")
     }
     /// The partition holding a runner's placements.
     pub fn runner(runner_id: &str) -> String {
@@ -143,6 +166,14 @@ pub(crate) fn deployment_item(
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct NameGuard {
+    pub app_id: AppId,
+}
+
+/// A host guard: this hostname (an app's own or its custom domain) belongs
+/// to this app, in the whole stack.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct HostGuard {
     pub app_id: AppId,
 }
 
@@ -211,13 +242,17 @@ mod tests {
     use std::collections::BTreeSet;
 
     use super::*;
-    use crate::deploy_request::UploadAppRequest;
+    use crate::deploy_request::{Rules, UploadAppRequest};
     use crate::model::{AppConfig, Archive, PendingUpload, Phase, Trigger};
     use crate::status::DeploymentStatus;
+    use crate::store::routes::Route;
 
     fn app() -> App {
-        let request =
-            UploadAppRequest::parse(br#"{"name":"n","domain":"shop.example.com"}"#).unwrap();
+        let request = UploadAppRequest::parse(
+            br#"{"name":"n","domain":"shop.example.com"}"#,
+            &Rules::for_tests(),
+        )
+        .unwrap();
         let config = AppConfig {
             sealed_credentials: Some("x".into()),
             ..AppConfig::for_upload(&request, None)
@@ -231,7 +266,6 @@ mod tests {
             latest_deployment_id: Some(DeploymentId::new()),
             live_deployment_id: Some(DeploymentId::new()),
             live_runner_id: Some("r".into()),
-            url: Some("http://x".into()),
             stopped: true,
             deleted_at: Some("t".into()),
             archive: Some(archive),
@@ -247,6 +281,7 @@ mod tests {
                 "n",
                 config,
                 "s".into(),
+                &Rules::for_tests().apps,
             )
         }
     }
@@ -270,7 +305,7 @@ mod tests {
         d.attempt = 1;
         d.runner_id = Some("r".into());
         d.lease_until = Some(1);
-        d.url = Some("u".into());
+        d.upstream = Some("u".into());
         d.archive = app.archive.clone();
         d
     }
@@ -295,7 +330,6 @@ mod tests {
             DELETED_AT,
             UPLOAD,
             ARCHIVE,
-            URL,
             UPDATED_AT,
         ] {
             assert!(app_names.contains(name), "App has no field {name}");
@@ -312,7 +346,7 @@ mod tests {
             CACHE_HIT,
             PHASES,
             ARCHIVE,
-            URL,
+            UPSTREAM,
             UPDATED_AT,
         ] {
             assert!(dep_names.contains(name), "Deployment has no field {name}");
@@ -332,6 +366,20 @@ mod tests {
             app_id: AppId::new(),
         };
         assert!(names(&placement).contains(APP_ID));
+        let host = HostGuard {
+            app_id: AppId::new(),
+        };
+        assert!(names(&host).contains(APP_ID));
+        let route = Route {
+            app_id: AppId::new(),
+            hosts: vec!["h".into()],
+            upstream: Some("127.0.0.1:1".into()),
+            deployment_id: Some(DeploymentId::new()),
+        };
+        let route_names = names(&route);
+        for name in [APP_ID, HOSTS, UPSTREAM, DEPLOYMENT_ID] {
+            assert!(route_names.contains(name), "Route has no field {name}");
+        }
     }
 
     #[test]
@@ -354,5 +402,9 @@ mod tests {
         );
         assert_eq!(Key::placement("r1", "a").pk, "RUNNER#r1");
         assert_eq!(Key::placement("r1", "a").sk, "APP#a");
+        assert_eq!(Key::host("a.b").pk, "HOST#a.b");
+        assert_eq!(Key::route("a").pk, Key::routes_version().pk);
+        assert_eq!(Key::route("a").sk, "APP#a");
+        assert_eq!(Key::routes_version().sk, "VERSION");
     }
 }

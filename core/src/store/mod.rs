@@ -1,7 +1,7 @@
 //! The DynamoDB store: one table (its layout is in [`item`]), read and
 //! written by aggregate — [`tokens`], [`apps`], [`deployments`], webhook
-//! [`pushes`], runners' [`claims`] and [`placements`]. Every state change
-//! is a conditional write.
+//! [`pushes`], runners' [`claims`] and [`placements`], and the edges'
+//! [`routes`]. Every state change is a conditional write.
 
 mod apps;
 mod claims;
@@ -10,6 +10,7 @@ mod error;
 mod item;
 mod placements;
 mod pushes;
+pub(crate) mod routes;
 mod table;
 mod tokens;
 mod update;
@@ -19,4 +20,5 @@ pub use deployments::CancelOutcome;
 pub use error::StoreError;
 pub use item::GSI1;
 pub use pushes::{Delivery, PushLink, PushRecord};
+pub use routes::Route;
 pub use table::Store;

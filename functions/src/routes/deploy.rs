@@ -13,6 +13,7 @@ use slipway_core::store::StoreError;
 use slipway_core::upload;
 
 use crate::auth::{Caller, PublicBase};
+use crate::domains;
 use crate::error::ApiError;
 use crate::path_ids::AppPath;
 use crate::queue;
@@ -40,7 +41,7 @@ pub async fn deploy(
     PublicBase(base): PublicBase,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Accepted, ApiError> {
-    let req = DeployRequest::parse(&body?, state.config.repo_policy)?;
+    let req = DeployRequest::parse(&body?, &state.config.rules)?;
     for attempt in 0..ATTEMPTS {
         let existing = match state
             .store
@@ -225,16 +226,19 @@ async fn create_and_queue(
     req: &DeployRequest,
 ) -> Result<(App, Deployment, String), Recorded> {
     let id = AppId::new();
+    let config = AppConfig::from_request(
+        req,
+        seal_credentials(state, &id, &credentials_of(req)).await?,
+    );
+    domains::check_free(state, &config, None).await?;
     let (secret, sealed_secret) = webhook_secrets::new_secret(&state.envelope, &id).await?;
     let mut app = App::new(
         id.clone(),
         owner,
         req.name.as_str(),
-        AppConfig::from_request(
-            req,
-            seal_credentials(state, &id, &credentials_of(req)).await?,
-        ),
+        config,
         sealed_secret,
+        &state.config.rules.apps,
     );
     let deployment = Deployment::queued(&app, Trigger::Api);
     app.latest_deployment_id = Some(deployment.id.clone());
@@ -266,6 +270,7 @@ async fn update_and_queue(
         req,
         seal_credentials(state, &app.id, &credentials_of(req)).await?,
     );
+    domains::check_free(state, &config, Some(&app.id)).await?;
     let deployment = Deployment::queued(&app, Trigger::Api);
     state
         .store

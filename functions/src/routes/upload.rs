@@ -18,6 +18,7 @@ use slipway_core::upload::{archive_key, UploadRequest, MAX_ARCHIVE_BYTES, UPLOAD
 
 use super::deploy::seal_credentials;
 use crate::auth::{Caller, PublicBase};
+use crate::domains;
 use crate::error::ApiError;
 use crate::path_ids::AppPath;
 use crate::sources;
@@ -33,7 +34,7 @@ pub async fn create(
     PublicBase(base): PublicBase,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Answer, ApiError> {
-    let req = UploadAppRequest::parse(&body?)?;
+    let req = UploadAppRequest::parse(&body?, &state.config.rules)?;
     if let Some(existing) = state
         .store
         .app_id_for_name(&owner, req.name.as_str())
@@ -47,11 +48,20 @@ pub async fn create(
         secrets: req.secrets.clone(),
     };
     let config = AppConfig::for_upload(&req, seal_credentials(&state, &id, &credentials).await?);
+    domains::check_free(&state, &config, None).await?;
     // An upload app has no webhook, so no webhook secret.
-    let app = App::new(id, &owner, req.name.as_str(), config, String::new());
+    let app = App::new(
+        id,
+        &owner,
+        req.name.as_str(),
+        config,
+        String::new(),
+        &state.config.rules.apps,
+    );
     match state.store.create_app(&app, None).await {
         Ok(()) => {}
         Err(StoreError::Conflict) => {
+            domains::check_free(&state, &app.config, None).await?;
             let existing = state
                 .store
                 .app_id_for_name(&owner, req.name.as_str())

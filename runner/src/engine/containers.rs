@@ -1,20 +1,19 @@
 //! The engine's containers: start one on a free host port with the app's
 //! limits and labels, wait until it accepts connections, read its last
-//! output, remove it, list the stack's containers by label.
+//! output, stop and remove it, list the stack's containers by label.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use bollard::models::{ContainerCreateBody, HostConfig, PortBinding};
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, ListContainersOptionsBuilder, LogsOptionsBuilder,
-    RemoveContainerOptionsBuilder,
+    RemoveContainerOptionsBuilder, StopContainerOptionsBuilder,
 };
 use bollard::Docker;
 use futures_util::StreamExt;
 use slipway_core::ids::{AppId, DeploymentId};
-use tokio::io::AsyncReadExt;
 
 pub const LABEL_APP: &str = "slipway.app";
 pub const LABEL_DEPLOYMENT: &str = "slipway.deployment";
@@ -119,42 +118,44 @@ pub async fn start(docker: &Docker, spec: &Spec<'_>) -> Result<u16, RunError> {
     Err(RunError::NoPort(format!("{:?}", spec.port_range)))
 }
 
-/// Waits until the app accepts connections on its published port. Docker's
-/// port proxy accepts on the app's behalf and then hangs up when nothing
-/// listens inside, so a connection only counts if it stays open.
+/// Waits until the app accepts connections on its port. The probe goes to
+/// the container's own address, not the published port: an engine with
+/// Docker's userland proxy accepts there on the app's behalf whether or not
+/// anything listens, where the container itself refuses at once.
 pub async fn wait_ready(
     docker: &Docker,
     deployment_id: &str,
-    addr: SocketAddr,
     container_port: u16,
     timeout: Duration,
 ) -> Result<(), RunError> {
     let name = container_name(deployment_id);
     let deadline = Instant::now() + timeout;
     loop {
-        let state = docker
+        let inspected = docker
             .inspect_container(&name, None)
             .await
-            .map_err(engine)?
-            .state
-            .unwrap_or_default();
+            .map_err(engine)?;
+        let state = inspected.state.unwrap_or_default();
         if state.running != Some(true) {
             return Err(RunError::NeverReady(format!(
                 "the container exited (code {}) before it listened on port {container_port}; its output is in the log",
                 state.exit_code.unwrap_or_default()
             )));
         }
-        if let Ok(Ok(mut conn)) = tokio::time::timeout(
+        let ip = inspected
+            .network_settings
+            .and_then(|n| n.networks)
+            .into_iter()
+            .flat_map(|networks| networks.into_values())
+            .find_map(|n| n.ip_address.filter(|ip| !ip.is_empty()))
+            .and_then(|ip| ip.parse::<IpAddr>().ok())
+            .ok_or_else(|| RunError::Engine(format!("the container {name} has no address")))?;
+        let probe = tokio::time::timeout(
             Duration::from_millis(500),
-            tokio::net::TcpStream::connect(addr),
-        )
-        .await
-        {
-            let mut byte = [0u8; 1];
-            match tokio::time::timeout(Duration::from_millis(150), conn.read(&mut byte)).await {
-                Err(_) | Ok(Ok(1..)) => return Ok(()),
-                Ok(_) => {}
-            }
+            tokio::net::TcpStream::connect((ip, container_port)),
+        );
+        if let Ok(Ok(_)) = probe.await {
+            return Ok(());
         }
         if Instant::now() >= deadline {
             return Err(RunError::NeverReady(format!(
@@ -162,7 +163,7 @@ pub async fn wait_ready(
                 timeout.as_secs()
             )));
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
 
@@ -179,6 +180,16 @@ pub async fn tail(docker: &Docker, deployment_id: &str) -> String {
         out.push_str(&chunk.to_string());
     }
     out
+}
+
+/// Stops the container as `docker stop` does (SIGTERM, then SIGKILL after
+/// `grace`), so requests it is answering finish; then removes it.
+pub async fn retire(docker: &Docker, name: &str, grace: Duration) {
+    let options = StopContainerOptionsBuilder::default()
+        .t(grace.as_secs() as i32)
+        .build();
+    let _ = docker.stop_container(name, Some(options)).await;
+    remove(docker, name).await;
 }
 
 pub async fn remove(docker: &Docker, name: &str) {

@@ -1,17 +1,21 @@
 //! Going live: the new image's tags are pushed while its container starts;
 //! once both are done the deployment becomes the app's live one (refused if
-//! a newer one is), then the app's older containers are retired.
+//! a newer one is), its route moves to the new container (this host's edge
+//! at once, the others within their poll), and the app's older containers
+//! are stopped once every edge can have moved on.
 
 use slipway_core::error_chain::Chain;
 use slipway_core::ids::DeploymentId;
 use slipway_core::status::DeploymentStatus;
 use slipway_core::store::StoreError;
+use tracing::Instrument;
 
 use super::image::Image;
 use super::outcome::Failure;
 use super::watch::Stop;
 use super::Job;
-use crate::engine::{containers, images};
+use crate::engine::containers::{self, Managed};
+use crate::engine::images;
 use crate::launch::{launch, LaunchError};
 
 impl Job<'_> {
@@ -24,14 +28,27 @@ impl Job<'_> {
         let clock = self.clock("start");
         let (pushed, started) = tokio::join!(self.publish(&image), self.start(&image.name));
         pushed?;
-        let url = started?;
+        let upstream = started?;
+        // The containers this one replaces keep answering until every edge
+        // has moved on: from now on reconcile must leave them be.
+        let replaced = self.older_containers().await;
+        rt.retiring
+            .lock()
+            .await
+            .extend(replaced.iter().map(|c| c.deployment_id.clone()));
         // The start phase is written with the status, so a running deployment
         // always shows all its timings.
-        match rt
+        let live = rt
             .store
-            .go_live(&self.claim, &rt.config.runner_id, &url, &clock.stop())
-            .await
-        {
+            .go_live(&self.claim, &rt.config.runner_id, &upstream, &clock.stop())
+            .await;
+        if live.is_err() {
+            let mut retiring = rt.retiring.lock().await;
+            for c in &replaced {
+                retiring.remove(&c.deployment_id);
+            }
+        }
+        match live {
             Ok(()) => {}
             Err(StoreError::Conflict) => {
                 let now = rt.store.get_deployment(&d.id).await?;
@@ -42,9 +59,13 @@ impl Job<'_> {
             }
             Err(e) => return Err(e.into()),
         }
-        self.log.line(format!("Live at {url}"));
-        tracing::info!(%url, "deployment live");
-        self.retire_previous().await;
+        if let Err(e) = rt.edge.sync().await {
+            // The route is in the table: this edge catches up at its next poll.
+            tracing::warn!(error = %Chain(&e), "could not update this host's edge");
+        }
+        self.log.line(format!("Live at {}", self.app.url));
+        tracing::info!(url = %self.app.url, %upstream, "deployment live");
+        self.retire_previous(replaced).await;
         Ok(())
     }
 
@@ -60,7 +81,7 @@ impl Job<'_> {
         clock.done().await
     }
 
-    /// Starts the new container next to the live one; returns its URL.
+    /// Starts the new container next to the live one; returns its address.
     async fn start(&self, image: &str) -> Result<String, Failure> {
         launch(
             self.rt,
@@ -79,33 +100,41 @@ impl Job<'_> {
         })
     }
 
-    /// Stops the app's older containers and marks their deployments, and the
-    /// one that was live before, superseded. A newer deployment's container,
-    /// starting while this one went live, is that deployment's: it replaces
-    /// this one in turn.
-    async fn retire_previous(&self) {
+    /// The app's containers on this engine older than this deployment's.
+    async fn older_containers(&self) -> Vec<Managed> {
+        let rt = self.rt;
+        match containers::containers_of(&rt.docker, &rt.config.table, Some(&self.app.id)).await {
+            Ok(found) => found
+                .into_iter()
+                .filter(|c| c.deployment_id < self.d.id)
+                .collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not list the app's older containers");
+                Vec::new()
+            }
+        }
+    }
+
+    /// Marks the deployments this one replaced superseded (the one live
+    /// before, and those of `replaced`), and stops their containers after
+    /// the edges' drain time. A newer deployment's container, starting while
+    /// this one went live, is that deployment's: it replaces this one in turn.
+    async fn retire_previous(&self, replaced: Vec<Managed>) {
         let (rt, d) = (self.rt, &self.d);
         // `app` was read when this job began: an older deployment may have gone
         // live since, on this engine, and is found by its container.
-        let mut replaced: Vec<DeploymentId> = self
+        let mut superseded: Vec<DeploymentId> = self
             .app
             .live_deployment_id
             .iter()
             .filter(|p| **p < d.id)
             .cloned()
+            .chain(replaced.iter().map(|c| c.deployment_id.clone()))
             .collect();
-        if let Ok(found) =
-            containers::containers_of(&rt.docker, &rt.config.table, Some(&self.app.id)).await
-        {
-            for c in found.into_iter().filter(|c| c.deployment_id < d.id) {
-                containers::remove(&rt.docker, &c.name).await;
-                replaced.push(c.deployment_id);
-            }
-        }
-        replaced.sort();
-        replaced.dedup();
+        superseded.sort();
+        superseded.dedup();
         let why = format!("replaced by deployment {}", d.id);
-        for previous in replaced {
+        for previous in superseded {
             if let Err(e) = rt
                 .store
                 .set_status(&previous, DeploymentStatus::Superseded, Some(&why))
@@ -114,5 +143,20 @@ impl Job<'_> {
                 tracing::debug!(deployment_id = %previous, error = %Chain(&e), "the older deployment was not running");
             }
         }
+        if replaced.is_empty() {
+            return;
+        }
+        let rt = rt.clone();
+        let (drain, grace) = (rt.config.edge.drain, rt.config.edge.stop_grace);
+        tokio::spawn(
+            async move {
+                tokio::time::sleep(drain).await;
+                for c in replaced {
+                    containers::retire(&rt.docker, &c.name, grace).await;
+                    rt.retiring.lock().await.remove(&c.deployment_id);
+                }
+            }
+            .in_current_span(),
+        );
     }
 }

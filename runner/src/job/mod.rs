@@ -268,13 +268,13 @@ fn work_dir(root: &Path, d: &Deployment) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use slipway_core::deploy_request::UploadAppRequest;
+    use slipway_core::deploy_request::{Rules, UploadAppRequest};
     use slipway_core::model::AppConfig;
 
     /// An app for the job's unit tests (admission here, the stop rules in
     /// `watch.rs`).
     pub(super) fn app() -> App {
-        let request = UploadAppRequest::parse(br#"{"name":"n"}"#).unwrap();
+        let request = UploadAppRequest::parse(br#"{"name":"n"}"#, &Rules::for_tests()).unwrap();
         let config = AppConfig::for_upload(&request, None);
         App::new(
             ids::AppId::new(),
@@ -282,6 +282,7 @@ mod tests {
             "n",
             config,
             "s".into(),
+            &Rules::for_tests().apps,
         )
     }
 

@@ -47,7 +47,7 @@ pub async fn containers(rt: &Runtime) -> anyhow::Result<()> {
             .filter(|a| a.deleted_at.is_none())
             .and_then(|a| a.live_deployment_id.clone());
         for c in list {
-            if rt.in_flight.lock().await.contains(&c.deployment_id) {
+            if rt.holds(&c.deployment_id).await {
                 continue;
             }
             if Some(&c.deployment_id) != live.as_ref() {
@@ -114,7 +114,7 @@ async fn missing(rt: &Runtime) -> anyhow::Result<()> {
         let Some(live) = app.live_deployment_id.clone() else {
             continue;
         };
-        if present.contains(&live) || rt.in_flight.lock().await.contains(&live) {
+        if present.contains(&live) || rt.holds(&live).await {
             continue;
         }
         tracing::info!(%app_id,

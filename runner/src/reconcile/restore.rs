@@ -36,11 +36,12 @@ pub async fn restore(rt: &Runtime, app: &App) -> anyhow::Result<()> {
     let result: anyhow::Result<()> = async {
         images::ensure_image(&rt.docker, &repository, &tag, &log).await?;
         let image = format!("{repository}:{tag}");
-        let url = launch(rt, app, &d.id, &credentials, &image, &log).await?;
-        if app.url.as_deref() != Some(url.as_str()) {
-            rt.store.set_url(&app.id, live, &url).await?;
+        let upstream = launch(rt, app, &d.id, &credentials, &image, &log).await?;
+        rt.store.set_upstream(&app.id, live, &upstream).await?;
+        if let Err(e) = rt.edge.sync().await {
+            tracing::warn!(error = %Chain(&e), "could not update this host's edge");
         }
-        log.line(format!("Live again at {url}"));
+        log.line(format!("Live again at {}", app.url));
         Ok(())
     }
     .await;
