@@ -10,13 +10,19 @@
 4. an upload of a ~500 MB .zip: the runner's peak RSS while it fetches,
    converts, checks, unpacks and builds it, and the throughput,
 5. the webhook's answer time (p50/p99) for signed pushes that queue a
-   deployment and for ones that are ignored (another branch).
+   deployment and for ones that are ignored (another branch),
+6. the latency the edge adds: p50/p99 through the edge (Caddy) and straight
+   to the container in the same run, under the same bounded wrk load.
 
-BENCH_PARTS picks parts: "deploy" (1-3), "upload" (4), "webhook" (5); all
-by default.
+A deployment counts as running once its page answers through the edge, at
+the app's hostname.
 
-Needs SLIPWAY_API, SLIPWAY_TOKEN, SLIPWAY_REGISTRY, SLIPWAY_BASE_IMAGE and a
-git server root (GIT_ROOT, served at GIT_BASE). Prints a table and writes
+BENCH_PARTS picks parts: "deploy" (1-3), "upload" (4), "webhook" (5),
+"edge" (6); all by default.
+
+Needs SLIPWAY_API, SLIPWAY_TOKEN, SLIPWAY_REGISTRY, SLIPWAY_BASE_IMAGE, a
+git server root (GIT_ROOT, served at GIT_BASE) and the runner's edge
+(BENCH_EDGE_HTTP, its HTTP port on loopback). Prints a table and writes
 the figures as JSON to BENCH_OUT.
 """
 import hashlib
@@ -39,6 +45,7 @@ BASE = os.environ["SLIPWAY_BASE_IMAGE"]
 GIT_ROOT = os.environ["GIT_ROOT"]
 GIT_BASE = os.environ["GIT_BASE"]
 SLOW_SECONDS = int(os.environ.get("BENCH_SLOW_SECONDS", "10"))
+EDGE = int(os.environ["BENCH_EDGE_HTTP"])
 
 DOCKERFILE = f"""FROM {BASE}
 # The slow dependency layer (think npm ci, cargo fetch, pip install).
@@ -64,12 +71,17 @@ def run(*args, cwd=None):
     subprocess.run(args, cwd=cwd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def answers(url, expect):
+def answers(url, expect, host=None):
+    req = urllib.request.Request(url, headers={"Host": host} if host else {})
     try:
-        with urllib.request.urlopen(url, timeout=2) as resp:
+        with urllib.request.urlopen(req, timeout=2) as resp:
             return expect in resp.read().decode()
     except OSError:
         return False
+
+
+def hostname(app_id):
+    return call("GET", f"/apps/{app_id}")["hostname"]
 
 
 class Repo:
@@ -93,10 +105,13 @@ class Repo:
 
 
 def until_running(deployment, page):
+    host = None
     while True:
         d = call("GET", f"/deployments/{deployment}")
-        if d["status"] == "running" and answers(d["url"], page):
-            return d
+        if d["status"] == "running":
+            host = host or hostname(d["appId"])
+            if answers(f"http://127.0.0.1:{EDGE}/", page, host):
+                return d
         if d["status"] in ("failed", "cancelled", "superseded"):
             raise SystemExit(f"deployment {deployment} ended {d['status']}: {d.get('error')}")
         time.sleep(0.05)
@@ -344,13 +359,16 @@ def median(values):
 
 
 def main():
-    parts = os.environ.get("BENCH_PARTS", "deploy,upload,webhook").split(",")
+    parts = os.environ.get("BENCH_PARTS", "deploy,upload,edge,webhook").split(",")
     stamp = str(int(time.time()))
     figures = {}
     if "deploy" in parts:
         figures.update(deploy_figures(stamp))
     if "upload" in parts:
         figures["upload"] = upload_rss(stamp)
+    # Before the webhook part, which stops the runner.
+    if "edge" in parts:
+        figures["edge"] = edge_latency(stamp)
     if "webhook" in parts:
         figures["webhook"] = webhook_latency(stamp)
     out = os.environ.get("BENCH_OUT")
@@ -405,6 +423,45 @@ def deploy_figures(stamp):
     for app in apps:
         call("DELETE", f"/apps/{app}")
     return figures
+
+
+def wrk_latency(url, host=None):
+    """p50 and p99 in ms of a bounded wrk run (2 connections, 5 s)."""
+    args = ["wrk", "-t1", "-c2", "-d5s", "--latency", url]
+    if host:
+        args[1:1] = ["-H", f"Host: {host}"]
+    out = subprocess.run(args, check=True, capture_output=True, text=True).stdout
+    units = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+    found = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[0] in ("50%", "99%"):
+            value = parts[1]
+            unit = next(u for u in ("us", "ms", "s") if value.endswith(u))
+            found[parts[0]] = float(value[: -len(unit)]) * units[unit]
+        if "Requests/sec" in line:
+            found["rps"] = float(parts[1])
+    return found
+
+
+def edge_latency(stamp):
+    name = f"edge-{stamp}"
+    repo = Repo(name)
+    app, _, d = slipway_deploy(None, name, repo, f"{name} page")
+    host = hostname(app)
+    direct = wrk_latency(f"http://{d['upstream']}/")
+    through = wrk_latency(f"http://127.0.0.1:{EDGE}/", host)
+    call("DELETE", f"/apps/{app}")
+    added50 = through["50%"] - direct["50%"]
+    added99 = through["99%"] - direct["99%"]
+    print(f"  straight to the container  p50 {direct['50%']:.3f} ms  p99 {direct['99%']:.3f} ms  ({direct['rps']:.0f} req/s)")
+    print(f"  through the edge           p50 {through['50%']:.3f} ms  p99 {through['99%']:.3f} ms  ({through['rps']:.0f} req/s)")
+    print(f"  added by the edge          p50 {added50:.3f} ms (target <= 1)  p99 {added99:.3f} ms")
+    return {
+        "directMillis": {"p50": direct["50%"], "p99": direct["99%"], "rps": direct["rps"]},
+        "edgeMillis": {"p50": through["50%"], "p99": through["99%"], "rps": through["rps"]},
+        "addedMillis": {"p50": round(added50, 3), "p99": round(added99, 3)},
+    }
 
 
 if __name__ == "__main__":

@@ -367,7 +367,16 @@ bench() {
   stop bench-runner
   SLIPWAY_LISTEN=127.0.0.1:$port SLIPWAY_ALLOW_LOOPBACK_REPOS=true start_bg bench-api "$bin/local-api"
   wait_for "the bench API" curl -s -o /dev/null "http://127.0.0.1:$port/apps"
-  SLIPWAY_RUNNER_ID=bench-runner SLIPWAY_WORK_DIR=$STATE/bench-work start_bg bench-runner "$bin/slipway-runner"
+  # The bench's own edge, on ports of its own, next to the local stack's.
+  stop bench-caddy
+  mkdir -p "$STATE/bench-caddy"
+  printf '{"admin":{"listen":"127.0.0.1:2039"}}\n' >"$STATE/bench-caddy/init.json"
+  XDG_DATA_HOME=$STATE/bench-caddy XDG_CONFIG_HOME=$STATE/bench-caddy \
+    start_bg bench-caddy caddy run --config "$STATE/bench-caddy/init.json"
+  wait_for "the bench edge" curl -s -o /dev/null "http://127.0.0.1:2039/config/"
+  SLIPWAY_EDGE_ADMIN=127.0.0.1:2039 SLIPWAY_EDGE_HTTP=127.0.0.1:8098 SLIPWAY_EDGE_HTTPS=127.0.0.1:8453 \
+    SLIPWAY_EDGE_ASK=127.0.0.1:2040 SLIPWAY_EDGE_TLS=internal SLIPWAY_EDGE_REDIRECT_HTTP=false \
+    SLIPWAY_RUNNER_ID=bench-runner SLIPWAY_WORK_DIR=$STATE/bench-work start_bg bench-runner "$bin/slipway-runner"
   mkdir -p "$STATE/bench-git"
   stop bench-git
   start_bg bench-git "$PY" "$ROOT/infra/git_http.py" --root "$STATE/bench-git" --port 8791
@@ -376,12 +385,13 @@ bench() {
   # The runner is stopped before the webhook part: in production builds run
   # on other hosts, not next to the API and the emulator on these 2 cores.
   SLIPWAY_API=http://127.0.0.1:$port SLIPWAY_TOKEN=$("$bin/slipway-admin" mint-token bench) \
-    GIT_ROOT=$STATE/bench-git GIT_BASE=http://127.0.0.1:8791 BENCH_OUT=$STATE/bench.json \
+    GIT_ROOT=$STATE/bench-git GIT_BASE=http://127.0.0.1:8791 BENCH_OUT=$STATE/bench.json BENCH_EDGE_HTTP=8098 \
     BENCH_RUNNER_PIDFILE=$PIDS/bench-runner.pid \
-    "$PY" "$ROOT/infra/bench.py" || { stop bench-api; stop bench-runner; stop bench-git; exit 1; }
+    "$PY" "$ROOT/infra/bench.py" || { stop bench-api; stop bench-runner; stop bench-git; stop bench-caddy; exit 1; }
   stop bench-api
   stop bench-runner
   stop bench-git
+  stop bench-caddy
   log "figures written to .slipway/bench.json"
 }
 

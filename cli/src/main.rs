@@ -233,7 +233,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Logs { deployment, follow } => {
             if follow {
                 let d = follow::follow(&client, &deployment).await?;
-                Ok(outcome(&d))
+                outcome(&client, &d).await
             } else {
                 follow::print_logs(&client, &deployment, None).await?;
                 Ok(ExitCode::SUCCESS)
@@ -315,13 +315,19 @@ async fn finish(client: &Client, queued: &Value, follow: bool) -> anyhow::Result
     }
     eprintln!("==> deployment {deployment}");
     let d = follow::follow(client, &deployment).await?;
-    Ok(outcome(&d))
+    outcome(client, &d).await
 }
 
-fn outcome(d: &Value) -> ExitCode {
-    match d["status"].as_str() {
+/// Says how a deployment ended; a running one with the app's URL (and its
+/// custom domain's), which stay the same across deploys.
+async fn outcome(client: &Client, d: &Value) -> anyhow::Result<ExitCode> {
+    Ok(match d["status"].as_str() {
         Some("running") => {
-            eprintln!("==> running at {}", text(&d["url"]));
+            let app = client.get(&format!("/apps/{}", text(&d["appId"]))).await?;
+            eprintln!("==> running at {}", text(&app["url"]));
+            if let Some(domain_url) = app["domainUrl"].as_str() {
+                eprintln!("==> and at {domain_url}");
+            }
             ExitCode::SUCCESS
         }
         Some(status) => {
@@ -329,7 +335,7 @@ fn outcome(d: &Value) -> ExitCode {
             ExitCode::FAILURE
         }
         None => ExitCode::FAILURE,
-    }
+    })
 }
 
 async fn app_id(client: &Client, name_or_id: &str) -> anyhow::Result<String> {

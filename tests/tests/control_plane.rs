@@ -234,15 +234,17 @@ async fn another_owner_sees_nothing_and_a_bad_bearer_gets_401() {
     }
     let (_, theirs) = api.call_as(&mallory, "GET", "/apps", None).await;
     assert_eq!(theirs["apps"], json!([]));
-    // Deploying the same name as another owner makes a separate app.
-    let (_, own) = api
-        .call_as(&mallory, "POST", "/deploy", Some(seed_body()))
-        .await;
+    // Deploying the same name as another owner makes a separate app (the
+    // domain is the other owner's, so it asks for none).
+    let mut body = seed_body();
+    body["domain"] = Value::Null;
+    let (status, own) = api.call_as(&mallory, "POST", "/deploy", Some(body)).await;
+    assert_eq!(status, 202, "{own}");
     assert_ne!(own["appId"], created["appId"]);
     assert_eq!(
         api.written().await.len(),
-        before + 3,
-        "mallory's app, its name and its deployment only"
+        before + 5,
+        "mallory's app, its name, its hostname, its route and its deployment only"
     );
 
     for (method, path) in routes
