@@ -139,6 +139,16 @@ pub fn rfc3339(t: SystemTime) -> String {
         .expect("times after 1970 format")
 }
 
+/// The time an [`rfc3339`] string names.
+pub fn parse_rfc3339(s: &str) -> Option<SystemTime> {
+    let t = aws_sdk_dynamodb::primitives::DateTime::from_str(
+        s,
+        aws_sdk_dynamodb::primitives::DateTimeFormat::DateTime,
+    )
+    .ok()?;
+    SystemTime::try_from(t).ok()
+}
+
 pub fn epoch_millis() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -149,6 +159,13 @@ pub fn epoch_millis() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rfc3339_times_read_back() {
+        let t = UNIX_EPOCH + std::time::Duration::from_millis(1_796_300_650_841);
+        assert_eq!(parse_rfc3339(&rfc3339(t)), Some(t));
+        assert_eq!(parse_rfc3339("yesterday"), None);
+    }
 
     #[test]
     fn ids_sort_by_creation() {

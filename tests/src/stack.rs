@@ -93,6 +93,20 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// `GET path` for `host` through the edge listening on `port`: its status
+/// and body, or `None` when the edge does not answer.
+pub async fn edge_get(port: u16, host: &str, path: &str) -> Option<(u16, String)> {
+    let answer = reqwest::Client::new()
+        .get(format!("http://127.0.0.1:{port}{path}"))
+        .header(reqwest::header::HOST, host)
+        .timeout(std::time::Duration::from_secs(5))
+        .send()
+        .await
+        .ok()?;
+    let status = answer.status().as_u16();
+    Some((status, answer.text().await.ok()?))
+}
+
 /// A Caddy edge, as on a build host: configured by its runner through its
 /// admin API, on ports of its own, with its own internal CA.
 pub struct Edge {
@@ -159,15 +173,7 @@ impl Edge {
     /// `GET path` through the edge for `host`: its status and body, or
     /// `None` when the edge does not answer.
     pub async fn get(&self, host: &str, path: &str) -> Option<(u16, String)> {
-        let answer = reqwest::Client::new()
-            .get(format!("http://127.0.0.1:{}{path}", self.http))
-            .header(reqwest::header::HOST, host)
-            .timeout(std::time::Duration::from_secs(5))
-            .send()
-            .await
-            .ok()?;
-        let status = answer.status().as_u16();
-        Some((status, answer.text().await.ok()?))
+        edge_get(self.http, host, path).await
     }
 
     /// The body of `GET path` through the edge for `host`, if it is a 200.

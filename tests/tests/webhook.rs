@@ -278,7 +278,7 @@ async fn ten_pushes_in_a_second_end_with_the_newest_commit_live() {
     let git = GitServer::start(None).await;
     git.commit("app", &files(&site("0")));
     let repo = git.url("app");
-    let _runners = [
+    let runners = [
         Runner::start(&api.res, &[("SLIPWAY_SLOTS", "2")]),
         Runner::start(&api.res, &[("SLIPWAY_SLOTS", "2")]),
     ];
@@ -286,15 +286,16 @@ async fn ten_pushes_in_a_second_end_with_the_newest_commit_live() {
         create(&api, json!({"name": "busy", "repo": repo, "port": 8080})).await;
     assert_eq!(api.settle(&first).await["status"], "running");
 
-    // Watch what the app serves throughout, as a user hitting its URL would.
+    // Watch what the app serves throughout, as a user hitting its URL
+    // through one edge would.
     let served = Arc::new(Mutex::new(Vec::<u32>::new()));
     let watching = {
-        let (api, app, served) = (api.clone(), app.clone(), served.clone());
+        let host = api.app(&app).await["hostname"].as_str().unwrap().to_owned();
+        let (port, served) = (runners[0].edge.http, served.clone());
         tokio::spawn(async move {
             loop {
-                let shown = api.app(&app).await;
-                if let Some(url) = shown["url"].as_str() {
-                    if let Some(n) = fetch(url).await.and_then(|t| t.trim().parse().ok()) {
+                if let Some((200, text)) = edge_get(port, &host, "/").await {
+                    if let Ok(n) = text.trim().parse() {
                         served.lock().unwrap().push(n);
                     }
                 }

@@ -8,8 +8,9 @@ mod restore;
 use std::collections::{BTreeMap, HashSet};
 
 use slipway_core::error_chain::Chain;
-use slipway_core::ids::{AppId, DeploymentId};
+use slipway_core::ids::{parse_rfc3339, AppId, DeploymentId};
 use slipway_core::job::JobMessage;
+use slipway_core::model::Deployment;
 use slipway_core::status::DeploymentStatus;
 use tokio_util::sync::CancellationToken;
 
@@ -52,13 +53,10 @@ pub async fn containers(rt: &Runtime) -> anyhow::Result<()> {
             }
             if Some(&c.deployment_id) != live.as_ref() {
                 // A deployment still in progress owns its container, whichever
-                // runner (on this engine) works on it.
-                let in_progress = rt
-                    .store
-                    .get_deployment(&c.deployment_id)
-                    .await?
-                    .is_some_and(|d| d.status.is_in_progress());
-                if in_progress {
+                // runner (on this engine) works on it; one replaced moments
+                // ago still answers edges that have not moved on.
+                let deployment = rt.store.get_deployment(&c.deployment_id).await?;
+                if deployment.is_some_and(|d| d.status.is_in_progress() || draining(rt, &d)) {
                     continue;
                 }
                 tracing::info!(%app_id,
@@ -90,6 +88,15 @@ pub async fn containers(rt: &Runtime) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Whether `d` was replaced less than the edges' drain time ago, so its
+/// container must keep answering (its runner stops it after that time).
+fn draining(rt: &Runtime, d: &Deployment) -> bool {
+    d.status == DeploymentStatus::Superseded
+        && parse_rfc3339(&d.updated_at)
+            .and_then(|at| at.elapsed().ok())
+            .is_some_and(|since| since < rt.config.edge.drain)
 }
 
 /// Live containers this runner placed that are gone from the engine (removed
