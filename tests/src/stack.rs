@@ -159,7 +159,7 @@ impl Edge {
             ("SLIPWAY_EDGE_TLS", "internal".into()),
             ("SLIPWAY_EDGE_REDIRECT_HTTP", "false".into()),
             ("SLIPWAY_EDGE_POLL_SECONDS", "0.5".into()),
-            ("SLIPWAY_EDGE_DRAIN_SECONDS", "1.5".into()),
+            ("SLIPWAY_EDGE_DRAIN_SECONDS", "2".into()),
             ("SLIPWAY_STOP_GRACE_SECONDS", "1".into()),
         ]
     }

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashSet};
 use slipway_core::error_chain::Chain;
 use slipway_core::ids::{parse_rfc3339, AppId, DeploymentId};
 use slipway_core::job::JobMessage;
-use slipway_core::model::Deployment;
+use slipway_core::model::App;
 use slipway_core::status::DeploymentStatus;
 use tokio_util::sync::CancellationToken;
 
@@ -47,16 +47,21 @@ pub async fn containers(rt: &Runtime) -> anyhow::Result<()> {
             .as_ref()
             .filter(|a| a.deleted_at.is_none())
             .and_then(|a| a.live_deployment_id.clone());
+        let switching = app.as_ref().is_some_and(|a| changed_lately(rt, a));
         for c in list {
             if rt.holds(&c.deployment_id).await {
                 continue;
             }
             if Some(&c.deployment_id) != live.as_ref() {
                 // A deployment still in progress owns its container, whichever
-                // runner (on this engine) works on it; one replaced moments
-                // ago still answers edges that have not moved on.
-                let deployment = rt.store.get_deployment(&c.deployment_id).await?;
-                if deployment.is_some_and(|d| d.status.is_in_progress() || draining(rt, &d)) {
+                // runner (on this engine) works on it; one its app moved off
+                // moments ago still answers edges that have not moved on.
+                let in_progress = rt
+                    .store
+                    .get_deployment(&c.deployment_id)
+                    .await?
+                    .is_some_and(|d| d.status.is_in_progress());
+                if in_progress || switching {
                     continue;
                 }
                 tracing::info!(%app_id,
@@ -90,13 +95,13 @@ pub async fn containers(rt: &Runtime) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Whether `d` was replaced less than the edges' drain time ago, so its
-/// container must keep answering (its runner stops it after that time).
-fn draining(rt: &Runtime, d: &Deployment) -> bool {
-    d.status == DeploymentStatus::Superseded
-        && parse_rfc3339(&d.updated_at)
-            .and_then(|at| at.elapsed().ok())
-            .is_some_and(|since| since < rt.config.edge.drain)
+/// Whether the app changed (a new live container, say) less than the
+/// edges' drain time ago: the containers it replaced must keep answering
+/// until then (the runner that replaced them stops them after that time).
+fn changed_lately(rt: &Runtime, app: &App) -> bool {
+    parse_rfc3339(&app.updated_at)
+        .and_then(|at| at.elapsed().ok())
+        .is_some_and(|since| since < rt.config.edge.drain)
 }
 
 /// Live containers this runner placed that are gone from the engine (removed
