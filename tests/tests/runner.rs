@@ -524,7 +524,7 @@ async fn reconcile_restarts_a_dead_container_recreates_a_removed_one_and_removes
     let (app, dep) = api
         .deploy(deploy_body("phoenix", &git.url("phoenix")))
         .await;
-    api.settle(&dep).await;
+    let before = api.settle(&dep).await["upstream"].clone();
     let host = api.app(&app).await["hostname"].as_str().unwrap().to_owned();
 
     let name = containers_of(&app)[0].clone();
@@ -543,6 +543,9 @@ async fn reconcile_restarts_a_dead_container_recreates_a_removed_one_and_removes
         Some((200, "alive".to_owned())),
         "the removed container was recreated"
     );
+    let now = api.deployment(&dep).await;
+    assert_ne!(now["upstream"], before, "it answers on another port now");
+    assert_eq!(fetch_upstream(&now).await.as_deref(), Some("alive"));
     assert!(api.logs(&dep).await.contains("Live again at"));
     assert_eq!(wait_containers(&app, 1).await.len(), 1);
 

@@ -72,8 +72,9 @@ impl Store {
         Ok(guard.map(|g| g.app_id))
     }
 
-    /// Points the route of `app_id` at `upstream`, while `live` is its live
-    /// deployment (a container brought back on another port).
+    /// Points the route of `app_id`, and its live deployment `live`, at
+    /// `upstream` (a container brought back on another port); `Conflict`
+    /// when another deployment went live meanwhile.
     pub async fn set_upstream(
         &self,
         app_id: &AppId,
@@ -81,12 +82,18 @@ impl Store {
         upstream: &str,
     ) -> Result<(), StoreError> {
         use attr::*;
-        Update::new(Key::route(app_id))
+        let route = Update::new(Key::route(app_id))
             .set(UPSTREAM, s(upstream))
             .when(format!("#{DEPLOYMENT_ID} = :live"))
-            .value(":live", s(live))
-            .send(self)
-            .await?;
+            .value(":live", s(live));
+        let deployment = Update::new(Key::deployment(live))
+            .set(UPSTREAM, s(upstream))
+            .when(format!("attribute_exists(#{PK})"));
+        self.transact(vec![
+            route.in_transaction(&self.table)?,
+            deployment.in_transaction(&self.table)?,
+        ])
+        .await?;
         self.routes_changed().await;
         Ok(())
     }
