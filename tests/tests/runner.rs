@@ -536,8 +536,9 @@ async fn reconcile_restarts_a_dead_container_recreates_a_removed_one_and_removes
     );
 
     // Removed outright: it is started again from the registry image, on
-    // another port, and the edge follows it.
+    // another port (its old one is taken meanwhile), and the edge follows.
     sh(std::path::Path::new("/"), "docker", &["rm", "-f", &name]);
+    let _taken = std::net::TcpListener::bind(before.as_str().unwrap()).unwrap();
     assert_eq!(
         runner.edge.wait_for(&host, "alive", 20).await,
         Some((200, "alive".to_owned())),
