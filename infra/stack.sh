@@ -238,8 +238,8 @@ up() {
   edge
   log "starting slipway-runner"
   # shellcheck disable=SC2046
-  env $(edge_vars) SLIPWAY_RUNNER_ID=local-runner SLIPWAY_WORK_DIR=$STATE/work \
-    start_bg runner "$ROOT/target/debug/slipway-runner"
+  start_bg runner env $(edge_vars) SLIPWAY_RUNNER_ID=local-runner SLIPWAY_WORK_DIR="$STATE/work" \
+    "$ROOT/target/debug/slipway-runner"
   local token=""
   if [ -f "$STATE/local.env" ]; then
     token=$(sed -n 's/^SLIPWAY_TOKEN=//p' "$STATE/local.env")
