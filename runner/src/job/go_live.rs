@@ -6,6 +6,7 @@
 
 use slipway_core::error_chain::Chain;
 use slipway_core::ids::DeploymentId;
+use slipway_core::model::Phase;
 use slipway_core::status::DeploymentStatus;
 use slipway_core::store::StoreError;
 use tracing::Instrument;
@@ -25,10 +26,9 @@ impl Job<'_> {
         rt.store
             .advance(&self.claim, DeploymentStatus::Deploying, None)
             .await?;
-        let clock = self.clock("start");
         let (pushed, started) = tokio::join!(self.publish(&image), self.start(&image.name));
         pushed?;
-        let upstream = started?;
+        let (upstream, start) = started?;
         // The containers this one replaces keep answering until every edge
         // has moved on: from now on reconcile must leave them be.
         let replaced = self.older_containers().await;
@@ -40,7 +40,7 @@ impl Job<'_> {
         // always shows all its timings.
         let live = rt
             .store
-            .go_live(&self.claim, &rt.config.runner_id, &upstream, &clock.stop())
+            .go_live(&self.claim, &rt.config.runner_id, &upstream, &start)
             .await;
         if live.is_err() {
             let mut retiring = rt.retiring.lock().await;
@@ -81,9 +81,11 @@ impl Job<'_> {
         clock.done().await
     }
 
-    /// Starts the new container next to the live one; returns its address.
-    async fn start(&self, image: &str) -> Result<String, Failure> {
-        launch(
+    /// Starts the new container next to the live one; returns its address
+    /// and how long it took to answer (the push runs meanwhile, timed apart).
+    async fn start(&self, image: &str) -> Result<(String, Phase), Failure> {
+        let clock = self.clock("start");
+        let upstream = launch(
             self.rt,
             &self.app,
             &self.d.id,
@@ -97,7 +99,8 @@ impl Job<'_> {
                 Failure::User(format!("{reason}; the previous version keeps serving"))
             }
             LaunchError::Engine(e) => Failure::Infra(e.into()),
-        })
+        })?;
+        Ok((upstream, clock.stop()))
     }
 
     /// The app's containers on this engine older than this deployment's.
