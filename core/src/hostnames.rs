@@ -12,6 +12,10 @@ use crate::ids::AppId;
 /// How many characters of the app id end its default hostname's label.
 const SUFFIX_LEN: usize = 6;
 
+/// The longest apps domain under which every default hostname (a label of
+/// up to 63 characters and a dot) still fits a hostname's 253.
+const MAX_APPS_DOMAIN: usize = 253 - 64;
+
 /// The stack's apps domain (`SLIPWAY_APPS_DOMAIN`) and how its edge is
 /// reached from outside: every app's default hostname lies under it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,9 +34,14 @@ impl AppsDomain {
     /// scheme users reach the edge with, and its port when not the scheme's.
     pub fn parse(domain: &str, scheme: &str, port: Option<u16>) -> Result<Self, AppsDomainError> {
         let domain = domain.to_ascii_lowercase();
-        if domain.len() > 200 || !domain.split('.').all(is_dns_label) {
+        if !domain.split('.').all(is_dns_label) {
             return Err(AppsDomainError(format!(
                 "the apps domain {domain:?} is not a hostname"
+            )));
+        }
+        if domain.len() > MAX_APPS_DOMAIN {
+            return Err(AppsDomainError(format!(
+                "the apps domain {domain:?} leaves no room for an app's label under it: give at most {MAX_APPS_DOMAIN} characters"
             )));
         }
         let scheme = match scheme {
@@ -49,10 +58,6 @@ impl AppsDomain {
             scheme,
             port,
         })
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.domain
     }
 
     /// The app's own hostname: its name (cut to fit one DNS label) and the
@@ -198,12 +203,24 @@ mod tests {
         assert_eq!(local.url("a-1.localhost"), "http://a-1.localhost:8088");
         assert!(AppsDomain::parse("localhost", "ftp", None).is_err());
         assert!(AppsDomain::parse("a..b", "https", None).is_err());
+        let longest = format!(
+            "{}.{}.{}.com",
+            "a".repeat(63),
+            "b".repeat(63),
+            "c".repeat(57)
+        );
+        assert_eq!(longest.len(), MAX_APPS_DOMAIN);
+        let apps = AppsDomain::parse(&longest, "https", None).unwrap();
+        let id = AppId::new();
+        assert_eq!(apps.hostname_for(&"c".repeat(63), &id).len(), 253);
+        assert!(AppsDomain::parse(&format!("x{longest}"), "https", None).is_err());
     }
 
     #[test]
     fn domains_are_lowercased_hostnames() {
         let d = Domain::parse("domain", "Shop.Example.TEST", &apps()).unwrap();
         assert_eq!(d.as_str(), "shop.example.test");
+        assert_eq!(d.to_string(), "shop.example.test");
         let label63 = format!("{}.example.com", "a".repeat(63));
         assert!(Domain::parse("domain", &label63, &apps()).is_ok());
         let total253 = format!(

@@ -241,6 +241,11 @@ async fn another_owner_sees_nothing_and_a_bad_bearer_gets_401() {
     let (status, own) = api.call_as(&mallory, "POST", "/deploy", Some(body)).await;
     assert_eq!(status, 202, "{own}");
     assert_ne!(own["appId"], created["appId"]);
+    assert_ne!(
+        own["url"], created["url"],
+        "each owner's api has its own hostname"
+    );
+    assert!(own["url"].as_str().unwrap().starts_with("http://api-"));
     assert_eq!(
         api.written().await.len(),
         before + 5,
