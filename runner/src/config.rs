@@ -37,6 +37,17 @@ pub struct Config {
     /// How many bytes an uploaded archive may expand to.
     pub max_source_bytes: u64,
     pub edge: EdgeConfig,
+    pub app_limits: AppLimits,
+}
+
+/// What every app container may use beyond its own cpu and memory settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppLimits {
+    /// Processes and threads at once: a fork bomb stops here.
+    pub pids: i64,
+    /// Its output kept on the host: files of this many bytes, this many files.
+    pub log_file_bytes: u64,
+    pub log_files: u32,
 }
 
 /// The edge proxy (Caddy) on this build host, which the runner configures.
@@ -155,6 +166,11 @@ impl Config {
             retry_after: seconds("SLIPWAY_RETRY_SECONDS", 15.0)?,
             max_source_bytes: parsed("SLIPWAY_MAX_SOURCE_BYTES", 2 * 1024 * 1024 * 1024)?,
             edge: EdgeConfig::from_env()?,
+            app_limits: AppLimits {
+                pids: parsed("SLIPWAY_APP_PIDS_LIMIT", 512)?,
+                log_file_bytes: parsed("SLIPWAY_APP_LOG_FILE_BYTES", 10 * 1024 * 1024)?,
+                log_files: parsed("SLIPWAY_APP_LOG_FILES", 3)?,
+            },
         })
     }
 }

@@ -46,6 +46,7 @@ pub async fn launch(
         millicpu: c.millicpu,
         publish_host: rt.config.publish_host,
         port_range: &rt.config.port_range,
+        limits: &rt.config.app_limits,
     };
     log.line(format!(
         "Starting the container (port {}, {} MB, {} CPU)",
@@ -55,7 +56,10 @@ pub async fn launch(
     ));
     let host_port = containers::start(&rt.docker, &spec)
         .await
-        .map_err(LaunchError::Engine)?;
+        .map_err(|e| match e {
+            RunError::CannotStart(_) => LaunchError::App(e.to_string()),
+            other => LaunchError::Engine(other),
+        })?;
     if let Err(e) =
         containers::wait_ready(&rt.docker, deployment_id, c.port, rt.config.ready_timeout).await
     {

@@ -1,12 +1,12 @@
 //! The engine's containers: start one on a free host port with the app's
-//! limits and labels, wait until it accepts connections, read its last
+//! limits (cpu, memory, pids, log size, capabilities) and labels, wait until it accepts connections, read its last
 //! output, stop and remove it, list the stack's containers by label.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use bollard::models::{ContainerCreateBody, HostConfig, PortBinding};
+use bollard::models::{ContainerCreateBody, HostConfig, HostConfigLogConfig, PortBinding};
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, ListContainersOptionsBuilder, LogsOptionsBuilder,
     RemoveContainerOptionsBuilder, StopContainerOptionsBuilder,
@@ -15,6 +15,8 @@ use bollard::Docker;
 use futures_util::StreamExt;
 use slipway_core::ids::{AppId, DeploymentId};
 
+use crate::config::AppLimits;
+
 pub const LABEL_APP: &str = "slipway.app";
 pub const LABEL_DEPLOYMENT: &str = "slipway.deployment";
 pub const LABEL_RUNNER: &str = "slipway.runner";
@@ -22,10 +24,28 @@ pub const LABEL_RUNNER: &str = "slipway.runner";
 /// production, or parallel test stacks) without one removing the other's.
 pub const LABEL_STACK: &str = "slipway.stack";
 
+/// The capabilities an app keeps; every other one is dropped (NET_RAW among
+/// them: no raw sockets, no spoofing). Enough for what web servers do as
+/// root at start: listen below 1024 (NET_BIND_SERVICE), drop to their own
+/// user (SETUID, SETGID) and own or write the files they set up (CHOWN,
+/// FOWNER, DAC_OVERRIDE).
+pub const APP_CAPABILITIES: &[&str] = &[
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "FOWNER",
+    "NET_BIND_SERVICE",
+    "SETGID",
+    "SETUID",
+];
+
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     #[error("{0}")]
     NeverReady(String),
+    /// The engine could not start the app's process: a missing executable,
+    /// a bad working directory. The app's mistake, not the engine's.
+    #[error("the container could not start: {0}")]
+    CannotStart(String),
     #[error("the Docker engine failed: {0}")]
     Engine(String),
     #[error("no free host port in {0}")]
@@ -48,6 +68,7 @@ pub struct Spec<'a> {
     pub millicpu: u32,
     pub publish_host: IpAddr,
     pub port_range: &'a std::ops::RangeInclusive<u16>,
+    pub limits: &'a AppLimits,
 }
 
 pub fn container_name(deployment_id: &str) -> String {
@@ -82,6 +103,17 @@ pub async fn start(docker: &Docker, spec: &Spec<'_>) -> Result<u16, RunError> {
             host_config: Some(HostConfig {
                 memory: Some(i64::from(spec.memory_mb) * 1024 * 1024),
                 nano_cpus: Some(i64::from(spec.millicpu) * 1_000_000),
+                pids_limit: Some(spec.limits.pids),
+                log_config: Some(HostConfigLogConfig {
+                    typ: Some("json-file".into()),
+                    config: Some(HashMap::from([
+                        ("max-size".into(), spec.limits.log_file_bytes.to_string()),
+                        ("max-file".into(), spec.limits.log_files.to_string()),
+                    ])),
+                }),
+                cap_drop: Some(vec!["ALL".into()]),
+                cap_add: Some(APP_CAPABILITIES.iter().map(|c| c.to_string()).collect()),
+                security_opt: Some(vec!["no-new-privileges".into()]),
                 port_bindings: Some(HashMap::from([(
                     container_port,
                     Some(vec![PortBinding {
@@ -111,11 +143,31 @@ pub async fn start(docker: &Docker, spec: &Spec<'_>) -> Result<u16, RunError> {
             }
             Err(e) => {
                 remove(docker, &name).await;
-                return Err(engine(e));
+                return Err(match process_failure(&e) {
+                    Some(why) => RunError::CannotStart(why),
+                    None => engine(e),
+                });
             }
         }
     }
     Err(RunError::NoPort(format!("{:?}", spec.port_range)))
+}
+
+/// Why the engine could not start the app's process, when that is the
+/// app's doing: the OCI runtime's reason (runc's "unable to start container
+/// process: …", or "starting container process caused: …" before runc
+/// 1.1), which names the executable or directory at fault.
+fn process_failure(e: &bollard::errors::Error) -> Option<String> {
+    let bollard::errors::Error::DockerResponseServerError { message, .. } = e else {
+        return None;
+    };
+    let why = [
+        "unable to start container process: ",
+        "starting container process caused: ",
+    ]
+    .iter()
+    .find_map(|marker| message.split_once(marker).map(|(_, why)| why))?;
+    Some(why.trim_end_matches(": unknown").to_owned())
 }
 
 /// Waits until the app accepts connections on its port. The probe goes to
@@ -242,4 +294,39 @@ pub struct Managed {
     pub app_id: AppId,
     pub deployment_id: DeploymentId,
     pub running: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server_error(message: &str) -> bollard::errors::Error {
+        bollard::errors::Error::DockerResponseServerError {
+            status_code: 400,
+            message: message.into(),
+        }
+    }
+
+    #[test]
+    fn a_process_that_cannot_start_is_the_apps_doing_and_says_why() {
+        for message in [
+            "failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: exec: \"/no-such-binary\": stat /no-such-binary: no such file or directory: unknown",
+            "OCI runtime create failed: container_linux.go:380: starting container process caused: exec: \"/no-such-binary\": stat /no-such-binary: no such file or directory: unknown",
+        ] {
+            assert_eq!(
+                process_failure(&server_error(message)).as_deref(),
+                Some("exec: \"/no-such-binary\": stat /no-such-binary: no such file or directory")
+            );
+        }
+        assert_eq!(
+            process_failure(&server_error(
+                "driver failed programming external connectivity"
+            )),
+            None
+        );
+        assert_eq!(
+            process_failure(&bollard::errors::Error::RequestTimeoutError),
+            None
+        );
+    }
 }

@@ -1,0 +1,136 @@
+//! What a tenant's app container may use and do, seen from inside it and
+//! from the engine: a pids limit, capabilities dropped but a web server's
+//! few, no new privileges, its output kept within its rotation; and a
+//! container that cannot start is its author's mistake, failed at once.
+
+use std::time::{Duration, Instant};
+
+use slipway_e2e::*;
+
+fn deploy_body(name: &str, repo: &str) -> Value {
+    json!({"name": name, "repo": repo, "port": 8080})
+}
+
+/// A Dockerfile whose app runs `script` before it serves `/www`.
+fn app_running(script: &str) -> String {
+    format!(
+        "FROM {}\nRUN mkdir -p /www && echo up > /www/index.html\nCMD [\"sh\", \"-c\", \"{} exec httpd -f -p 8080 -h /www\"]\n",
+        env("SLIPWAY_BASE_IMAGE"),
+        script.replace('"', "\\\"")
+    )
+}
+
+async fn file_of(d: &Value, name: &str) -> Option<String> {
+    fetch(&format!("http://{}/{name}", d["upstream"].as_str()?)).await
+}
+
+#[tokio::test]
+async fn an_app_container_keeps_a_web_servers_few_capabilities_no_new_privileges_and_a_pids_limit()
+{
+    let api = Api::start().await;
+    let git = GitServer::start(None).await;
+    let _runner = Runner::start(&api.res, &[("SLIPWAY_APP_PIDS_LIMIT", "100")]);
+
+    // What the app's process may do, as the kernel reports it.
+    let status = "grep -E '^(CapEff|NoNewPrivs)' /proc/self/status > /www/status;";
+    git.commit("bounded", &[("Dockerfile", &app_running(status))]);
+    let (_, dep) = api
+        .deploy(deploy_body("bounded", &git.url("bounded")))
+        .await;
+    let d = api.settle(&dep).await;
+    assert_eq!(d["status"], "running", "{d}");
+    let status = file_of(&d, "status").await.unwrap();
+    // CHOWN, DAC_OVERRIDE, FOWNER, SETGID, SETUID, NET_BIND_SERVICE: bits
+    // 0, 1, 3, 6, 7 and 10; NET_RAW (13), SYS_CHROOT (18) and the rest gone.
+    assert!(status.contains("CapEff:\t00000000000004cb"), "{status}");
+    assert!(status.contains("NoNewPrivs:\t1"), "{status}");
+
+    // 1,500 processes asked for, in the background, against a limit of 100.
+    let bomb = "(for i in $(seq 1500); do sleep 600 & done) 2>/dev/null &";
+    git.commit("forks", &[("Dockerfile", &app_running(bomb))]);
+    let (app, dep) = api.deploy(deploy_body("forks", &git.url("forks"))).await;
+    assert_eq!(api.settle(&dep).await["status"], "running");
+    let name = containers_of(&app)[0].clone();
+    let mut processes = 0;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        let top = sh(std::path::Path::new("/"), "docker", &["top", &name]);
+        processes = top.lines().count() - 1;
+        if processes >= 90 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(
+        (90..=100).contains(&processes),
+        "1,500 forks stopped at the pids limit of 100: {processes} processes"
+    );
+}
+
+#[tokio::test]
+async fn an_apps_output_stays_within_its_log_rotation() {
+    let api = Api::start().await;
+    let git = GitServer::start(None).await;
+    // 20 MB of 101-byte lines, in the background, then a mark that it is done.
+    let script = "(yes $(printf %0100d 0) | head -c 20000000; touch /www/done) &";
+    git.commit("chatty", &[("Dockerfile", &app_running(script))]);
+    let _runner = Runner::start(
+        &api.res,
+        &[
+            ("SLIPWAY_APP_LOG_FILE_BYTES", "1048576"),
+            ("SLIPWAY_APP_LOG_FILES", "2"),
+        ],
+    );
+    let (app, dep) = api.deploy(deploy_body("chatty", &git.url("chatty"))).await;
+    let d = api.settle(&dep).await;
+    assert_eq!(d["status"], "running", "{d}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while file_of(&d, "done").await.is_none() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(
+        file_of(&d, "done").await.is_some(),
+        "the app printed its 20 MB"
+    );
+
+    let name = containers_of(&app)[0].clone();
+    let log = sh(
+        std::path::Path::new("/"),
+        "docker",
+        &["inspect", "-f", "{{.LogPath}}", &name],
+    );
+    let log = std::path::PathBuf::from(log.trim());
+    let dir = log.parent().unwrap();
+    let stem = log.file_name().unwrap().to_string_lossy().into_owned();
+    let kept: u64 = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(&stem))
+        .map(|e| e.metadata().unwrap().len())
+        .sum();
+    assert!(kept > 0);
+    assert!(
+        kept <= 2 * 1024 * 1024 + 64 * 1024,
+        "20 MB printed, {kept} bytes kept: two files of 1 MiB at most"
+    );
+}
+
+#[tokio::test]
+async fn an_app_whose_process_cannot_start_fails_at_once_naming_it() {
+    let api = Api::start().await;
+    let git = GitServer::start(None).await;
+    let dockerfile = format!(
+        "FROM {}\nCMD [\"/no-such-binary\"]\n",
+        env("SLIPWAY_BASE_IMAGE")
+    );
+    git.commit("typo", &[("Dockerfile", &dockerfile)]);
+    let _runner = Runner::start(&api.res, &[]);
+    let (_, dep) = api.deploy(deploy_body("typo", &git.url("typo"))).await;
+    let d = api.settle(&dep).await;
+    assert_eq!(d["status"], "failed", "{d}");
+    assert_eq!(d["attempt"], 1, "the author's mistake is not retried: {d}");
+    let error = d["error"].as_str().unwrap();
+    assert!(error.contains("could not start"), "{error}");
+    assert!(error.contains("/no-such-binary"), "{error}");
+    assert!(api.logs(&dep).await.contains("/no-such-binary"));
+}
