@@ -36,6 +36,8 @@ pub struct Config {
     pub retry_after: Duration,
     /// How many bytes an uploaded archive may expand to.
     pub max_source_bytes: u64,
+    /// How much of a deployment's log is kept.
+    pub build_log_max_bytes: usize,
     pub edge: EdgeConfig,
     pub app_limits: AppLimits,
 }
@@ -165,6 +167,7 @@ impl Config {
             ready_timeout: seconds("SLIPWAY_READY_TIMEOUT_SECONDS", 60.0)?,
             retry_after: seconds("SLIPWAY_RETRY_SECONDS", 15.0)?,
             max_source_bytes: parsed("SLIPWAY_MAX_SOURCE_BYTES", 2 * 1024 * 1024 * 1024)?,
+            build_log_max_bytes: parsed("SLIPWAY_BUILD_LOG_MAX_BYTES", 10 * 1024 * 1024)?,
             edge: EdgeConfig::from_env()?,
             app_limits: AppLimits {
                 pids: parsed("SLIPWAY_APP_PIDS_LIMIT", 512)?,

@@ -94,6 +94,7 @@ impl Runtime {
             self.config.bucket.clone(),
             deployment_id.to_owned(),
             redactor,
+            self.config.build_log_max_bytes,
         )
         .await
     }

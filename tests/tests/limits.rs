@@ -134,3 +134,60 @@ async fn an_app_whose_process_cannot_start_fails_at_once_naming_it() {
     assert!(error.contains("/no-such-binary"), "{error}");
     assert!(api.logs(&dep).await.contains("/no-such-binary"));
 }
+
+#[tokio::test]
+async fn a_loud_build_keeps_its_log_cap_says_so_and_every_page_stays_small() {
+    let api = Api::start().await;
+    let git = GitServer::start(None).await;
+    // A 2 MB line with no newline at all, then 6 MB of lines: 8 MB against
+    // a cap of 3 MB.
+    let dockerfile = format!(
+        "FROM {}\nRUN head -c 2000000 /dev/zero | tr '\\0' x\nRUN yes $(printf %0100d 0) | head -c 6000000\nRUN mkdir -p /www && echo loud > /www/index.html\nCMD [\"httpd\", \"-f\", \"-p\", \"8080\", \"-h\", \"/www\"]\n",
+        env("SLIPWAY_BASE_IMAGE")
+    );
+    git.commit("loud", &[("Dockerfile", &dockerfile)]);
+    let _runner = Runner::start(&api.res, &[("SLIPWAY_BUILD_LOG_MAX_BYTES", "3000000")]);
+    let (_, dep) = api.deploy(deploy_body("loud", &git.url("loud"))).await;
+    let d = api.settle(&dep).await;
+    assert_eq!(d["status"], "running", "the build goes on: {d}");
+    assert_eq!(fetch_upstream(&d).await.as_deref(), Some("loud\n"));
+
+    let (mut text, mut after, mut pages) = (String::new(), None::<u64>, 0);
+    loop {
+        let path = match after {
+            Some(n) => format!("/deployments/{dep}/logs?after={n}"),
+            None => format!("/deployments/{dep}/logs"),
+        };
+        let answer = reqwest::Client::new()
+            .get(api.url(&path))
+            .bearer_auth(&api.token)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            answer.len() <= 1100 * 1024,
+            "a page of {} bytes (at most ~1 MB)",
+            answer.len()
+        );
+        let page: Value = serde_json::from_str(&answer).unwrap();
+        let chunks = page["chunks"].as_array().unwrap();
+        if chunks.is_empty() {
+            break;
+        }
+        pages += 1;
+        for c in chunks {
+            text.push_str(c["text"].as_str().unwrap());
+        }
+        after = page["next"].as_u64();
+    }
+    assert!(pages >= 3, "3 MB of log in pages of ~1 MB: {pages}");
+    assert!(text.contains("xxxxxxxxxx"), "the long line is kept");
+    assert!(
+        text.contains("The log reached its limit of 3000000 bytes"),
+        "the log says it was cut"
+    );
+    assert!(text.len() <= 3_000_000 + 200, "{} bytes kept", text.len());
+}

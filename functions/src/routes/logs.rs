@@ -13,8 +13,14 @@ use crate::path_ids::DeploymentPath;
 use crate::routes::apps::owned_deployment;
 use crate::state::AppState;
 
-/// Chunks per answer; a client asks again with `after` = the answer's `next`.
+/// Chunks listed per answer; a client asks again with `after` = the
+/// answer's `next`.
 const PAGE: i32 = 100;
+
+/// About how many bytes of chunk text (as JSON) one answer carries, well
+/// inside Lambda's 6 MB response; it always carries at least one chunk
+/// (the runner writes them at most 128 KiB each).
+const PAGE_BYTES: usize = 1024 * 1024;
 
 #[derive(Deserialize)]
 pub struct After {
@@ -47,11 +53,18 @@ pub async fn logs(
         .await
         .map_err(|e| ApiError::internal("reading the log", e))?;
     let mut chunks = Vec::new();
+    let mut bytes = 0;
+    let mut cut_short = false;
     for object in listed.contents() {
         let Some(key) = object.key() else { continue };
         let Some(seq) = s3_keys::log_seq(key) else {
             continue;
         };
+        let size = usize::try_from(object.size().unwrap_or_default()).unwrap_or(usize::MAX);
+        if !chunks.is_empty() && bytes + size > PAGE_BYTES {
+            cut_short = true;
+            break;
+        }
         let body = state
             .s3
             .get_object()
@@ -64,7 +77,14 @@ pub async fn logs(
             .collect()
             .await
             .map_err(|e| ApiError::internal("reading the log", e))?;
-        chunks.push(json!({"seq": seq, "text": String::from_utf8_lossy(&body.into_bytes())}));
+        let text = String::from_utf8_lossy(&body.into_bytes()).into_owned();
+        let escaped = serde_json::to_string(&text).map_or(text.len(), |t| t.len());
+        if !chunks.is_empty() && bytes + escaped > PAGE_BYTES {
+            cut_short = true;
+            break;
+        }
+        bytes += escaped;
+        chunks.push(json!({"seq": seq, "text": text}));
     }
     let next = chunks
         .last()
@@ -75,7 +95,7 @@ pub async fn logs(
         "status": d.status,
         "chunks": chunks,
         "next": next,
-        "more": listed.is_truncated().unwrap_or(false),
+        "more": cut_short || listed.is_truncated().unwrap_or(false),
         "done": !d.status.is_in_progress(),
     })))
 }
