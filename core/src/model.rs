@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::deploy_request::{DeployRequest, RunConfig, UploadAppRequest};
-use crate::fields::{BranchName, RelativePath, RepoUrl};
+use crate::fields::{BranchName, FieldError, RelativePath, RepoUrl};
 use crate::hostnames::{AppsDomain, Domain};
 use crate::ids::{AppId, DeploymentId, Owner};
 use crate::status::DeploymentStatus;
@@ -116,6 +116,29 @@ impl AppConfig {
             watch_paths: WatchPaths::default(),
             sealed_credentials,
         }
+    }
+}
+
+/// The most an app's sealed credentials may take. DynamoDB stores at most
+/// 400 KB per item; the app item also holds its env (up to 128 KiB of
+/// values and their names) and the rest of its configuration.
+pub const MAX_SEALED_CREDENTIALS_BYTES: usize = 200 * 1024;
+
+impl AppConfig {
+    /// Refuses credentials the table could not store once sealed, naming
+    /// `secrets`: values within their own limits can still grow past it, as
+    /// a control character takes six bytes in the sealed JSON.
+    pub fn check_size(&self) -> Result<(), FieldError> {
+        let sealed = self.sealed_credentials.as_ref().map_or(0, String::len);
+        if sealed > MAX_SEALED_CREDENTIALS_BYTES {
+            return Err(FieldError::new(
+                "secrets",
+                format!(
+                    "take {sealed} bytes once encrypted (a control character counts six, other non-ASCII characters up to four); at most {MAX_SEALED_CREDENTIALS_BYTES} can be stored: send fewer or shorter values, or keep a large one elsewhere and pass where it is"
+                ),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -354,5 +377,26 @@ pub fn app_status(app: &App, latest: Option<&Deployment>) -> &'static str {
         }
     } else {
         latest.map_or("new", |d| d.status.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::deploy_request::{Rules, UploadAppRequest};
+
+    #[test]
+    fn sealed_credentials_past_what_the_table_stores_are_refused_naming_secrets() {
+        let request = UploadAppRequest::parse(br#"{"name":"n"}"#, &Rules::for_tests()).unwrap();
+        let at = AppConfig::for_upload(&request, Some("x".repeat(MAX_SEALED_CREDENTIALS_BYTES)));
+        assert_eq!(at.check_size(), Ok(()));
+        assert_eq!(AppConfig::for_upload(&request, None).check_size(), Ok(()));
+        let over =
+            AppConfig::for_upload(&request, Some("x".repeat(MAX_SEALED_CREDENTIALS_BYTES + 1)));
+        let e = over.check_size().unwrap_err();
+        assert_eq!(e.field, "secrets");
+        assert!(e
+            .message
+            .contains(&format!("take {} bytes", MAX_SEALED_CREDENTIALS_BYTES + 1)));
     }
 }

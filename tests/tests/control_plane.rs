@@ -460,3 +460,29 @@ async fn sigterm_stops_the_api_cleanly_once_nothing_is_in_hand() {
         "the idle push consumer stops at once instead of holding the exit: {printed}"
     );
 }
+
+#[tokio::test]
+async fn secrets_within_their_limits_that_would_not_fit_the_table_sealed_are_refused() {
+    let api = Api::start().await;
+    // Four values of 32,000 control characters: each within its limit, all
+    // four within the total, but six bytes each in the sealed JSON.
+    let value = "\u{1}".repeat(32_000);
+    let secrets: serde_json::Map<String, Value> =
+        (1..=4).map(|i| (format!("S{i}"), json!(value))).collect();
+    let mut body = json!({"name": "big", "repo": "https://example.com/r.git"});
+    body["secrets"] = Value::Object(secrets.clone());
+    let (status, e) = api.call("POST", "/deploy", Some(body)).await;
+    assert_eq!(status, 400, "{e}");
+    assert_eq!(e["error"]["field"], "secrets", "{e}");
+    let (status, e) = api
+        .call(
+            "POST",
+            "/apps",
+            Some(json!({"name": "up", "secrets": secrets})),
+        )
+        .await;
+    assert_eq!(status, 400, "{e}");
+    assert_eq!(e["error"]["field"], "secrets", "{e}");
+    assert!(api.written().await.is_empty(), "nothing was written");
+    assert!(api.queued_messages().await.is_empty());
+}

@@ -230,6 +230,7 @@ async fn create_and_queue(
         req,
         seal_credentials(state, &id, &credentials_of(req)).await?,
     );
+    config.check_size()?;
     domains::check_free(state, &config, None).await?;
     let (secret, sealed_secret) = webhook_secrets::new_secret(&state.envelope, &id).await?;
     let mut app = App::new(
@@ -270,6 +271,7 @@ async fn update_and_queue(
         req,
         seal_credentials(state, &app.id, &credentials_of(req)).await?,
     );
+    config.check_size()?;
     domains::check_free(state, &config, Some(&app.id)).await?;
     let deployment = Deployment::queued(&app, Trigger::Api);
     state

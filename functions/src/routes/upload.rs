@@ -48,6 +48,7 @@ pub async fn create(
         secrets: req.secrets.clone(),
     };
     let config = AppConfig::for_upload(&req, seal_credentials(&state, &id, &credentials).await?);
+    config.check_size()?;
     domains::check_free(&state, &config, None).await?;
     // An upload app has no webhook, so no webhook secret.
     let app = App::new(
