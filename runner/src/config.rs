@@ -31,6 +31,8 @@ pub struct Config {
     pub visibility: Duration,
     pub cancel_poll: Duration,
     pub ready_timeout: Duration,
+    /// How long one attempt of a deployment may run before it fails.
+    pub build_timeout: Duration,
     /// How long a job's message waits after an internal failure before it
     /// is tried again (the queue's maxReceiveCount bounds the tries).
     pub retry_after: Duration,
@@ -165,6 +167,7 @@ impl Config {
             visibility: seconds("SLIPWAY_VISIBILITY_SECONDS", 120.0)?,
             cancel_poll: seconds("SLIPWAY_CANCEL_POLL_SECONDS", 2.0)?,
             ready_timeout: seconds("SLIPWAY_READY_TIMEOUT_SECONDS", 60.0)?,
+            build_timeout: seconds("SLIPWAY_BUILD_TIMEOUT_SECONDS", 1800.0)?,
             retry_after: seconds("SLIPWAY_RETRY_SECONDS", 15.0)?,
             max_source_bytes: parsed("SLIPWAY_MAX_SOURCE_BYTES", 2 * 1024 * 1024 * 1024)?,
             build_log_max_bytes: parsed("SLIPWAY_BUILD_LOG_MAX_BYTES", 10 * 1024 * 1024)?,

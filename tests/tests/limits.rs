@@ -191,3 +191,41 @@ async fn a_loud_build_keeps_its_log_cap_says_so_and_every_page_stays_small() {
     );
     assert!(text.len() <= 3_000_000 + 200, "{} bytes kept", text.len());
 }
+
+#[tokio::test]
+async fn a_build_past_the_timeout_fails_once_stops_and_frees_its_slot() {
+    let api = Api::start().await;
+    let git = GitServer::start(None).await;
+    let stuck = format!("FROM {}\nRUN sleep 100017\n", env("SLIPWAY_BASE_IMAGE"));
+    git.commit("stuck", &[("Dockerfile", &stuck)]);
+    git.commit("next", &files(&site("next")));
+    let _runner = Runner::start(&api.res, &[("SLIPWAY_BUILD_TIMEOUT_SECONDS", "5")]);
+    let (_, dep) = api.deploy(deploy_body("stuck", &git.url("stuck"))).await;
+    let d = api.settle(&dep).await;
+    assert_eq!(d["status"], "failed", "{d}");
+    assert_eq!(d["attempt"], 1, "not retried: {d}");
+    assert!(
+        d["error"].as_str().unwrap().contains("timed out after 5 s"),
+        "{d}"
+    );
+    assert!(api.logs(&dep).await.contains("timed out after 5 s"));
+
+    // The build's step is stopped, and the only slot builds the next app.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let running = || {
+        sh(
+            std::path::Path::new("/"),
+            "docker",
+            &["ps", "--no-trunc", "--format", "{{.Command}}"],
+        )
+    };
+    while running().contains("sleep 100017") && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(
+        !running().contains("sleep 100017"),
+        "the build step was stopped"
+    );
+    let (_, next) = api.deploy(deploy_body("next", &git.url("next"))).await;
+    assert_eq!(api.settle(&next).await["status"], "running");
+}

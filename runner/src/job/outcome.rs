@@ -135,6 +135,17 @@ pub(super) fn settlement(result: Result<(), Failure>, redactor: &Redactor) -> Se
                 Then::Release(Outcome::HandBack),
             ),
             Stop::LostClaim | Stop::LostMessage => settle(None, true, Then::Leave),
+            Stop::TimedOut(limit) => {
+                let reason = format!(
+                    "the build timed out after {} s; make it faster (cache its slow steps) or ask the operator for a longer limit",
+                    limit.as_secs()
+                );
+                Settlement {
+                    say: Some(format!("Deployment failed: {reason}")),
+                    remove_container: true,
+                    then: Then::End(DeploymentStatus::Failed, reason),
+                }
+            }
         },
     }
 }
@@ -227,6 +238,13 @@ mod tests {
             (Stop::Shutdown, Then::Release(Outcome::HandBack)),
             (Stop::LostClaim, Then::Leave),
             (Stop::LostMessage, Then::Leave),
+            (
+                Stop::TimedOut(std::time::Duration::from_secs(20)),
+                Then::End(
+                    DeploymentStatus::Failed,
+                    "the build timed out after 20 s; make it faster (cache its slow steps) or ask the operator for a longer limit".into(),
+                ),
+            ),
         ];
         for (stop, then) in cases {
             let s = settlement(Err(Failure::Stopped(stop)));

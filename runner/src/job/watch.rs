@@ -1,5 +1,6 @@
-//! While a job runs: keep its message invisible (heartbeat) and watch the
-//! deployment for a cancel request, a newer deployment or a lost claim.
+//! While a job runs: keep its message invisible (heartbeat), watch the
+//! deployment for a cancel request, a newer deployment or a lost claim, and
+//! end it when it runs past the stack's build timeout.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -25,6 +26,8 @@ pub enum Stop {
     LostMessage,
     /// This runner is shutting down and its drain deadline passed.
     Shutdown,
+    /// The job ran longer than the build timeout (given).
+    TimedOut(Duration),
 }
 
 /// The lease a claim or heartbeat gives: shorter than the message's
@@ -103,9 +106,15 @@ async fn watch(
     let heartbeat_every = (rt.config.visibility / 3).max(Duration::from_secs(1));
     let mut heartbeat = tokio::time::interval(heartbeat_every);
     let mut poll = tokio::time::interval(rt.config.cancel_poll);
+    let too_long = tokio::time::sleep(rt.config.build_timeout);
+    tokio::pin!(too_long);
     loop {
         tokio::select! {
             _ = token.cancelled() => return,
+            _ = &mut too_long => {
+                stop(Stop::TimedOut(rt.config.build_timeout));
+                return;
+            }
             _ = shutdown.cancelled() => {
                 stop(Stop::Shutdown);
                 return;
