@@ -42,6 +42,14 @@ pub struct Config {
     pub build_log_max_bytes: usize,
     pub edge: EdgeConfig,
     pub app_limits: AppLimits,
+    pub build_limits: BuildLimits,
+}
+
+/// What every build's steps may use, the same for every tenant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildLimits {
+    pub memory_mb: u32,
+    pub millicpu: u32,
 }
 
 /// What every app container may use beyond its own cpu and memory settings.
@@ -172,6 +180,11 @@ impl Config {
             max_source_bytes: parsed("SLIPWAY_MAX_SOURCE_BYTES", 2 * 1024 * 1024 * 1024)?,
             build_log_max_bytes: parsed("SLIPWAY_BUILD_LOG_MAX_BYTES", 10 * 1024 * 1024)?,
             edge: EdgeConfig::from_env()?,
+            build_limits: BuildLimits {
+                // The engine API's build memory is an i32 of bytes.
+                memory_mb: parsed::<u32>("SLIPWAY_BUILD_MEMORY_MB", 2047)?.min(2047),
+                millicpu: (parsed::<f64>("SLIPWAY_BUILD_CPUS", 1.0)? * 1000.0).round() as u32,
+            },
             app_limits: AppLimits {
                 pids: parsed("SLIPWAY_APP_PIDS_LIMIT", 512)?,
                 log_file_bytes: parsed("SLIPWAY_APP_LOG_FILE_BYTES", 10 * 1024 * 1024)?,

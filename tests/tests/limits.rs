@@ -229,3 +229,34 @@ async fn a_build_past_the_timeout_fails_once_stops_and_frees_its_slot() {
     let (_, next) = api.deploy(deploy_body("next", &git.url("next"))).await;
     assert_eq!(api.settle(&next).await["status"], "running");
 }
+
+#[tokio::test]
+async fn a_builds_steps_run_within_the_stacks_build_limits() {
+    let api = Api::start().await;
+    let git = GitServer::start(None).await;
+    // What the kernel says the step may use (cgroup v1 or v2 paths).
+    let dockerfile = format!(
+        "FROM {}\nRUN cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/memory.max 2>/dev/null; \
+         cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/cpu.max 2>/dev/null; true\n\
+         RUN mkdir -p /www && echo ok > /www/index.html\nCMD [\"httpd\", \"-f\", \"-p\", \"8080\", \"-h\", \"/www\"]\n",
+        env("SLIPWAY_BASE_IMAGE")
+    );
+    git.commit("measured", &[("Dockerfile", &dockerfile)]);
+    let _runner = Runner::start(
+        &api.res,
+        &[
+            ("SLIPWAY_BUILD_MEMORY_MB", "300"),
+            ("SLIPWAY_BUILD_CPUS", "0.5"),
+        ],
+    );
+    let (_, dep) = api
+        .deploy(deploy_body("measured", &git.url("measured")))
+        .await;
+    assert_eq!(api.settle(&dep).await["status"], "running");
+    let log = api.logs(&dep).await;
+    assert!(log.contains(&(300 * 1024 * 1024).to_string()), "{log}");
+    assert!(
+        log.contains("50000"),
+        "half a cpu: 50000 of every 100000 us: {log}"
+    );
+}

@@ -9,6 +9,7 @@ use bollard::query_parameters::{
 use bollard::Docker;
 use futures_util::StreamExt;
 
+use crate::config::BuildLimits;
 use crate::logs::BuildLog;
 
 #[derive(Debug, thiserror::Error)]
@@ -96,15 +97,21 @@ async fn build_once(
     dockerfile: &str,
     tag: &str,
     cache_from: Option<&str>,
+    limits: &BuildLimits,
     log: &BuildLog,
 ) -> Result<bool, (BuildError, bool)> {
+    let memory = i32::try_from(u64::from(limits.memory_mb) * 1024 * 1024).unwrap_or(i32::MAX);
     let mut options = BuildImageOptionsBuilder::default()
         .dockerfile(dockerfile)
         .t(tag)
         .pull("false")
         .rm(true)
         .forcerm(true)
-        .nocache(cache_from.is_none());
+        .nocache(cache_from.is_none())
+        .memory(memory)
+        .memswap(memory)
+        .cpuperiod(100_000)
+        .cpuquota(i32::try_from(limits.millicpu * 100).unwrap_or(i32::MAX));
     if let Some(cache) = cache_from {
         options = options.cachefrom(&vec![cache.to_owned()]);
     }
@@ -147,25 +154,25 @@ async fn build_once(
     Ok(cache_hit)
 }
 
-/// Builds `repo:<sha>`; a build that fails while using cached layers is
-/// tried once more without any cache.
+/// Builds `image` within `limits`; a build that fails while using cached
+/// layers is tried once more without any cache.
 pub async fn build(
     docker: &Docker,
     tar: &std::path::Path,
     dockerfile: &str,
-    repo: &str,
-    sha: &str,
+    image: &str,
     cache_from: Option<&str>,
+    limits: &BuildLimits,
     log: &BuildLog,
 ) -> Result<Built, BuildError> {
-    let image = format!("{repo}:{sha}");
-    match build_once(docker, tar, dockerfile, &image, cache_from, log).await {
+    let image = image.to_owned();
+    match build_once(docker, tar, dockerfile, &image, cache_from, limits, log).await {
         Ok(cache_hit) => Ok(Built { image, cache_hit }),
         Err((BuildError::Failed(reason), true)) => {
             log.line(format!(
                 "The build failed while using cached layers ({reason}); retrying once without the cache."
             ));
-            build_once(docker, tar, dockerfile, &image, None, log)
+            build_once(docker, tar, dockerfile, &image, None, limits, log)
                 .await
                 .map(|_| Built {
                     image,

@@ -72,9 +72,9 @@ impl Job<'_> {
             &self.rt.docker,
             &packed.tar,
             &packed.dockerfile,
-            &repository,
-            tag,
+            &format!("{repository}:{tag}"),
             cache,
+            &self.rt.config.build_limits,
             &self.log,
         )
         .await
