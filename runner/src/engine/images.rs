@@ -141,17 +141,35 @@ async fn build_once(
                 log.line(format!("ERROR: {error}"));
                 return Err((BuildError::Failed(error), cache_hit));
             }
-            Err(bollard::errors::Error::DockerResponseServerError {
-                status_code,
-                message,
-            }) if (400..500).contains(&status_code) => {
-                log.line(format!("ERROR: {message}"));
-                return Err((BuildError::Failed(message), cache_hit));
+            Err(e) => {
+                return Err(match refused(&e) {
+                    Some(message) => {
+                        log.line(format!("ERROR: {message}"));
+                        (BuildError::Failed(message), cache_hit)
+                    }
+                    None => (BuildError::Engine(e.to_string()), cache_hit),
+                })
             }
-            Err(e) => return Err((BuildError::Engine(e.to_string()), cache_hit)),
         }
     }
     Ok(cache_hit)
+}
+
+/// Why the engine refused a build it was asked for, when the request's
+/// content is at fault: any 4xx, and the Dockerfile it could not find in
+/// the context (which the engine answers with a 500).
+fn refused(e: &bollard::errors::Error) -> Option<String> {
+    match e {
+        bollard::errors::Error::DockerResponseServerError {
+            status_code,
+            message,
+        } if (400..500).contains(status_code)
+            || message.starts_with("Cannot locate specified Dockerfile") =>
+        {
+            Some(message.clone())
+        }
+        _ => None,
+    }
 }
 
 /// Builds `image` within `limits`; a build that fails while using cached
@@ -222,4 +240,34 @@ pub async fn publish(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server_error(status_code: u16, message: &str) -> bollard::errors::Error {
+        bollard::errors::Error::DockerResponseServerError {
+            status_code,
+            message: message.into(),
+        }
+    }
+
+    #[test]
+    fn what_the_engine_refuses_for_the_requests_content_is_the_authors() {
+        assert_eq!(
+            refused(&server_error(
+                500,
+                "Cannot locate specified Dockerfile: sub/Dockerfile"
+            ))
+            .as_deref(),
+            Some("Cannot locate specified Dockerfile: sub/Dockerfile")
+        );
+        assert_eq!(
+            refused(&server_error(400, "dockerfile parse error line 1")).as_deref(),
+            Some("dockerfile parse error line 1")
+        );
+        assert_eq!(refused(&server_error(500, "no space left on device")), None);
+        assert_eq!(refused(&bollard::errors::Error::RequestTimeoutError), None);
+    }
 }
