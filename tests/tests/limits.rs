@@ -260,3 +260,58 @@ async fn a_builds_steps_run_within_the_stacks_build_limits() {
         "half a cpu: 50000 of every 100000 us: {log}"
     );
 }
+
+#[tokio::test]
+async fn an_app_builds_from_its_own_image_never_from_another_apps() {
+    let api = Api::start().await;
+    let git = GitServer::start(None).await;
+    git.commit("first", &files(&site("first")));
+    let _runner = Runner::start(&api.res, &[]);
+    let (first, dep) = api.deploy(deploy_body("first", &git.url("first"))).await;
+    assert_eq!(api.settle(&dep).await["status"], "running");
+    let registry = env("SLIPWAY_REGISTRY");
+
+    // Another app (another owner's) names the first one's image.
+    let theirs = format!(
+        "ARG FROM_APP={registry}/slipway/{first}:latest\nFROM $FROM_APP\nRUN cat /www/index.html\n"
+    );
+    git.commit("thief", &[("Dockerfile", &theirs)]);
+    let bob = api.mint_token("bob").await;
+    let (status, answer) = api
+        .call_as(
+            &bob,
+            "POST",
+            "/deploy",
+            Some(deploy_body("thief", &git.url("thief"))),
+        )
+        .await;
+    assert_eq!(status, 202, "{answer}");
+    let dep = answer["deploymentId"].as_str().unwrap();
+    let (status, d) = api
+        .call_as(&bob, "GET", &format!("/deployments/{dep}"), None)
+        .await;
+    assert_eq!(status, 200);
+    let mut d = d;
+    for _ in 0..240 {
+        if matches!(d["status"].as_str(), Some("failed" | "running")) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        d = api
+            .call_as(&bob, "GET", &format!("/deployments/{dep}"), None)
+            .await
+            .1;
+    }
+    assert_eq!(d["status"], "failed", "{d}");
+    assert_eq!(d["attempt"], 1, "{d}");
+    let error = d["error"].as_str().unwrap();
+    assert!(error.contains(&first), "names the image: {error}");
+    assert!(error.contains("another Slipway app's image"), "{error}");
+
+    // The first app may build from its own image.
+    let own = format!("FROM {registry}/slipway/{first}:latest\nRUN echo again > /www/index.html\n");
+    git.commit("first", &[("Dockerfile", &own)]);
+    let d = api.settle(&api.deploy_app(&first).await).await;
+    assert_eq!(d["status"], "running", "{d}");
+    assert_eq!(fetch_upstream(&d).await.as_deref(), Some("again\n"));
+}

@@ -27,15 +27,22 @@ pub enum ContextError {
     BadIgnore(#[from] slipway_core::dockerignore::BadPattern),
     #[error("the build context is larger than {max} bytes; add a .dockerignore")]
     TooLarge { max: u64 },
+    #[error("the Dockerfile is larger than {MAX_DOCKERFILE_BYTES} bytes")]
+    DockerfileTooLarge,
     #[error("reading the checkout: {0}")]
     Io(#[from] std::io::Error),
 }
 
-/// A packed context (a tar file on disk) and the Dockerfile path inside it.
+/// The biggest Dockerfile read (the engine's own limit is far below).
+const MAX_DOCKERFILE_BYTES: u64 = 1024 * 1024;
+
+/// A packed context (a tar file on disk), the Dockerfile path inside it and
+/// the Dockerfile's text.
 pub struct Context {
     pub tar: PathBuf,
     pub bytes: u64,
     pub dockerfile: String,
+    pub dockerfile_text: String,
 }
 
 /// Resolves `rel` inside `root`, refusing anything that ends up outside it.
@@ -87,6 +94,10 @@ pub fn pack(
             expected: "file",
         });
     }
+    if dockerfile_path.metadata()?.len() > MAX_DOCKERFILE_BYTES {
+        return Err(ContextError::DockerfileTooLarge);
+    }
+    let dockerfile_text = String::from_utf8_lossy(&std::fs::read(&dockerfile_path)?).into_owned();
     let ignore_text = match resolve(&context_dir, ".dockerignore", "context") {
         Ok(p) if p.is_file() => std::fs::read_to_string(p)?,
         _ => String::new(),
@@ -153,6 +164,7 @@ pub fn pack(
         bytes: std::fs::metadata(out)?.len(),
         tar: out.to_owned(),
         dockerfile,
+        dockerfile_text,
     })
 }
 

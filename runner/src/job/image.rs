@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use slipway_core::base_images;
 use slipway_core::fields::RelativePath;
 
 use super::outcome::Failure;
@@ -64,6 +65,8 @@ impl Job<'_> {
             .map_err(Failure::infra("packing the context"))?
             .map_err(|e| Failure::User(e.to_string()))?
         };
+        base_images::check(&packed.dockerfile_text, &self.app.id)
+            .map_err(|e| Failure::User(e.to_string()))?;
         self.log.line(format!(
             "Building {repository}:{tag} ({} bytes of context)",
             packed.bytes
