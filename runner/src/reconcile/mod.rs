@@ -47,21 +47,15 @@ pub async fn containers(rt: &Runtime) -> anyhow::Result<()> {
             .as_ref()
             .filter(|a| a.deleted_at.is_none())
             .and_then(|a| a.live_deployment_id.clone());
+        // Moments after a switch, the containers the app moved off still
+        // answer edges that have not moved on.
         let switching = app.as_ref().is_some_and(|a| changed_lately(rt, a));
         for c in list {
             if rt.holds(&c.deployment_id).await {
                 continue;
             }
             if Some(&c.deployment_id) != live.as_ref() {
-                // A deployment still in progress owns its container, whichever
-                // runner (on this engine) works on it; one its app moved off
-                // moments ago still answers edges that have not moved on.
-                let in_progress = rt
-                    .store
-                    .get_deployment(&c.deployment_id)
-                    .await?
-                    .is_some_and(|d| d.status.is_in_progress());
-                if in_progress || switching {
+                if switching || still_wanted(rt, &app_id, &c.deployment_id).await? {
                     continue;
                 }
                 tracing::info!(%app_id,
@@ -93,6 +87,31 @@ pub async fn containers(rt: &Runtime) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Whether the container of `deployment_id`, not its app's live one when
+/// the app was read, is wanted after all: a deployment still in progress
+/// owns its container, whichever runner (on this engine) works on it; and
+/// one found `running` may have gone live since the app was read, so the
+/// app is read again (its go-live writes both at once).
+async fn still_wanted(
+    rt: &Runtime,
+    app_id: &AppId,
+    deployment_id: &DeploymentId,
+) -> anyhow::Result<bool> {
+    let Some(d) = rt.store.get_deployment(deployment_id).await? else {
+        return Ok(false);
+    };
+    if d.status.is_in_progress() {
+        return Ok(true);
+    }
+    if d.status != DeploymentStatus::Running {
+        return Ok(false);
+    }
+    Ok(rt.store.get_app(app_id).await?.is_some_and(|a| {
+        a.deleted_at.is_none()
+            && (a.live_deployment_id.as_ref() == Some(deployment_id) || changed_lately(rt, &a))
+    }))
 }
 
 /// Whether the app changed (a new live container, say) less than the
