@@ -119,27 +119,39 @@ fn arg(rest: &str) -> (String, String) {
 }
 
 /// The images the Dockerfile `text` names, with the instruction naming each.
+/// A `FROM` sees only the `ARG`s declared before the first `FROM`; inside a
+/// stage, `ARG NAME` brings such a global in and `ARG NAME=value` sets one.
+/// A `--from` is checked under both, so no spelling slips past.
 pub fn images(text: &str) -> Vec<(&'static str, String)> {
-    let mut args = BTreeMap::new();
+    let mut global = BTreeMap::new();
+    let mut stage: Option<BTreeMap<String, String>> = None;
     let mut stages = BTreeSet::new();
     let mut found = Vec::new();
-    let mut in_stage = false;
     for (keyword, rest) in instructions(text) {
         match keyword.as_str() {
             "ARG" => {
                 let (name, value) = arg(&rest);
-                if !in_stage || !args.contains_key(&name) || !value.is_empty() {
-                    args.insert(name, value);
+                match &mut stage {
+                    None => {
+                        global.insert(name, value);
+                    }
+                    Some(stage) => {
+                        let value = match (value.is_empty(), global.get(&name)) {
+                            (true, Some(from_global)) => from_global.clone(),
+                            _ => value,
+                        };
+                        stage.insert(name, value);
+                    }
                 }
             }
             "FROM" => {
-                in_stage = true;
+                stage = Some(BTreeMap::new());
                 let words: Vec<&str> = rest
                     .split_whitespace()
                     .filter(|w| !w.starts_with("--"))
                     .collect();
                 let Some(image) = words.first() else { continue };
-                let image = expand(image, &args);
+                let image = expand(image, &global);
                 if let [_, alias, name] = words.as_slice() {
                     if alias.eq_ignore_ascii_case("as") {
                         stages.insert(name.to_ascii_lowercase());
@@ -154,19 +166,20 @@ pub fn images(text: &str) -> Vec<(&'static str, String)> {
                     .split_whitespace()
                     .take_while(|w| w.starts_with("--"))
                     .find_map(|w| w.strip_prefix("--from="));
-                if let Some(from) = from {
-                    let from = expand(from, &args);
+                let Some(from) = from else { continue };
+                let instruction = if keyword == "COPY" {
+                    "COPY --from"
+                } else {
+                    "ADD --from"
+                };
+                let scoped = stage.as_ref().unwrap_or(&global);
+                let mut spellings = vec![expand(from, scoped), expand(from, &global)];
+                spellings.dedup();
+                for from in spellings {
                     let is_stage = stages.contains(&from.to_ascii_lowercase())
                         || from.bytes().all(|b| b.is_ascii_digit());
                     if !is_stage {
-                        found.push((
-                            if keyword == "COPY" {
-                                "COPY --from"
-                            } else {
-                                "ADD --from"
-                            },
-                            from,
-                        ));
+                        found.push((instruction, from));
                     }
                 }
             }
@@ -188,10 +201,9 @@ fn repository_path(image: &str) -> String {
         }
     }
     let path = parts.join("/");
-    match path.rsplit_once(':') {
-        Some((repo, tag)) if !tag.contains('/') => repo.to_ascii_lowercase(),
-        _ => path.to_ascii_lowercase(),
-    }
+    path.rsplit_once(':')
+        .map_or(path.as_str(), |(repo, _tag)| repo)
+        .to_ascii_lowercase()
 }
 
 /// Refuses a Dockerfile that builds from another app's image (on any
@@ -270,7 +282,44 @@ mod tests {
     }
 
     #[test]
+    fn a_from_sees_the_global_args_and_a_stages_args_stay_in_it() {
+        // The global value is what the engine builds from, whatever the stage says.
+        let sneaky =
+            format!("ARG B=127.0.0.1:5000/slipway/{THEIRS}\nFROM debian\nARG B=debian\nFROM $B\n");
+        assert!(refused(&sneaky).unwrap().contains(THEIRS));
+        // A stage's own ARG does not reach the next FROM.
+        let scoped = format!("FROM debian\nARG B=127.0.0.1:5000/slipway/{THEIRS}\nFROM alpine$B\n");
+        assert_eq!(
+            images(&scoped),
+            vec![("FROM", "debian".to_owned()), ("FROM", "alpine".to_owned())]
+        );
+        // Inside a stage, `ARG NAME` brings the global in; a --from is
+        // checked with the stage's value and the global one.
+        let imported = format!(
+            "ARG X=127.0.0.1:5000/slipway/{THEIRS}\nFROM debian\nARG X\nCOPY --from=$X /a /a\n"
+        );
+        assert!(refused(&imported).unwrap().contains("COPY --from"));
+        let shadowed = format!(
+            "ARG X=127.0.0.1:5000/slipway/{THEIRS}\nFROM debian\nARG X=debian\nADD --from=$X /a /a\n"
+        );
+        let why = refused(&shadowed).unwrap();
+        assert!(why.starts_with("ADD --from"), "{why}");
+    }
+
+    #[test]
+    fn repository_paths_drop_the_host_tag_and_digest() {
+        assert_eq!(repository_path("localhost"), "localhost");
+        assert_eq!(repository_path("localhost/slipway/x"), "slipway/x");
+        assert_eq!(repository_path("myhost:5000"), "myhost");
+        assert_eq!(repository_path("a.b/Slipway/X:1@sha256:0"), "slipway/x");
+        assert_eq!(repository_path("slipway/busybox"), "slipway/busybox");
+    }
+
+    #[test]
     fn an_image_id_is_refused() {
+        assert_eq!(refused("FROM cafe\n"), None, "a short hex name is a name");
+        let long_name = format!("FROM {}z\n", "a".repeat(63));
+        assert_eq!(refused(&long_name), None);
         let id = "c".repeat(64);
         assert!(refused(&format!("FROM sha256:{id}\n"))
             .unwrap()
