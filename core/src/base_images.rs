@@ -119,9 +119,9 @@ fn arg(rest: &str) -> (String, String) {
 }
 
 /// The images the Dockerfile `text` names, with the instruction naming each.
-/// A `FROM` sees only the `ARG`s declared before the first `FROM`; inside a
-/// stage, `ARG NAME` brings such a global in and `ARG NAME=value` sets one.
-/// A `--from` is checked under both, so no spelling slips past.
+/// A `FROM` sees only the `ARG`s declared before the first `FROM`; a
+/// `--from` is expanded both with its stage's own `ARG`s and with those
+/// (where `ARG NAME` brings a global in), so no spelling slips past.
 pub fn images(text: &str) -> Vec<(&'static str, String)> {
     let mut global = BTreeMap::new();
     let mut stage: Option<BTreeMap<String, String>> = None;
@@ -136,10 +136,6 @@ pub fn images(text: &str) -> Vec<(&'static str, String)> {
                         global.insert(name, value);
                     }
                     Some(stage) => {
-                        let value = match (value.is_empty(), global.get(&name)) {
-                            (true, Some(from_global)) => from_global.clone(),
-                            _ => value,
-                        };
                         stage.insert(name, value);
                     }
                 }
