@@ -40,18 +40,14 @@ async fn main() -> anyhow::Result<()> {
     tracing::info!(runner_id = %rt.config.runner_id, slots = rt.config.slots, "runner started");
 
     let shutdown = CancellationToken::new();
-    let ask = edge::ask::serve(
-        rt.store.clone(),
-        rt.config.edge.ask_listen,
-        shutdown.clone(),
-    )
-    .await
-    .with_context(|| {
-        format!(
-            "listening for the edge's asks on {}",
-            rt.config.edge.ask_listen
-        )
-    })?;
+    let ask = edge::ask::serve(rt.edge.clone(), rt.config.edge.ask_listen, shutdown.clone())
+        .await
+        .with_context(|| {
+            format!(
+                "listening for the edge's asks on {}",
+                rt.config.edge.ask_listen
+            )
+        })?;
     let edge = tokio::spawn({
         let (rt, shutdown) = (rt.clone(), shutdown.clone());
         async move { rt.edge.run(shutdown).await }

@@ -131,6 +131,10 @@ async fn an_app_whose_process_cannot_start_fails_at_once_naming_it() {
     assert_eq!(d["attempt"], 1, "the author's mistake is not retried: {d}");
     let error = d["error"].as_str().unwrap();
     assert!(error.contains("could not start"), "{error}");
+    assert!(
+        !error.contains("previous version"),
+        "a first deploy has no previous version: {error}"
+    );
     assert!(error.contains("/no-such-binary"), "{error}");
     assert!(api.logs(&dep).await.contains("/no-such-binary"));
 }

@@ -7,6 +7,8 @@
 pub mod ask;
 mod caddy;
 
+use std::collections::HashSet;
+use std::sync::RwLock;
 use std::time::Instant;
 
 use slipway_core::error_chain::Chain;
@@ -35,6 +37,8 @@ pub struct Edge {
     config: EdgeConfig,
     http: reqwest::Client,
     loaded: Mutex<Option<Loaded>>,
+    /// Every hostname the loaded routes hold, for the TLS `ask`.
+    hosts: RwLock<HashSet<String>>,
 }
 
 impl Edge {
@@ -44,7 +48,13 @@ impl Edge {
             config,
             http: reqwest::Client::new(),
             loaded: Mutex::new(None),
+            hosts: RwLock::new(HashSet::new()),
         }
+    }
+
+    /// Whether the routes last loaded hold `host`.
+    pub fn routes(&self, host: &str) -> bool {
+        self.hosts.read().expect("not poisoned").contains(host)
     }
 
     /// Reads every route and loads them into the edge. One at a time, so a
@@ -60,6 +70,10 @@ impl Edge {
             &caddy::config(&self.config, &routes),
         )
         .await?;
+        *self.hosts.write().expect("not poisoned") = routes
+            .iter()
+            .flat_map(|r| r.hosts.iter().cloned())
+            .collect();
         *loaded = Some(Loaded {
             version,
             at: Instant::now(),

@@ -1,6 +1,7 @@
 //! The engine's containers: start one on a free host port with the app's
-//! limits (cpu, memory, pids, log size, capabilities) and labels, wait until it accepts connections, read its last
-//! output, stop and remove it, list the stack's containers by label.
+//! limits (cpu, memory, pids, log size, capabilities) and labels, wait
+//! until it accepts connections, read its last output, stop and remove it,
+//! list the stack's containers by label.
 
 use std::collections::HashMap;
 use std::net::IpAddr;

@@ -96,7 +96,11 @@ impl Job<'_> {
         .await
         .map_err(|e| match e {
             LaunchError::App(reason) => {
-                Failure::User(format!("{reason}; the previous version keeps serving"))
+                let serving = match self.app.live_deployment_id {
+                    Some(_) => "; the previous version keeps serving",
+                    None => "",
+                };
+                Failure::User(format!("{reason}{serving}"))
             }
             LaunchError::Engine(e) => Failure::Infra(e.into()),
         })?;
