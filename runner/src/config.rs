@@ -1,6 +1,6 @@
 //! The runner's configuration, read from the environment here only.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::ops::RangeInclusive;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -43,6 +43,18 @@ pub struct Config {
     pub edge: EdgeConfig,
     pub app_limits: AppLimits,
     pub build_limits: BuildLimits,
+    pub firewall: Firewall,
+}
+
+/// Whether the runner keeps tenants' traffic in with its own iptables rules
+/// (`SLIPWAY_FIREWALL=off` only where something else on the host does it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Firewall {
+    /// The host's DNS resolvers, which containers may still ask.
+    On {
+        resolvers: Vec<Ipv4Addr>,
+    },
+    Off,
 }
 
 /// What every build's steps may use, the same for every tenant.
@@ -190,8 +202,39 @@ impl Config {
                 log_file_bytes: parsed("SLIPWAY_APP_LOG_FILE_BYTES", 10 * 1024 * 1024)?,
                 log_files: parsed("SLIPWAY_APP_LOG_FILES", 3)?,
             },
+            firewall: match var("SLIPWAY_FIREWALL").as_deref().unwrap_or("on") {
+                "on" => Firewall::On {
+                    resolvers: resolvers(),
+                },
+                "off" => Firewall::Off,
+                other => {
+                    return Err(ConfigError::Invalid(
+                        "SLIPWAY_FIREWALL",
+                        format!("{other:?} is neither on nor off"),
+                    ))
+                }
+            },
         })
     }
+}
+
+/// The IPv4 resolvers Docker hands containers: the host's own, or behind a
+/// local stub (systemd-resolved's 127.0.0.53) the ones it forwards to.
+fn resolvers() -> Vec<Ipv4Addr> {
+    let mut found: Vec<Ipv4Addr> = ["/etc/resolv.conf", "/run/systemd/resolve/resolv.conf"]
+        .iter()
+        .filter_map(|path| std::fs::read_to_string(path).ok())
+        .flat_map(|text| {
+            text.lines()
+                .filter_map(|l| l.trim().strip_prefix("nameserver"))
+                .filter_map(|ip| ip.trim().parse::<Ipv4Addr>().ok())
+                .filter(|ip| !ip.is_loopback())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    found.sort();
+    found.dedup();
+    found
 }
 
 impl EdgeConfig {

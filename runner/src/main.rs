@@ -5,6 +5,7 @@
 mod config;
 mod edge;
 mod engine;
+mod firewall;
 mod job;
 mod launch;
 mod logs;
@@ -37,6 +38,14 @@ async fn main() -> anyhow::Result<()> {
     let rt = runtime::Runtime::connect(config)
         .await
         .context("connecting to the Docker engine")?;
+    engine::network::ensure(&rt.docker)
+        .await
+        .context("preparing the apps' network")?;
+    if let config::Firewall::On { resolvers } = &rt.config.firewall {
+        firewall::install(engine::network::BRIDGE, resolvers)
+            .await
+            .context("installing the tenants' firewall rules (SLIPWAY_FIREWALL=off turns them off where the host isolates containers otherwise)")?;
+    }
     tracing::info!(runner_id = %rt.config.runner_id, slots = rt.config.slots, "runner started");
 
     let shutdown = CancellationToken::new();

@@ -312,11 +312,22 @@ impl Api {
         secs: u64,
         done: impl Fn(&Value) -> bool,
     ) -> (Vec<String>, Value) {
+        self.wait_for_as(&self.token, deployment, secs, done).await
+    }
+
+    /// [`Api::wait_for`], as `token`'s owner.
+    pub async fn wait_for_as(
+        &self,
+        token: &str,
+        deployment: &str,
+        secs: u64,
+        done: impl Fn(&Value) -> bool,
+    ) -> (Vec<String>, Value) {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
         let mut seen: Vec<String> = Vec::new();
         loop {
             let (_, d) = self
-                .call("GET", &format!("/deployments/{deployment}"), None)
+                .call_as(token, "GET", &format!("/deployments/{deployment}"), None)
                 .await;
             let status = d["status"].as_str().unwrap_or("?").to_owned();
             if seen.last() != Some(&status) {
@@ -335,7 +346,12 @@ impl Api {
 
     /// Waits until the deployment ends (running, failed, cancelled, superseded).
     pub async fn settle(&self, deployment: &str) -> Value {
-        self.wait_for(deployment, 120, |d| {
+        self.settle_as(&self.token, deployment).await
+    }
+
+    /// [`Api::settle`], as `token`'s owner.
+    pub async fn settle_as(&self, token: &str, deployment: &str) -> Value {
+        self.wait_for_as(token, deployment, 120, |d| {
             matches!(
                 d["status"].as_str(),
                 Some("running" | "failed" | "cancelled" | "superseded")
@@ -347,6 +363,11 @@ impl Api {
 
     /// The whole build log of a deployment.
     pub async fn logs(&self, deployment: &str) -> String {
+        self.logs_as(&self.token, deployment).await
+    }
+
+    /// A deployment's whole log, read page by page as `token`'s owner.
+    pub async fn logs_as(&self, token: &str, deployment: &str) -> String {
         let mut text = String::new();
         let mut after: Option<u64> = None;
         loop {
@@ -354,7 +375,7 @@ impl Api {
                 Some(n) => format!("/deployments/{deployment}/logs?after={n}"),
                 None => format!("/deployments/{deployment}/logs"),
             };
-            let (status, page) = self.call("GET", &path, None).await;
+            let (status, page) = self.call_as(token, "GET", &path, None).await;
             assert_eq!(status, 200, "{page}");
             let chunks = page["chunks"].as_array().unwrap();
             if chunks.is_empty() {

@@ -115,6 +115,7 @@ pub async fn start(docker: &Docker, spec: &Spec<'_>) -> Result<u16, RunError> {
                 cap_drop: Some(vec!["ALL".into()]),
                 cap_add: Some(APP_CAPABILITIES.iter().map(|c| c.to_string()).collect()),
                 security_opt: Some(vec!["no-new-privileges".into()]),
+                network_mode: Some(super::network::NETWORK.into()),
                 port_bindings: Some(HashMap::from([(
                     container_port,
                     Some(vec![PortBinding {

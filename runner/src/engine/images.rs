@@ -108,6 +108,7 @@ async fn build_once(
         .rm(true)
         .forcerm(true)
         .nocache(cache_from.is_none())
+        .networkmode(super::network::NETWORK)
         .memory(memory)
         .memswap(memory)
         .cpuperiod(100_000)

@@ -15,6 +15,7 @@ use slipway_core::status::DeploymentStatus;
 use tokio_util::sync::CancellationToken;
 
 use crate::engine::containers::{containers_of, remove as remove_container, Managed};
+use crate::engine::network::BRIDGE;
 use crate::runtime::Runtime;
 
 pub async fn run(rt: Runtime, shutdown: CancellationToken) {
@@ -23,6 +24,9 @@ pub async fn run(rt: Runtime, shutdown: CancellationToken) {
         tokio::select! {
             _ = every.tick() => {}
             _ = shutdown.cancelled() => return,
+        }
+        if let Err(e) = firewall(&rt).await {
+            tracing::error!(error = %Chain(&e), "the tenants' firewall rules could not be put back");
         }
         if let Err(e) = containers(&rt).await {
             tracing::warn!(error = %Chain(e.as_ref()), "reconcile failed");
@@ -34,6 +38,19 @@ pub async fn run(rt: Runtime, shutdown: CancellationToken) {
             tracing::warn!(error = %Chain(e.as_ref()), "reading the dead-letter queue failed");
         }
     }
+}
+
+/// Puts the firewall's rules back if something removed them (a restarted
+/// engine, the host's firewall service).
+async fn firewall(rt: &Runtime) -> Result<(), crate::firewall::FirewallError> {
+    let crate::config::Firewall::On { resolvers } = &rt.config.firewall else {
+        return Ok(());
+    };
+    if crate::firewall::in_place(BRIDGE).await? {
+        return Ok(());
+    }
+    tracing::warn!("the tenants' firewall rules were gone; installing them again");
+    crate::firewall::install(BRIDGE, resolvers).await
 }
 
 pub async fn containers(rt: &Runtime) -> anyhow::Result<()> {
