@@ -62,6 +62,8 @@ pub enum Firewall {
 pub struct BuildLimits {
     pub memory_mb: u32,
     pub millicpu: u32,
+    /// Processes and threads a build's steps hold at once.
+    pub pids: i64,
 }
 
 /// What every app container may use beyond its own cpu and memory settings.
@@ -196,6 +198,7 @@ impl Config {
                 // The engine API's build memory is an i32 of bytes.
                 memory_mb: parsed::<u32>("SLIPWAY_BUILD_MEMORY_MB", 2047)?.min(2047),
                 millicpu: (parsed::<f64>("SLIPWAY_BUILD_CPUS", 1.0)? * 1000.0).round() as u32,
+                pids: parsed("SLIPWAY_BUILD_PIDS_LIMIT", 2048)?,
             },
             app_limits: AppLimits {
                 pids: parsed("SLIPWAY_APP_PIDS_LIMIT", 512)?,

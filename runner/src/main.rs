@@ -46,6 +46,9 @@ async fn main() -> anyhow::Result<()> {
             .await
             .context("installing the tenants' firewall rules (SLIPWAY_FIREWALL=off turns them off where the host isolates containers otherwise)")?;
     }
+    if let engine::build_cgroup::Hierarchy::Unsupported { why } = &rt.build_cgroups {
+        tracing::warn!(%why, "builds run without a pids limit");
+    }
     tracing::info!(runner_id = %rt.config.runner_id, slots = rt.config.slots, "runner started");
 
     let shutdown = CancellationToken::new();

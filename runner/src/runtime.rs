@@ -14,6 +14,7 @@ use tokio::sync::Mutex;
 
 use crate::config::Config;
 use crate::edge::Edge;
+use crate::engine::build_cgroup::Hierarchy;
 use crate::logs::LogWriter;
 
 /// Why an app's credentials did not open. No variant shows a value.
@@ -42,6 +43,8 @@ pub struct Runtime {
     /// move on: reconcile leaves them alone too.
     pub retiring: Arc<Mutex<HashSet<DeploymentId>>>,
     pub edge: Arc<Edge>,
+    /// Where each build's cgroup (its pids limit) is made.
+    pub build_cgroups: Hierarchy,
 }
 
 impl Runtime {
@@ -55,6 +58,12 @@ impl Runtime {
         };
         // The engine may be older than bollard's client API: speak its version.
         let docker = docker.negotiate_version().await?;
+        let info = docker.info().await?;
+        let build_cgroups = Hierarchy::of_engine(
+            info.cgroup_driver.map(|d| d.to_string()).as_deref(),
+            info.cgroup_version.map(|v| v.to_string()).as_deref(),
+            std::path::Path::new("/sys/fs/cgroup"),
+        );
         let store = Store::connect(&aws, config.table.clone());
         Ok(Self {
             edge: Arc::new(Edge::new(store.clone(), config.edge.clone())),
@@ -65,6 +74,7 @@ impl Runtime {
             docker,
             in_flight: Arc::default(),
             retiring: Arc::default(),
+            build_cgroups,
             config: Arc::new(config),
         })
     }

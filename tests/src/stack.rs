@@ -184,6 +184,20 @@ impl Edge {
         }
     }
 
+    /// The body of `GET path` for `host` once it is `want`, or after 10 s
+    /// the last 200's body: an edge takes up a change moments after the
+    /// table holds it.
+    pub async fn serves(&self, host: &str, path: &str, want: &str) -> Option<String> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let got = self.text(host, path).await;
+            if got.as_deref() == Some(want) || std::time::Instant::now() >= deadline {
+                return got;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+
     /// Waits (up to `seconds`) until `host` answers `want` at `/`; returns
     /// the last answer.
     pub async fn wait_for(&self, host: &str, want: &str, seconds: u64) -> Option<(u16, String)> {

@@ -55,11 +55,19 @@ async fn slipway_up_ships_a_directory_and_each_new_upload_replaces_the_last() {
         said(&out)
     );
     assert_eq!(
-        runner.edge.text(&host, "/").await.as_deref(),
+        runner
+            .edge
+            .serves(&host, "/", "first upload")
+            .await
+            .as_deref(),
         Some("first upload")
     );
     assert_ne!(
-        runner.edge.text(&host, "/secret.txt").await.as_deref(),
+        runner
+            .edge
+            .serves(&host, "/secret.txt", "left out")
+            .await
+            .as_deref(),
         Some("left out"),
         ".dockerignore is honoured"
     );
@@ -72,7 +80,11 @@ async fn slipway_up_ships_a_directory_and_each_new_upload_replaces_the_last() {
     let shown = api.app(&id).await;
     assert_eq!(shown["url"], url.as_str(), "the URL stays");
     assert_eq!(
-        runner.edge.text(&host, "/").await.as_deref(),
+        runner
+            .edge
+            .serves(&host, "/", "second upload")
+            .await
+            .as_deref(),
         Some("second upload")
     );
     let now = api.source_keys(&id).await;

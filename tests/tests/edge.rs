@@ -54,14 +54,20 @@ async fn an_apps_url_is_its_hostname_and_survives_commits_redeploys_and_runner_r
         url.as_str(),
         "the deploy answer gives it at once"
     );
-    assert_eq!(runner.edge.text(&host, "/").await.as_deref(), Some("v1"));
+    assert_eq!(
+        runner.edge.serves(&host, "/", "v1").await.as_deref(),
+        Some("v1")
+    );
 
     // A new commit goes live at the same URL.
     git.commit("stable", &files(&site("v2")));
     let d = api.settle(&api.deploy_app(&app).await).await;
     assert_eq!(d["status"], "running", "{d}");
     assert_eq!(api.app(&app).await["url"], url.as_str());
-    assert_eq!(runner.edge.text(&host, "/").await.as_deref(), Some("v2"));
+    assert_eq!(
+        runner.edge.serves(&host, "/", "v2").await.as_deref(),
+        Some("v2")
+    );
 
     // So does a redeploy.
     let (status, again) = api
@@ -71,7 +77,10 @@ async fn an_apps_url_is_its_hostname_and_survives_commits_redeploys_and_runner_r
     assert_eq!(again["url"], url.as_str());
     let d = api.settle(again["deploymentId"].as_str().unwrap()).await;
     assert_eq!(d["status"], "running", "{d}");
-    assert_eq!(runner.edge.text(&host, "/").await.as_deref(), Some("v2"));
+    assert_eq!(
+        runner.edge.serves(&host, "/", "v2").await.as_deref(),
+        Some("v2")
+    );
 
     // The runner dies and comes back on a fresh edge with nothing loaded:
     // it rebuilds the edge's routes from the table.
@@ -141,7 +150,7 @@ async fn a_new_version_goes_live_with_no_failed_request_and_the_old_one_never_an
             let one = match answer {
                 Ok(r) if r.status() == 200 => Seen::Body(r.text().await.unwrap_or_default()),
                 Ok(r) => Seen::Failed(format!("status {}", r.status())),
-                Err(e) => Seen::Failed(e.to_string()),
+                Err(e) => Seen::Failed(format!("{}", slipway_core::error_chain::Chain(&e))),
             };
             if one == Seen::Body("new".into()) {
                 new_answers += 1;
@@ -257,7 +266,11 @@ async fn a_custom_domain_routes_for_one_app_only_and_is_freed_with_it() {
     assert_eq!(shown["domainUrl"], "http://shop.example.test:8088");
     let host = shown["hostname"].as_str().unwrap().to_owned();
     assert_eq!(
-        runner.edge.text("shop.example.test", "/").await.as_deref(),
+        runner
+            .edge
+            .serves("shop.example.test", "/", "alice's shop")
+            .await
+            .as_deref(),
         Some("alice's shop")
     );
     assert_eq!(ask(&runner.edge, "shop.example.test").await, 200);
@@ -320,7 +333,11 @@ async fn changing_the_domain_moves_the_route() {
     let (app, dep) = api.deploy(body.clone()).await;
     assert_eq!(api.settle(&dep).await["status"], "running");
     assert_eq!(
-        runner.edge.text("old.example.test", "/").await.as_deref(),
+        runner
+            .edge
+            .serves("old.example.test", "/", "moving")
+            .await
+            .as_deref(),
         Some("moving")
     );
 
@@ -328,7 +345,11 @@ async fn changing_the_domain_moves_the_route() {
     let (_, dep) = api.deploy(body).await;
     assert_eq!(api.settle(&dep).await["status"], "running");
     assert_eq!(
-        runner.edge.text("new.example.test", "/").await.as_deref(),
+        runner
+            .edge
+            .serves("new.example.test", "/", "moving")
+            .await
+            .as_deref(),
         Some("moving")
     );
     assert_eq!(

@@ -313,7 +313,11 @@ async fn a_tenants_build_and_app_reach_no_neighbour_host_service_private_network
     }
     // A's app still answers its customers, and B's its own.
     assert_eq!(
-        runner.edge.text(&a_host, "/").await.as_deref(),
+        runner
+            .edge
+            .serves(&a_host, "/", "secret-neighbour\n")
+            .await
+            .as_deref(),
         Some("secret-neighbour\n")
     );
 

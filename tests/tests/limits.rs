@@ -235,13 +235,15 @@ async fn a_build_past_the_timeout_fails_once_stops_and_frees_its_slot() {
 }
 
 #[tokio::test]
-async fn a_builds_steps_run_within_the_stacks_build_limits() {
+async fn a_builds_steps_run_within_the_stacks_build_memory_cpu_and_pids_limits() {
     let api = Api::start().await;
     let git = GitServer::start(None).await;
     // What the kernel says the step may use (cgroup v1 or v2 paths).
     let dockerfile = format!(
         "FROM {}\nRUN cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/memory.max 2>/dev/null; \
          cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/cpu.max 2>/dev/null; true\n\
+         RUN (i=0; while [ $i -lt 1500 ]; do sleep 4 & i=$((i+1)); echo $i > /tmp/forked; done) 2>/dev/null; \
+         sleep 5; echo \"forked $(cat /tmp/forked) of 1500\"\n\
          RUN mkdir -p /www && echo ok > /www/index.html\nCMD [\"httpd\", \"-f\", \"-p\", \"8080\", \"-h\", \"/www\"]\n",
         env("SLIPWAY_BASE_IMAGE")
     );
@@ -251,6 +253,7 @@ async fn a_builds_steps_run_within_the_stacks_build_limits() {
         &[
             ("SLIPWAY_BUILD_MEMORY_MB", "300"),
             ("SLIPWAY_BUILD_CPUS", "0.5"),
+            ("SLIPWAY_BUILD_PIDS_LIMIT", "100"),
         ],
     );
     let (_, dep) = api
@@ -262,6 +265,17 @@ async fn a_builds_steps_run_within_the_stacks_build_limits() {
     assert!(
         log.contains("50000"),
         "half a cpu: 50000 of every 100000 us: {log}"
+    );
+    // 1,500 processes asked for, the shells among a limit of 100.
+    let forked: u32 = log
+        .rsplit("forked ")
+        .next()
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("the step said how far it forked: {log}"));
+    assert!(
+        (80..100).contains(&forked),
+        "1,500 forks in a build stopped at the pids limit of 100: {forked}"
     );
 }
 

@@ -56,7 +56,11 @@ async fn a_public_repo_goes_live_and_serves_its_content() {
     let host = shown["hostname"].as_str().unwrap();
     assert_eq!(shown["url"], format!("http://{host}:8088"));
     assert_eq!(
-        runner.edge.text(host, "/").await.as_deref(),
+        runner
+            .edge
+            .serves(host, "/", "hello from a public repo")
+            .await
+            .as_deref(),
         Some("hello from a public repo"),
         "its hostname is routed at once on the runner's own edge"
     );
@@ -737,7 +741,10 @@ async fn an_older_commit_never_goes_live_after_a_newer_one() {
     assert_eq!(shown["liveDeploymentId"], newer.as_str());
     let host = shown["hostname"].as_str().unwrap();
     for edge in [&a.edge, &b.edge] {
-        assert_eq!(edge.text(host, "/").await.as_deref(), Some("newer"));
+        assert_eq!(
+            edge.serves(host, "/", "newer").await.as_deref(),
+            Some("newer")
+        );
     }
     assert_eq!(containers_of(&app).len(), 1);
 }
@@ -862,7 +869,11 @@ async fn redeploy_starts_the_built_image_with_the_new_env() {
     assert_eq!(d["status"], "running", "{d}");
     let host = api.app(&app).await["hostname"].as_str().unwrap().to_owned();
     assert_eq!(
-        runner.edge.text(&host, "/greeting.txt").await.as_deref(),
+        runner
+            .edge
+            .serves(&host, "/greeting.txt", "hello\n")
+            .await
+            .as_deref(),
         Some("hello\n")
     );
 
@@ -887,7 +898,11 @@ async fn redeploy_starts_the_built_image_with_the_new_env() {
         Some("superseded" | "cancelled")
     ));
     assert_eq!(
-        runner.edge.text(&host, "/greeting.txt").await.as_deref(),
+        runner
+            .edge
+            .serves(&host, "/greeting.txt", "bonjour\n")
+            .await
+            .as_deref(),
         Some("bonjour\n"),
         "the redeploy is served at the same hostname"
     );

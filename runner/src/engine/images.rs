@@ -89,6 +89,23 @@ pub async fn ensure_image(
     Ok(())
 }
 
+/// A client whose build requests name the cgroup parent of the build's
+/// steps: the engine reads `cgroupparent` from the build's query (every
+/// version since 1.x), but bollard's build options have no field for it.
+fn with_cgroup_parent(docker: &Docker, parent: &str) -> Docker {
+    let query = format!("cgroupparent={parent}");
+    docker.clone().with_request_modifier(move |mut request| {
+        if request.uri().path().ends_with("/build") {
+            let uri = request.uri().to_string();
+            let joint = if uri.contains('?') { '&' } else { '?' };
+            if let Ok(with_parent) = format!("{uri}{joint}{query}").parse() {
+                *request.uri_mut() = with_parent;
+            }
+        }
+        request
+    })
+}
+
 /// One `docker build`. Returns whether any step came from the cache, and on
 /// failure the engine's reason plus whether the cache was in use.
 async fn build_once(
@@ -97,9 +114,13 @@ async fn build_once(
     dockerfile: &str,
     tag: &str,
     cache_from: Option<&str>,
-    limits: &BuildLimits,
+    limits: &Limits<'_>,
     log: &BuildLog,
 ) -> Result<bool, (BuildError, bool)> {
+    let Limits {
+        stack: limits,
+        cgroup_parent,
+    } = limits;
     let memory = i32::try_from(u64::from(limits.memory_mb) * 1024 * 1024).unwrap_or(i32::MAX);
     let mut options = BuildImageOptionsBuilder::default()
         .dockerfile(dockerfile)
@@ -116,6 +137,10 @@ async fn build_once(
     if let Some(cache) = cache_from {
         options = options.cachefrom(&vec![cache.to_owned()]);
     }
+    let docker = match cgroup_parent {
+        Some(parent) => &with_cgroup_parent(docker, parent),
+        None => docker,
+    };
     let file = tokio::fs::File::open(tar).await.map_err(|e| {
         (
             BuildError::Engine(format!("reading the context: {e}")),
@@ -173,6 +198,13 @@ fn refused(e: &bollard::errors::Error) -> Option<String> {
     }
 }
 
+/// What one build's steps may use: the stack's limits, and the cgroup
+/// holding the build's pids limit where the engine can take one.
+pub struct Limits<'a> {
+    pub stack: &'a BuildLimits,
+    pub cgroup_parent: Option<&'a str>,
+}
+
 /// Builds `image` within `limits`; a build that fails while using cached
 /// layers is tried once more without any cache.
 pub async fn build(
@@ -181,7 +213,7 @@ pub async fn build(
     dockerfile: &str,
     image: &str,
     cache_from: Option<&str>,
-    limits: &BuildLimits,
+    limits: &Limits<'_>,
     log: &BuildLog,
 ) -> Result<Built, BuildError> {
     let image = image.to_owned();

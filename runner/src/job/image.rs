@@ -71,13 +71,26 @@ impl Job<'_> {
             "Building {repository}:{tag} ({} bytes of context)",
             packed.bytes
         ));
+        let limits = &self.rt.config.build_limits;
+        let cgroup = self
+            .rt
+            .build_cgroups
+            .make(
+                &format!("{}-{}", self.d.id, slipway_core::ids::random_hex(4)),
+                limits.pids,
+            )
+            .map_err(Failure::infra("making the build's cgroup"))?;
+        let parent = cgroup.as_ref().map(|c| c.parent());
         let built = images::build(
             &self.rt.docker,
             &packed.tar,
             &packed.dockerfile,
             &format!("{repository}:{tag}"),
             cache,
-            &self.rt.config.build_limits,
+            &images::Limits {
+                stack: limits,
+                cgroup_parent: parent.as_deref(),
+            },
             &self.log,
         )
         .await
