@@ -5,6 +5,7 @@ pub mod api_token;
 pub mod archive;
 pub mod aws_clients;
 pub mod base_images;
+pub mod build_share;
 pub mod deploy_request;
 pub mod dockerignore;
 pub mod envelope;

@@ -44,6 +44,10 @@ pub struct Config {
     pub app_limits: AppLimits,
     pub build_limits: BuildLimits,
     pub firewall: Firewall,
+    /// How many builds one owner may run at once across the fleet, and how
+    /// long a job of an owner at that cap waits before it asks again.
+    pub owner_builds: usize,
+    pub owner_wait: Duration,
 }
 
 /// Whether the runner keeps tenants' traffic in with its own iptables rules
@@ -155,7 +159,8 @@ impl Config {
             .ok_or_else(|| {
                 ConfigError::Invalid("SLIPWAY_PORT_RANGE", format!("{range:?} is not LOW-HIGH"))
             })?;
-        let slots: usize = parsed("SLIPWAY_SLOTS", 1)?;
+        let build_memory_mb = parsed::<u32>("SLIPWAY_BUILD_MEMORY_MB", 2047)?.min(2047);
+        let slots: usize = parsed("SLIPWAY_SLOTS", host_slots(build_memory_mb))?;
         if slots == 0 {
             return Err(ConfigError::Invalid(
                 "SLIPWAY_SLOTS",
@@ -196,7 +201,7 @@ impl Config {
             edge: EdgeConfig::from_env()?,
             build_limits: BuildLimits {
                 // The engine API's build memory is an i32 of bytes.
-                memory_mb: parsed::<u32>("SLIPWAY_BUILD_MEMORY_MB", 2047)?.min(2047),
+                memory_mb: build_memory_mb,
                 millicpu: (parsed::<f64>("SLIPWAY_BUILD_CPUS", 1.0)? * 1000.0).round() as u32,
                 pids: parsed("SLIPWAY_BUILD_PIDS_LIMIT", 2048)?,
             },
@@ -205,6 +210,8 @@ impl Config {
                 log_file_bytes: parsed("SLIPWAY_APP_LOG_FILE_BYTES", 10 * 1024 * 1024)?,
                 log_files: parsed("SLIPWAY_APP_LOG_FILES", 3)?,
             },
+            owner_builds: parsed("SLIPWAY_OWNER_BUILDS", 2)?,
+            owner_wait: owner_wait()?,
             firewall: match var("SLIPWAY_FIREWALL").as_deref().unwrap_or("on") {
                 "on" => Firewall::On {
                     resolvers: resolvers(),
@@ -219,6 +226,38 @@ impl Config {
             },
         })
     }
+}
+
+/// As many builds as the host has cores, and memory for at their limit
+/// beside a gigabyte kept for the apps and the runner; at least one.
+fn host_slots(build_memory_mb: u32) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let memory_mb = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))
+                .and_then(|kb| kb.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb / 1024);
+    slots_for(cores, memory_mb, build_memory_mb)
+}
+
+fn slots_for(cores: usize, memory_mb: u64, build_memory_mb: u32) -> usize {
+    let by_memory = memory_mb.saturating_sub(1024) / u64::from(build_memory_mb.max(1));
+    cores.min(by_memory as usize).max(1)
+}
+
+/// SQS delays a message 15 minutes at most.
+fn owner_wait() -> Result<Duration, ConfigError> {
+    let wait = seconds("SLIPWAY_OWNER_WAIT_SECONDS", 10.0)?;
+    if wait > Duration::from_secs(900) {
+        return Err(ConfigError::Invalid(
+            "SLIPWAY_OWNER_WAIT_SECONDS",
+            "must be at most 900".into(),
+        ));
+    }
+    Ok(wait)
 }
 
 /// The IPv4 resolvers Docker hands containers: the host's own, or behind a
@@ -274,5 +313,19 @@ impl EdgeConfig {
             drain,
             stop_grace: seconds("SLIPWAY_STOP_GRACE_SECONDS", 10.0)?,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::slots_for;
+
+    #[test]
+    fn slots_follow_the_scarcer_of_cores_and_memory_and_never_reach_zero() {
+        assert_eq!(slots_for(2, 24 * 1024, 2047), 2);
+        assert_eq!(slots_for(16, 8 * 1024, 2047), 3);
+        assert_eq!(slots_for(4, 1024 + 2047 * 4, 2047), 4);
+        assert_eq!(slots_for(4, 1024 + 2047 * 4 - 1, 2047), 3);
+        assert_eq!(slots_for(8, 512, 2047), 1);
     }
 }

@@ -94,11 +94,33 @@ async fn handle(rt: &Runtime, m: aws_sdk_sqs::types::Message, hand_back: Cancell
             .map_err(Into::into),
         Outcome::Retry(_) => visibility(rt, &receipt, rt.config.retry_after).await,
         Outcome::HandBack => visibility(rt, &receipt, Duration::ZERO).await,
+        Outcome::Requeue(after) => requeue(rt, body, &receipt, after).await,
         Outcome::LostClaim => Ok(()),
     };
     if let Err(e) = result {
         tracing::warn!(error = %Chain(&*e), "could not settle the message");
     }
+}
+
+/// The same job as a new message, seen again `after` from now, and the
+/// received one deleted (a copy left by a crash in between is a duplicate
+/// delivery, which the claim makes harmless).
+async fn requeue(rt: &Runtime, body: &str, receipt: &str, after: Duration) -> Result<(), BoxError> {
+    let queue = &rt.config.queue_url;
+    rt.sqs
+        .send_message()
+        .queue_url(queue)
+        .message_body(body)
+        .delay_seconds(after.as_secs() as i32)
+        .send()
+        .await?;
+    rt.sqs
+        .delete_message()
+        .queue_url(queue)
+        .receipt_handle(receipt)
+        .send()
+        .await?;
+    Ok(())
 }
 
 async fn visibility(rt: &Runtime, receipt: &str, after: Duration) -> Result<(), BoxError> {

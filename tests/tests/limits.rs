@@ -203,7 +203,13 @@ async fn a_build_past_the_timeout_fails_once_stops_and_frees_its_slot() {
     let stuck = format!("FROM {}\nRUN sleep 100017\n", env("SLIPWAY_BASE_IMAGE"));
     git.commit("stuck", &[("Dockerfile", &stuck)]);
     git.commit("next", &files(&site("next")));
-    let _runner = Runner::start(&api.res, &[("SLIPWAY_BUILD_TIMEOUT_SECONDS", "5")]);
+    let _runner = Runner::start(
+        &api.res,
+        &[
+            ("SLIPWAY_BUILD_TIMEOUT_SECONDS", "5"),
+            ("SLIPWAY_SLOTS", "1"),
+        ],
+    );
     let (_, dep) = api.deploy(deploy_body("stuck", &git.url("stuck"))).await;
     let d = api.settle(&dep).await;
     assert_eq!(d["status"], "failed", "{d}");
@@ -332,4 +338,85 @@ async fn an_app_builds_from_its_own_image_never_from_another_apps() {
     let d = api.settle(&api.deploy_app(&first).await).await;
     assert_eq!(d["status"], "running", "{d}");
     assert_eq!(fetch_upstream(&d).await.as_deref(), Some("again\n"));
+}
+
+/// The number a build printed as `name=<number>` on a line of its own.
+fn printed(log: &str, name: &str) -> u64 {
+    log.lines()
+        .find_map(|l| l.trim().strip_prefix(&format!("{name}="))?.parse().ok())
+        .unwrap_or_else(|| panic!("the build printed {name}: {log}"))
+}
+
+#[tokio::test]
+async fn an_owner_at_its_build_cap_waits_while_another_owners_build_goes_ahead() {
+    let api = Api::start().await;
+    let git = GitServer::start(None).await;
+    let slow = format!(
+        "FROM {}\nRUN echo started=$(date +%s) && sleep 8 && echo ended=$(date +%s)\n\
+         RUN mkdir -p /www && echo ok > /www/index.html\nCMD [\"httpd\", \"-f\", \"-p\", \"8080\", \"-h\", \"/www\"]\n",
+        env("SLIPWAY_BASE_IMAGE")
+    );
+    for name in ["a-one", "a-two", "b-one"] {
+        git.commit(name, &[("Dockerfile", &slow)]);
+    }
+    // Slots for all three, but one build at a time per owner; a waiting job
+    // asks again every second, far more often than the queue's five tries.
+    let _runner = Runner::start(
+        &api.res,
+        &[
+            ("SLIPWAY_SLOTS", "3"),
+            ("SLIPWAY_OWNER_BUILDS", "1"),
+            ("SLIPWAY_OWNER_WAIT_SECONDS", "1"),
+        ],
+    );
+    let owner_b = api.mint_token("owner-b").await;
+    let (_, a_one) = api.deploy(deploy_body("a-one", &git.url("a-one"))).await;
+    let (_, a_two) = api.deploy(deploy_body("a-two", &git.url("a-two"))).await;
+    let (status, resp) = api
+        .call_as(
+            &owner_b,
+            "POST",
+            "/deploy",
+            Some(deploy_body("b-one", &git.url("b-one"))),
+        )
+        .await;
+    assert_eq!(status, 202, "{resp}");
+    let b_one = resp["deploymentId"].as_str().unwrap().to_owned();
+
+    let mut spans = Vec::new();
+    for (token, dep) in [
+        (None, &a_one),
+        (None, &a_two),
+        (Some(owner_b.as_str()), &b_one),
+    ] {
+        let token = token.unwrap_or(api.token.as_str());
+        let d = api.settle_as(token, dep).await;
+        assert_eq!(d["status"], "running", "{d}");
+        let log = api.logs_as(token, dep).await;
+        spans.push((printed(&log, "started"), printed(&log, "ended")));
+    }
+    let (a1, a2, b) = (spans[0], spans[1], spans[2]);
+    assert!(
+        a2.0 >= a1.1 || a1.0 >= a2.1,
+        "owner A's two builds never ran at once: {a1:?} {a2:?}"
+    );
+    let first_a = if a1.0 <= a2.0 { a1 } else { a2 };
+    assert!(
+        b.0 < first_a.1 && first_a.0 < b.1,
+        "owner B's build ran beside A's first, not behind A's queue: A {first_a:?}, B {b:?}"
+    );
+    // Every build gave its place back as it ended.
+    let shares: Vec<_> = api
+        .items()
+        .await
+        .into_iter()
+        .filter(|item| item["PK"].as_s().is_ok_and(|pk| pk.starts_with("BUILDS#")))
+        .collect();
+    assert_eq!(shares.len(), 2, "one share per owner: {shares:?}");
+    for share in shares {
+        assert!(
+            share["holders"].as_m().unwrap().is_empty(),
+            "no place is held: {share:?}"
+        );
+    }
 }

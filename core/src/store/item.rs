@@ -114,6 +114,10 @@ impl Key {
     pub fn route(app_id: &str) -> Self {
         Self::new(ROUTES.to_owned(), format!("APP#{app_id}"))
     }
+    /// An owner's places in the fleet's builds.
+    pub fn builds(owner: &Owner) -> Self {
+        Self::new(format!("BUILDS#{owner}"), "BUILDS")
+    }
     pub fn routes_version() -> Self {
         Self::new(ROUTES.to_owned(), "VERSION")
     }

@@ -4,6 +4,7 @@
 //! [`routes`]. Every state change is a conditional write.
 
 mod apps;
+mod build_holds;
 mod claims;
 mod deployments;
 mod error;
@@ -15,6 +16,7 @@ mod table;
 mod tokens;
 mod update;
 
+pub use build_holds::BuildPlace;
 pub use claims::Claim;
 pub use deployments::CancelOutcome;
 pub use error::StoreError;

@@ -39,7 +39,7 @@ use slipway_core::job::JobMessage;
 use slipway_core::model::{App, Credentials, Deployment, Phase, Source, Trigger};
 use slipway_core::redact::Redactor;
 use slipway_core::status::{DeploymentStatus, APP_DELETED};
-use slipway_core::store::{Claim, StoreError};
+use slipway_core::store::{BuildPlace, Claim, StoreError};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -57,13 +57,24 @@ pub async fn run(
     let span = tracing::info_span!("job", app_id = %msg.app_id, deployment_id = %msg.deployment_id);
     async {
         let outcome = match admit(rt, &msg).await {
-            Ok(Some((app, d))) => {
+            Ok(Admitted::Work(app, d)) => {
                 rt.in_flight.lock().await.insert(d.id.clone());
-                let outcome = work(rt, app, d, receipt, shutdown).await;
+                let owner = app.owner.clone();
+                let outcome = work(rt, *app, *d, receipt, shutdown).await;
                 rt.in_flight.lock().await.remove(&msg.deployment_id);
+                // A lost claim's place is its new runner's now.
+                if outcome != Outcome::LostClaim {
+                    if let Err(e) = rt.store.release_build(&owner, &msg.deployment_id).await {
+                        tracing::warn!(error = %Chain(&e), "could not give the build's place back; its lease frees it");
+                    }
+                }
                 outcome
             }
-            Ok(None) => Outcome::Done,
+            Ok(Admitted::Nothing) => Outcome::Done,
+            Ok(Admitted::Wait { running }) => {
+                tracing::info!(running, "the owner runs as many builds as it may; waiting");
+                Outcome::Requeue(rt.config.owner_wait)
+            }
             Err(e) => Outcome::Retry(Chain(e.as_ref()).to_string()),
         };
         match &outcome {
@@ -103,10 +114,21 @@ fn admission(d: &Deployment, app: Option<App>) -> Admission {
     Admission::Claim(Box::new(app))
 }
 
-/// Decides whether the deployment is still to be done, and claims it.
-async fn admit(rt: &Runtime, msg: &JobMessage) -> anyhow::Result<Option<(App, Deployment)>> {
+/// What a received job comes to before any work.
+enum Admitted {
+    /// Claimed: build it.
+    Work(Box<App>, Box<Deployment>),
+    /// Nothing to do (any more).
+    Nothing,
+    /// Its owner already runs `running` builds, its share.
+    Wait { running: usize },
+}
+
+/// Decides whether the deployment is still to be done, takes one of its
+/// owner's places in the fleet's builds, and claims it.
+async fn admit(rt: &Runtime, msg: &JobMessage) -> anyhow::Result<Admitted> {
     let Some(d) = rt.store.get_deployment(&msg.deployment_id).await? else {
-        return Ok(None);
+        return Ok(Admitted::Nothing);
     };
     // A finished deployment's redelivered job needs no read of the app.
     let app = if d.status.is_in_progress() {
@@ -115,21 +137,38 @@ async fn admit(rt: &Runtime, msg: &JobMessage) -> anyhow::Result<Option<(App, De
         None
     };
     let app = match admission(&d, app) {
-        Admission::Skip => return Ok(None),
+        Admission::Skip => return Ok(Admitted::Nothing),
         Admission::End(to, why) => {
             return match rt.store.set_status(&d.id, to, Some(why)).await {
-                Ok(_) | Err(StoreError::Conflict) => Ok(None),
+                Ok(_) | Err(StoreError::Conflict) => Ok(Admitted::Nothing),
                 Err(e) => Err(e.into()),
             }
         }
-        Admission::Claim(app) => *app,
+        Admission::Claim(app) => app,
     };
-    match rt
+    let place = rt
+        .store
+        .hold_build(
+            &app.owner,
+            &d.id,
+            rt.config.owner_builds,
+            ids::epoch_millis(),
+            lease_until(rt),
+        )
+        .await?;
+    let fresh = match place {
+        BuildPlace::Full { running } => return Ok(Admitted::Wait { running }),
+        BuildPlace::Held { fresh } => fresh,
+    };
+    let claimed = rt
         .store
         .claim(&d, &rt.config.runner_id, lease_until(rt))
-        .await
-    {
-        Ok(claimed) => Ok(Some((app, claimed))),
+        .await;
+    if claimed.is_err() && fresh {
+        rt.store.release_build(&app.owner, &d.id).await?;
+    }
+    match claimed {
+        Ok(claimed) => Ok(Admitted::Work(app, Box::new(claimed))),
         Err(StoreError::Conflict) => match rt.store.get_deployment(&d.id).await {
             // A duplicate delivery while another runner works: its message
             // must live on, so this copy waits and comes back later.
@@ -137,7 +176,7 @@ async fn admit(rt: &Runtime, msg: &JobMessage) -> anyhow::Result<Option<(App, De
                 "runner {} holds the deployment",
                 now.runner_id.unwrap_or_default()
             )),
-            _ => Ok(None),
+            _ => Ok(Admitted::Nothing),
         },
         Err(e) => Err(e.into()),
     }
@@ -178,7 +217,7 @@ async fn work(
         ));
     }
     let claim = Claim::of(&d);
-    let watcher = watch::Watcher::start(rt, &claim, receipt, shutdown);
+    let watcher = watch::Watcher::start(rt, &claim, &app.owner, receipt, shutdown);
     let job = Job {
         rt,
         app,

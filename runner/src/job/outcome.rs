@@ -24,6 +24,9 @@ pub enum Outcome {
     HandBack,
     /// Another runner holds the deployment now: leave the message alone.
     LostClaim,
+    /// Its owner runs as many builds as it may: queue the job again, as a
+    /// new message (waiting must not count as a failed try), after this.
+    Requeue(std::time::Duration),
 }
 
 /// Why a job did not end live.

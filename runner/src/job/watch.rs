@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use slipway_core::error_chain::Chain;
+use slipway_core::ids::Owner;
 use slipway_core::model::Deployment;
 use slipway_core::status::DeploymentStatus;
 use slipway_core::store::{Claim, StoreError};
@@ -49,6 +50,7 @@ impl Watcher {
     pub fn start(
         rt: &Runtime,
         claim: &Claim,
+        owner: &Owner,
         receipt: Option<String>,
         shutdown: CancellationToken,
     ) -> Self {
@@ -66,6 +68,7 @@ impl Watcher {
         let task = tokio::spawn(watch(
             rt.clone(),
             claim.clone(),
+            owner.clone(),
             receipt,
             shutdown,
             token.clone(),
@@ -98,6 +101,7 @@ impl Watcher {
 async fn watch(
     rt: Runtime,
     claim: Claim,
+    owner: Owner,
     receipt: Option<String>,
     shutdown: CancellationToken,
     token: CancellationToken,
@@ -141,6 +145,11 @@ async fn watch(
                         return;
                     }
                     Err(e) => tracing::warn!(error = %Chain(&e), "could not renew the lease"),
+                }
+                // A place lost (its lease ran out while the table could not
+                // be reached) only lets the owner start one build more.
+                if let Err(e) = rt.store.renew_build(&owner, &claim.deployment_id, lease_until(&rt)).await {
+                    tracing::warn!(error = %Chain(&e), "could not renew the build's place");
                 }
             }
             _ = poll.tick() => {
