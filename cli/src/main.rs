@@ -276,7 +276,8 @@ async fn up(
     let work = std::env::temp_dir().join(format!("slipway-up-{}", std::process::id()));
     std::fs::create_dir_all(&work)?;
     let archive = work.join("source.tar.gz");
-    let packed = pack::pack(dir, &archive)?;
+    let dockerfile = config.dockerfile.as_deref().unwrap_or("Dockerfile");
+    let packed = pack::pack(dir, dockerfile, &archive)?;
     eprintln!(
         "==> packed {} files of {} ({} bytes)",
         packed.files,

@@ -1,12 +1,13 @@
 //! `slipway up`'s archive: the directory as a `.tar.gz`, without what its
-//! `.dockerignore` leaves out and without `.git`. Symlinks are packed as
+//! `.dockerignore` leaves out (as Docker reads it: the Dockerfile and the
+//! `.dockerignore` are always sent) and without `.git`. Symlinks are packed as
 //! links, never followed.
 
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::Path;
 
-use slipway_core::dockerignore::{BadPattern, IgnoreRules};
+use slipway_core::dockerignore::{walk, BadPattern, IgnoreRules};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PackError {
@@ -23,7 +24,9 @@ pub struct Packed {
     pub bytes: u64,
 }
 
-pub fn pack(dir: &Path, out: &Path) -> Result<Packed, PackError> {
+/// Packs `dir` as `docker build` would send it with `dockerfile` (relative
+/// to `dir`): the same rules the runner applies again to the context.
+pub fn pack(dir: &Path, dockerfile: &str, out: &Path) -> Result<Packed, PackError> {
     let io = |source| PackError::Io {
         dir: dir.display().to_string(),
         source,
@@ -33,8 +36,9 @@ pub fn pack(dir: &Path, out: &Path) -> Result<Packed, PackError> {
     }
     let rules = match std::fs::read_to_string(dir.join(".dockerignore")) {
         Ok(text) => IgnoreRules::parse(&text)?,
-        Err(_) => IgnoreRules::parse("")?,
-    };
+        Err(_) => IgnoreRules::default(),
+    }
+    .keeping(&[dockerfile, ".dockerignore"]);
     let gz = flate2::write::GzEncoder::new(
         BufWriter::new(File::create(out).map_err(io)?),
         flate2::Compression::default(),
@@ -43,34 +47,16 @@ pub fn pack(dir: &Path, out: &Path) -> Result<Packed, PackError> {
     tar.mode(tar::HeaderMode::Deterministic);
     tar.follow_symlinks(false);
     let mut files = 0;
-    let mut stack = vec![dir.to_owned()];
-    while let Some(current) = stack.pop() {
-        let mut entries: Vec<_> = std::fs::read_dir(&current)
-            .map_err(io)?
-            .collect::<Result<_, _>>()
-            .map_err(io)?;
-        entries.sort_by_key(|e| e.file_name());
-        for entry in entries {
-            let path = entry.path();
-            let rel = path
-                .strip_prefix(dir)
-                .expect("walked from the directory")
-                .to_string_lossy()
-                .replace('\\', "/");
-            let kept = rel == "Dockerfile" || rel == ".dockerignore";
-            if rel == ".git" || (rules.excludes(&rel) && !kept) {
-                continue;
-            }
-            let meta = path.symlink_metadata().map_err(io)?;
-            if meta.is_dir() {
-                tar.append_dir(&rel, &path).map_err(io)?;
-                stack.push(path);
-            } else if meta.is_file() || meta.file_type().is_symlink() {
-                tar.append_path_with_name(&path, &rel).map_err(io)?;
-                files += 1;
-            }
+    walk::<std::io::Error>(dir, &rules, |entry| {
+        if entry.meta.is_dir() {
+            tar.append_dir(entry.rel, entry.path)?;
+        } else if entry.meta.is_file() || entry.meta.file_type().is_symlink() {
+            tar.append_path_with_name(entry.path, entry.rel)?;
+            files += 1;
         }
-    }
+        Ok(())
+    })
+    .map_err(io)?;
     tar.into_inner()
         .and_then(|gz| gz.finish())
         .and_then(|w| w.into_inner().map_err(|e| e.into_error()))
@@ -102,7 +88,7 @@ mod tests {
         std::fs::write(dir.join("app/debug.log"), "log").unwrap();
         std::fs::write(dir.join("app/main.js"), "main").unwrap();
         let out = dir.join("out.tar.gz");
-        let packed = pack(&dir.join("app"), &out).unwrap();
+        let packed = pack(&dir.join("app"), "Dockerfile", &out).unwrap();
         let names: Vec<String> =
             tar::Archive::new(flate2::read::GzDecoder::new(File::open(&out).unwrap()))
                 .entries()

@@ -1,13 +1,14 @@
 //! The build context: `dockerfile` and `context` resolved inside the
-//! checkout (symlinks included), `.dockerignore` applied, `.git` left out,
-//! everything packed into the tar the engine receives.
+//! checkout (symlinks included), `.dockerignore` applied as the Docker CLI
+//! applies it, `.git` left out, everything packed into the tar the engine
+//! receives. A Dockerfile from outside the context goes in as the Docker CLI
+//! puts it (a `.dockerfile.<hex>` the context's `.dockerignore` names), so
+//! the engine reads it and then drops it: it never lands in the image.
 
 use std::path::{Path, PathBuf};
 
-use slipway_core::dockerignore::IgnoreRules;
-
-/// Where a Dockerfile from outside the context is put inside it.
-const OUTSIDE_DOCKERFILE: &str = ".slipway.Dockerfile";
+use sha2::Digest;
+use slipway_core::dockerignore::{walk, IgnoreRules};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ContextError {
@@ -97,64 +98,69 @@ pub fn pack(
     if dockerfile_path.metadata()?.len() > MAX_DOCKERFILE_BYTES {
         return Err(ContextError::DockerfileTooLarge);
     }
-    let dockerfile_text = String::from_utf8_lossy(&std::fs::read(&dockerfile_path)?).into_owned();
+    let dockerfile_bytes = std::fs::read(&dockerfile_path)?;
+    let dockerfile_text = String::from_utf8_lossy(&dockerfile_bytes).into_owned();
     let ignore_text = match resolve(&context_dir, ".dockerignore", "context") {
         Ok(p) if p.is_file() => std::fs::read_to_string(p)?,
         _ => String::new(),
     };
-    let rules = IgnoreRules::parse(&ignore_text)?;
     let inside = dockerfile_path
         .strip_prefix(&context_dir)
         .ok()
         .map(|p| p.to_string_lossy().replace('\\', "/"));
+    let rules = IgnoreRules::parse(&ignore_text)?
+        .keeping(&[inside.as_deref().unwrap_or(dockerfile), ".dockerignore"]);
+    // The Docker CLI's name for a Dockerfile from outside the context.
+    let outside = inside.is_none().then(|| {
+        let digest = hex::encode(sha2::Sha256::digest(&dockerfile_bytes));
+        format!(".dockerfile.{}", &digest[..20])
+    });
+    let ignore_naming = |name: &str, existing: Option<&str>| match existing {
+        Some(text) => format!("{text}\n{name}\n"),
+        None => format!(".dockerignore\n{name}\n"),
+    };
 
     let mut tar = tar::Builder::new(std::io::BufWriter::new(std::fs::File::create(out)?));
     tar.mode(tar::HeaderMode::Deterministic);
     tar.follow_symlinks(false);
     let mut total = 0u64;
-    let mut stack = vec![context_dir.clone()];
-    while let Some(dir) = stack.pop() {
-        let mut entries: Vec<_> = std::fs::read_dir(&dir)?.collect::<Result<_, _>>()?;
-        entries.sort_by_key(|e| e.file_name());
-        for entry in entries.into_iter().rev() {
-            let path = entry.path();
-            let rel = path
-                .strip_prefix(&context_dir)
-                .expect("walked from the context")
-                .to_string_lossy()
-                .replace('\\', "/");
-            if rel == ".git" {
-                continue;
-            }
-            let is_dockerfile = inside.as_deref() == Some(rel.as_str());
-            if rules.excludes(&rel) && !is_dockerfile && rel != ".dockerignore" {
-                continue;
-            }
-            let meta = entry.path().symlink_metadata()?;
-            if meta.is_dir() {
-                tar.append_dir(&rel, &path)?;
-                stack.push(path);
-            } else if meta.is_file() || meta.file_type().is_symlink() {
-                total += meta.len();
-                if total > max_bytes {
-                    return Err(ContextError::TooLarge { max: max_bytes });
-                }
-                tar.append_path_with_name(&path, &rel)?;
-            }
+    let mut ignore_sent = false;
+    walk(&context_dir, &rules, |entry| -> Result<(), ContextError> {
+        if entry.meta.is_dir() {
+            tar.append_dir(entry.rel, entry.path)?;
+            return Ok(());
         }
-    }
-    let dockerfile = match inside {
-        Some(rel) => rel,
-        None => {
-            let content = std::fs::read(&dockerfile_path)?;
-            let mut header = tar::Header::new_gnu();
-            header.set_size(content.len() as u64);
-            header.set_mode(0o644);
-            header.set_mtime(0);
-            header.set_cksum();
-            tar.append_data(&mut header, OUTSIDE_DOCKERFILE, content.as_slice())?;
-            OUTSIDE_DOCKERFILE.to_owned()
+        if !(entry.meta.is_file() || entry.meta.file_type().is_symlink()) {
+            return Ok(());
         }
+        total += entry.meta.len();
+        if total > max_bytes {
+            return Err(ContextError::TooLarge { max: max_bytes });
+        }
+        match &outside {
+            Some(name) if entry.rel == ".dockerignore" && entry.meta.is_file() => {
+                ignore_sent = true;
+                let text = ignore_naming(name, Some(&ignore_text));
+                append_file(&mut tar, ".dockerignore", text.as_bytes())?;
+            }
+            _ => tar.append_path_with_name(entry.path, entry.rel)?,
+        }
+        Ok(())
+    })?;
+    let dockerfile = match (inside, outside) {
+        (Some(rel), _) => rel,
+        (None, Some(name)) => {
+            if !ignore_sent {
+                append_file(
+                    &mut tar,
+                    ".dockerignore",
+                    ignore_naming(&name, None).as_bytes(),
+                )?;
+            }
+            append_file(&mut tar, &name, &dockerfile_bytes)?;
+            name
+        }
+        (None, None) => unreachable!("a name is made for every outside Dockerfile"),
     };
     tar.into_inner()?
         .into_inner()
@@ -166,6 +172,20 @@ pub fn pack(
         dockerfile,
         dockerfile_text,
     })
+}
+
+/// A file made here, with fixed metadata.
+fn append_file(
+    tar: &mut tar::Builder<impl std::io::Write>,
+    name: &str,
+    content: &[u8],
+) -> std::io::Result<()> {
+    let mut header = tar::Header::new_gnu();
+    header.set_size(content.len() as u64);
+    header.set_mode(0o644);
+    header.set_mtime(0);
+    header.set_cksum();
+    tar.append_data(&mut header, name, content)
 }
 
 #[cfg(test)]

@@ -62,6 +62,16 @@ impl Job<'_> {
         }
         self.rt.store.record_commit(&self.claim, &sha).await?;
         clock.done().await?;
+        if let Ok(text) = tokio::fs::read_to_string(checkout.join(".gitmodules")).await {
+            let paths = source::submodules(&text);
+            if !paths.is_empty() {
+                return Err(Failure::User(format!(
+                    "the repository uses Git submodules ({}), which Slipway does not fetch; \
+                     commit their files into the repository instead",
+                    paths.join(", ")
+                )));
+            }
+        }
 
         self.build_image(
             Tree {

@@ -106,8 +106,29 @@ fn explain(reason: &str, had_token: bool) -> String {
     }
 }
 
+/// The submodule paths a checkout's `.gitmodules` names. Slipway does not
+/// fetch submodules, so a build from such a repository fails saying so
+/// rather than silently missing their files.
+pub fn submodules(gitmodules: &str) -> Vec<String> {
+    gitmodules
+        .lines()
+        .filter_map(|l| {
+            let (key, value) = l.split_once('=')?;
+            (key.trim() == "path").then(|| value.trim().to_owned())
+        })
+        .filter(|p| !p.is_empty())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn submodule_paths_come_from_gitmodules() {
+        let text = "[submodule \"lib\"]\n\tpath = vendor/lib\n\turl = ../lib.git\n[submodule \"b\"]\n  path=b\n";
+        assert_eq!(submodules(text), ["vendor/lib", "b"]);
+        assert!(submodules("[core]\n\tbare = false\n").is_empty());
+    }
     use super::*;
 
     #[test]
