@@ -43,6 +43,7 @@ const FIELDS: &[&str] = &[
     "cpu",
     "memory",
     "domain",
+    "readOnly",
     "env",
     "secrets",
     "watchPaths",
@@ -67,6 +68,8 @@ pub struct RunConfig {
     pub millicpu: u32,
     pub memory_mb: u32,
     pub domain: Option<Domain>,
+    /// The container's root filesystem is read-only (`/tmp` stays writable).
+    pub read_only: bool,
     pub env: BTreeMap<String, String>,
 }
 
@@ -108,6 +111,7 @@ const UPLOAD_FIELDS: &[&str] = &[
     "cpu",
     "memory",
     "domain",
+    "readOnly",
     "env",
     "secrets",
 ];
@@ -214,6 +218,11 @@ impl Common {
         let domain = optional_str(obj, "domain")?
             .map(|d| Domain::parse("domain", d, &rules.apps))
             .transpose()?;
+        let read_only = match obj.get("readOnly") {
+            None | Some(serde_json::Value::Null) => false,
+            Some(serde_json::Value::Bool(b)) => *b,
+            Some(_) => return Err(FieldError::new("readOnly", "must be true or false")),
+        };
         let env = vars(obj, "env")?;
         let secrets = vars(obj, "secrets")?;
         if let Some(both) = env.keys().find(|k| secrets.contains_key(*k)) {
@@ -231,6 +240,7 @@ impl Common {
                 millicpu,
                 memory_mb,
                 domain,
+                read_only,
                 env,
             },
             secrets,
@@ -348,6 +358,7 @@ mod tests {
         assert_eq!(r.run.port, 80);
         assert_eq!(r.run.millicpu, 1000);
         assert_eq!(r.run.memory_mb, 512);
+        assert!(!r.run.read_only);
         assert!(r.repo_token.is_none());
     }
 
@@ -356,12 +367,13 @@ mod tests {
         let r = parse(serde_json::json!({
             "name": "api", "repo": "https://github.com/acme/monorepo",
             "dockerfile": "services/api/Dockerfile", "context": "services/api",
-            "port": 8080, "cpu": 0.5, "memory": 256, "domain": "api.acme.dev",
+            "port": 8080, "cpu": 0.5, "memory": 256, "domain": "api.acme.dev", "readOnly": true,
             "repoToken": "ghp_x", "env": {"RUST_LOG": "info"}, "secrets": {"DATABASE_URL": "postgres://x"}
         }))
         .unwrap();
         assert_eq!(r.source.context.as_str(), "services/api");
         assert_eq!(r.run.millicpu, 500);
+        assert!(r.run.read_only);
         assert_eq!(r.secrets["DATABASE_URL"], "postgres://x");
     }
 
@@ -381,6 +393,7 @@ mod tests {
         assert_eq!(field_of(base("port", 70000.into())), "port");
         assert_eq!(field_of(base("port", "80".into())), "port");
         assert_eq!(field_of(base("cpu", 9.into())), "cpu");
+        assert_eq!(field_of(base("readOnly", "yes".into())), "readOnly");
         assert_eq!(field_of(base("memory", 10.into())), "memory");
         assert_eq!(field_of(base("name", "My App".into())), "name");
         assert_eq!(field_of(base("branch", "-x".into())), "branch");

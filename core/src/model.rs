@@ -65,6 +65,9 @@ pub struct AppConfig {
     pub memory_mb: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub domain: Option<Domain>,
+    /// The container's root filesystem is read-only (`/tmp` stays writable).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub read_only: bool,
     pub env: BTreeMap<String, String>,
     pub secret_names: Vec<String>,
     pub has_repo_token: bool,
@@ -110,6 +113,7 @@ impl AppConfig {
             millicpu: run.millicpu,
             memory_mb: run.memory_mb,
             domain: run.domain.clone(),
+            read_only: run.read_only,
             env: run.env.clone(),
             secret_names: secrets.keys().cloned().collect(),
             has_repo_token: false,

@@ -111,6 +111,7 @@ pub fn app(
         "hostname": app.hostname,
         "domain": c.domain,
         "domainUrl": app.domain_url(),
+        "readOnly": c.read_only,
         "env": c.env,
         "secretNames": c.secret_names,
         "status": app_status(app, latest),

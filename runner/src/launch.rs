@@ -44,6 +44,7 @@ pub async fn launch(
         env,
         memory_mb: c.memory_mb,
         millicpu: c.millicpu,
+        read_only: c.read_only,
         publish_host: rt.config.publish_host,
         port_range: &rt.config.port_range,
         limits: &rt.config.app_limits,

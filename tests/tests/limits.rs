@@ -420,3 +420,32 @@ async fn an_owner_at_its_build_cap_waits_while_another_owners_build_goes_ahead()
         );
     }
 }
+
+#[tokio::test]
+async fn a_read_only_app_keeps_its_root_filesystem_unwritten_and_its_tmp_writable() {
+    let api = Api::start().await;
+    let git = GitServer::start(None).await;
+    let _runner = Runner::start(&api.res, &[]);
+    let probe = format!(
+        "FROM {}\nCMD [\"sh\", \"-c\", \"(touch /probe && echo root-writable || echo root-read-only) > /tmp/fs.txt 2>/dev/null; exec httpd -f -p 8080 -h /tmp\"]\n",
+        env("SLIPWAY_BASE_IMAGE")
+    );
+    git.commit("probe", &[("Dockerfile", &probe)]);
+    for (name, read_only, want) in [
+        ("sealed", true, "root-read-only\n"),
+        ("open", false, "root-writable\n"),
+    ] {
+        let mut body = deploy_body(name, &git.url("probe"));
+        body["readOnly"] = json!(read_only);
+        let (app, dep) = api.deploy(body).await;
+        let d = api.settle(&dep).await;
+        assert_eq!(d["status"], "running", "{d}");
+        assert_eq!(api.app(&app).await["readOnly"], read_only);
+        assert_eq!(file_of(&d, "fs.txt").await.as_deref(), Some(want), "{name}");
+    }
+    let mut bad = deploy_body("bad", &git.url("probe"));
+    bad["readOnly"] = json!("yes");
+    let (status, e) = api.call("POST", "/deploy", Some(bad)).await;
+    assert_eq!(status, 400, "{e}");
+    assert_eq!(e["error"]["field"], "readOnly");
+}

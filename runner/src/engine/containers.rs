@@ -67,6 +67,9 @@ pub struct Spec<'a> {
     pub env: Vec<String>,
     pub memory_mb: u32,
     pub millicpu: u32,
+    /// A read-only root filesystem, with a `/tmp` in memory (counted in
+    /// the container's memory).
+    pub read_only: bool,
     pub publish_host: IpAddr,
     pub port_range: &'a std::ops::RangeInclusive<u16>,
     pub limits: &'a AppLimits,
@@ -116,6 +119,10 @@ pub async fn start(docker: &Docker, spec: &Spec<'_>) -> Result<u16, RunError> {
                 cap_add: Some(APP_CAPABILITIES.iter().map(|c| c.to_string()).collect()),
                 security_opt: Some(vec!["no-new-privileges".into()]),
                 network_mode: Some(super::network::NETWORK.into()),
+                readonly_rootfs: Some(spec.read_only),
+                tmpfs: spec
+                    .read_only
+                    .then(|| HashMap::from([("/tmp".to_owned(), "rw,nosuid,size=64m".to_owned())])),
                 port_bindings: Some(HashMap::from([(
                     container_port,
                     Some(vec![PortBinding {
