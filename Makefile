@@ -1,5 +1,5 @@
 # The two commands of the README, and a few more.
-.PHONY: up down test bench lint
+.PHONY: up down test bench lint mutants
 
 up:
 	@bash infra/stack.sh up
@@ -12,6 +12,9 @@ test:
 
 bench:
 	@bash infra/stack.sh bench
+
+mutants:
+	@bash infra/stack.sh mutants
 
 lint:
 	cargo fmt --all -- --check

@@ -6,6 +6,7 @@
 #   infra/stack.sh down    stop what `up` or `test` started (by pid)
 #   infra/stack.sh test    install what is missing, start the services, run every test
 #   infra/stack.sh bench   the benchmarks
+#   infra/stack.sh mutants cargo-mutants over core's security rules, with a pass mark
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -347,6 +348,50 @@ test_all() {
   log "cargo test --workspace"
   export SLIPWAY_ROOT=$ROOT SLIPWAY_PYTHON=$PY SLIPWAY_BIN_DIR=$ROOT/target/debug
   (cd "$ROOT" && cargo test --workspace -- --test-threads 4)
+  mutants
+}
+
+# The files of core that hold a security rule; their unit tests must catch
+# at least MUTANTS_PASS percent of the mutants cargo-mutants makes of them.
+MUTANT_FILES=(
+  core/src/archive.rs core/src/fields.rs core/src/github.rs core/src/redact.rs
+  core/src/status.rs core/src/dockerignore.rs core/src/hostnames.rs
+  core/src/base_images.rs
+)
+MUTANTS_PASS=95
+MUTANTS_VERSION=27.1.0
+
+mutants() {
+  if ! cargo mutants --version 2>/dev/null | grep -q "$MUTANTS_VERSION"; then
+    log "installing cargo-mutants $MUTANTS_VERSION"
+    cargo install cargo-mutants --locked --version "$MUTANTS_VERSION" --quiet
+  fi
+  local files=() f
+  for f in "${MUTANT_FILES[@]}"; do files+=(--file "$f"); done
+  log "cargo mutants over ${#MUTANT_FILES[@]} files of core (unit tests only)"
+  # It exits non-zero when a mutant is missed; the pass mark decides here.
+  (cd "$ROOT" && cargo mutants --package slipway-core "${files[@]}" \
+    --test-tool cargo --cargo-test-arg=--lib --jobs 2 \
+    --output "$ROOT/target" --no-shuffle --colors never) || true
+  "$PY" - "$ROOT/target/mutants.out/outcomes.json" "$MUTANTS_PASS" <<'PY'
+import json, sys
+outcomes = json.load(open(sys.argv[1]))
+count = {}
+for o in outcomes["outcomes"]:
+    if o["scenario"] == "Baseline":
+        if o["summary"] != "Success":
+            sys.exit("cargo mutants: the unmutated tests fail")
+        continue
+    count[o["summary"]] = count.get(o["summary"], 0) + 1
+caught = count.get("CaughtMutant", 0) + count.get("Timeout", 0)
+missed = count.get("MissedMutant", 0)
+viable = caught + missed
+score = 100.0 * caught / viable if viable else 100.0
+print(f"==> cargo mutants: {caught} of {viable} viable mutants caught ({score:.1f} %), "
+      f"{count.get('Unviable', 0)} unviable; the missed are in target/mutants.out/missed.txt")
+if score < float(sys.argv[2]):
+    sys.exit(f"cargo mutants: {score:.1f} % caught is under the pass mark of {sys.argv[2]} %")
+PY
 }
 
 bench() {
@@ -400,6 +445,7 @@ case "${1:-}" in
   bench) bench ;;
   down) down ;;
   test) test_all ;;
+  mutants) mutants ;;
   services) services ;;
-  *) die "usage: infra/stack.sh up|down|test|bench|services" ;;
+  *) die "usage: infra/stack.sh up|down|test|bench|mutants|services" ;;
 esac

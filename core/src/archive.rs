@@ -282,7 +282,53 @@ mod tests {
     }
 
     #[test]
+    fn dot_and_empty_parts_of_a_link_target_climb_no_folder() {
+        for target in ["././../../etc", "a//../../../x", ".//..//..", "./../.."] {
+            let mut c = Checker::new(10);
+            assert!(
+                matches!(
+                    c.check("dir/link", EntryKind::Symlink { target }),
+                    Err(ArchiveError::LinkOutside { .. })
+                ),
+                "{target}"
+            );
+        }
+        for target in ["./../b", "..//b", "./.", "a//b/../..", "../dir/./x"] {
+            let mut c = Checker::new(10);
+            assert!(
+                c.check("dir/link", EntryKind::Symlink { target }).is_ok(),
+                "{target}"
+            );
+        }
+        let mut c = Checker::new(10);
+        assert!(c.check("top", EntryKind::Symlink { target: "" }).is_err());
+        assert!(c
+            .check("top", EntryKind::Symlink { target: "C:x" })
+            .is_err());
+    }
+
+    #[test]
+    fn the_number_of_entries_is_capped() {
+        let mut c = Checker::new(10);
+        for _ in 0..MAX_ENTRIES {
+            c.check("d", EntryKind::Dir).unwrap();
+        }
+        assert_eq!(
+            c.check("d", EntryKind::Dir),
+            Err(ArchiveError::TooManyEntries)
+        );
+        assert_eq!(MAX_ENTRIES, 200_000);
+    }
+
+    #[test]
     fn the_expanded_size_is_capped() {
+        let mut c = Checker::new(100);
+        c.check("a", file(60)).unwrap();
+        c.check("b", file(40)).unwrap();
+        assert!(matches!(
+            c.check("c", file(1)),
+            Err(ArchiveError::TooBig { limit: 100, .. })
+        ));
         let mut c = Checker::new(100);
         c.check("a", file(60)).unwrap();
         assert!(matches!(

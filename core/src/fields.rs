@@ -430,4 +430,91 @@ mod tests {
             .collect();
         assert!(parse_vars("env", &serde_json::Value::Object(many)).is_err());
     }
+
+    #[test]
+    fn each_internal_range_is_refused_and_its_neighbours_are_not() {
+        let refused = [
+            "0.0.0.0",
+            "255.255.255.255",
+            "10.0.0.1",
+            "10.255.255.255",
+            "172.16.0.1",
+            "172.31.255.255",
+            "192.168.0.1",
+            "169.254.169.254",
+            "100.64.0.0",
+            "100.127.255.255",
+            "[::]",
+            "[fc00::1]",
+            "[fd00:ec2::254]",
+            "[fdff:ffff::1]",
+            "[fe80::1]",
+            "[febf::1]",
+            "[::ffff:169.254.169.254]",
+        ];
+        for host in refused {
+            let e = RepoUrl::parse("repo", &format!("https://{host}/x"), RepoPolicy::default())
+                .unwrap_err();
+            assert!(e.message.contains("internal address"), "{host}: {e:?}");
+        }
+        let public = [
+            "9.255.255.255",
+            "11.0.0.0",
+            "172.15.255.255",
+            "172.32.0.0",
+            "192.167.255.255",
+            "169.253.255.255",
+            "100.63.255.255",
+            "100.128.0.0",
+            "255.255.255.254",
+            "1.1.1.1",
+            "[fbff::1]",
+            "[fe00::1]",
+            "[fec0::1]",
+            "[2606:4700::1111]",
+            "[::ffff:1.1.1.1]",
+        ];
+        for host in public {
+            assert!(
+                RepoUrl::parse("repo", &format!("https://{host}/x"), RepoPolicy::default()).is_ok(),
+                "{host}"
+            );
+        }
+    }
+
+    #[test]
+    fn each_value_and_all_values_together_are_capped() {
+        let value = |n: usize| serde_json::json!("x".repeat(n));
+        let one = |n: usize| parse_vars("env", &serde_json::json!({ "A": value(n) }));
+        assert!(one(MAX_VAR_VALUE_BYTES).is_ok());
+        let e = one(MAX_VAR_VALUE_BYTES + 1).unwrap_err();
+        assert_eq!(e.field, "env.A");
+        assert!(e.message.contains("32768"), "{e:?}");
+
+        // Four names of one byte and values that fill the total exactly.
+        let filled = |last: usize| {
+            let mut vars = serde_json::Map::new();
+            for name in ["A", "B", "C"] {
+                vars.insert(name.into(), value(MAX_VAR_VALUE_BYTES - 1));
+            }
+            vars.insert("D".into(), value(last));
+            parse_vars("secrets", &serde_json::Value::Object(vars))
+        };
+        let exact = MAX_VARS_TOTAL_BYTES - 3 * MAX_VAR_VALUE_BYTES - 1;
+        assert!(filled(exact).is_ok());
+        let e = filled(exact + 1).unwrap_err();
+        assert_eq!(e.field, "secrets");
+        assert!(e.message.contains("131072"), "{e:?}");
+        assert_eq!(
+            (MAX_VAR_VALUE_BYTES, MAX_VARS_TOTAL_BYTES),
+            (32 * 1024, 128 * 1024)
+        );
+
+        let e = parse_vars("env", &serde_json::json!({"A": "a\u{0}b"})).unwrap_err();
+        assert_eq!(e.field, "env.A");
+        let at_most: serde_json::Map<_, _> = (0..MAX_VARS)
+            .map(|i| (format!("V{i}"), serde_json::json!("x")))
+            .collect();
+        assert!(parse_vars("env", &serde_json::Value::Object(at_most)).is_ok());
+    }
 }

@@ -295,6 +295,47 @@ mod tests {
     }
 
     #[test]
+    fn after_must_be_a_whole_object_id_of_hex_digits() {
+        let none = WatchPaths::default();
+        let with_after = |after: &str| {
+            let mut body: serde_json::Value = serde_json::from_slice(&push(
+                "refs/heads/main",
+                json!({"added": [], "modified": []}),
+            ))
+            .unwrap();
+            body["after"] = after.into();
+            decide(Some("push"), body.to_string().as_bytes(), "main", &none)
+        };
+        let sha256 = "a".repeat(64);
+        for good in [SHA, sha256.as_str()] {
+            assert_eq!(
+                with_after(good),
+                Ok(Verdict::Deploy {
+                    commit: good.into()
+                })
+            );
+        }
+        assert_eq!(
+            with_after(&SHA.to_ascii_uppercase()),
+            Ok(Verdict::Deploy { commit: SHA.into() }),
+            "read in lower case"
+        );
+        let forty_not_hex = format!("{}g", &SHA[..39]);
+        let hex_not_forty = &SHA[..39];
+        for bad in [forty_not_hex.as_str(), hex_not_forty, "", &"a".repeat(41)] {
+            assert!(
+                matches!(with_after(bad), Err(PayloadError::Malformed(m)) if m.contains("not a commit id")),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_payload_cap_is_githubs_25_megabytes() {
+        assert_eq!(MAX_PAYLOAD_BYTES, 26_214_400);
+    }
+
+    #[test]
     fn other_branches_tags_deletions_and_events_are_ignored() {
         let none = WatchPaths::default();
         let files = json!({"added": [], "modified": ["a"]});

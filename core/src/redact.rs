@@ -160,4 +160,44 @@ mod tests {
         let out = stream(&mut r, &["ééé", "ünïcødé-", "secret", "ééé"]);
         assert_eq!(out, format!("ééé{MASK}ééé"));
     }
+
+    #[test]
+    fn a_value_fed_one_character_at_a_time_never_leaks_a_byte() {
+        let secret = "tök€n-sêcret";
+        let text = format!("a{secret}b{secret}");
+        let mut r = Redactor::new([secret]);
+        let mut out = String::new();
+        for ch in text.chars() {
+            let released = r.push(&ch.to_string());
+            out.push_str(&released);
+            // What is released is final: not even the secret's first byte
+            // ("t", which nothing else here holds) is ever let out.
+            assert!(!out.contains('t'), "{out}");
+        }
+        out.push_str(&r.finish());
+        assert_eq!(out, format!("a{MASK}b{MASK}"));
+    }
+
+    #[test]
+    fn the_tail_held_back_is_one_byte_shorter_than_the_longest_value() {
+        let mut r = Redactor::new(["abcdef"]);
+        assert_eq!(r.push("0123456789"), "01234");
+        assert_eq!(r.finish(), "56789");
+        assert_eq!(r.push(""), "", "nothing pending, nothing released");
+    }
+
+    #[test]
+    fn the_cut_steps_back_out_of_a_multibyte_character() {
+        // Five bytes kept back of "éxyzw" would cut inside the "é".
+        let mut r = Redactor::new(["abcdef"]);
+        assert_eq!(r.push("éxyzw"), "");
+        assert_eq!(r.push("q"), "é");
+        assert_eq!(r.finish(), "xyzwq");
+    }
+
+    #[test]
+    fn values_shorter_than_four_bytes_are_left_alone() {
+        let r = Redactor::new(["abc", "abcd"]);
+        assert_eq!(r.redact("abc abcd"), format!("abc {MASK}"));
+    }
 }

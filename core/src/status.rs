@@ -88,6 +88,52 @@ mod tests {
         assert!(can_become(Running, Superseded));
     }
 
+    fn those(pick: impl Fn(DeploymentStatus) -> bool) -> Vec<DeploymentStatus> {
+        DeploymentStatus::ALL
+            .into_iter()
+            .filter(|s| pick(*s))
+            .collect()
+    }
+
+    #[test]
+    fn exactly_these_statuses_are_final_and_exactly_these_still_work() {
+        assert_eq!(those(|s| s.is_terminal()), [Failed, Cancelled, Superseded]);
+        assert_eq!(those(|s| s.is_in_progress()), [Queued, Building, Deploying]);
+        // Running is neither: the work is done, yet a newer deploy may still
+        // supersede it.
+        assert!(!Running.is_terminal() && !Running.is_in_progress());
+    }
+
+    #[test]
+    fn every_move_allowed_is_one_of_these() {
+        let mut allowed = Vec::new();
+        for from in DeploymentStatus::ALL {
+            for to in DeploymentStatus::ALL {
+                if can_become(from, to) {
+                    allowed.push((from, to));
+                }
+            }
+        }
+        assert_eq!(
+            allowed,
+            [
+                (Queued, Building),
+                (Queued, Failed),
+                (Queued, Cancelled),
+                (Queued, Superseded),
+                (Building, Deploying),
+                (Building, Failed),
+                (Building, Cancelled),
+                (Building, Superseded),
+                (Deploying, Running),
+                (Deploying, Failed),
+                (Deploying, Cancelled),
+                (Deploying, Superseded),
+                (Running, Superseded),
+            ]
+        );
+    }
+
     #[test]
     fn nothing_moves_backward_or_out_of_a_terminal_state() {
         for from in DeploymentStatus::ALL {
