@@ -308,6 +308,26 @@ mod tests {
     }
 
     #[test]
+    fn a_hard_link_names_a_file_seen_before_by_a_relative_path() {
+        let mut c = Checker::new(10);
+        c.check("a", file(1)).unwrap();
+        c.check("d/b", file(1)).unwrap();
+        assert!(c.check("h1", EntryKind::HardLink { target: "a" }).is_ok());
+        assert!(c
+            .check("h2", EntryKind::HardLink { target: "./d//b" })
+            .is_ok());
+        for target in ["/a", "d/../a", "../a"] {
+            assert!(
+                matches!(
+                    c.check("h3", EntryKind::HardLink { target }),
+                    Err(ArchiveError::HardLinkOutside { .. })
+                ),
+                "{target}"
+            );
+        }
+    }
+
+    #[test]
     fn the_number_of_entries_is_capped() {
         let mut c = Checker::new(10);
         for _ in 0..MAX_ENTRIES {

@@ -92,8 +92,8 @@ fn compile(pattern: &str) -> Result<Kind, String> {
     let mut re = String::from("^");
     let chars: Vec<char> = pattern.chars().collect();
     let mut at = 0;
-    let mut step = 0;
     while at < chars.len() {
+        let start = at;
         let ch = chars[at];
         at += 1;
         match ch {
@@ -113,7 +113,7 @@ fn compile(pattern: &str) -> Result<Kind, String> {
                     re.push_str("(.*/)?");
                     detected = Detected::Regex;
                 }
-                if step == 0 {
+                if start == 0 {
                     detected = Detected::Suffix;
                 }
             }
@@ -152,7 +152,6 @@ fn compile(pattern: &str) -> Result<Kind, String> {
             // As Go writes it: `^` and `-` keep their meaning in a class.
             _ => re.push(ch),
         }
-        step += 1;
     }
     Ok(match detected {
         Detected::Exact => Kind::Exact,
@@ -169,57 +168,45 @@ fn compile(pattern: &str) -> Result<Kind, String> {
 /// other): a `\` must escape something, and a `[...]` class must close,
 /// be non-empty and hold no bare `-` or `]` where a character is due.
 fn check_syntax(pattern: &str) -> Result<(), &'static str> {
-    let chars: Vec<char> = pattern.chars().collect();
-    let mut at = 0;
-    // A character inside a class, `\` escaping; it must be followed by more.
-    let class_char = |at: &mut usize| -> Result<(), &'static str> {
-        match chars.get(*at) {
-            None | Some('-') | Some(']') => return Err("a character class is malformed"),
-            Some('\\') => {
-                *at += 1;
-                if chars.get(*at).is_none() {
-                    return Err("a character class is malformed");
-                }
-            }
-            Some(_) => {}
-        }
-        *at += 1;
-        if *at >= chars.len() {
-            return Err("a character class is not closed");
-        }
-        Ok(())
-    };
-    while at < chars.len() {
-        match chars[at] {
-            '\\' => {
-                if at + 1 >= chars.len() {
-                    return Err("it ends with a lone \\");
-                }
-                at += 2;
-            }
+    let mut chars = pattern.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if chars.next().is_none() => return Err(LONE_ESCAPE),
             '[' => {
-                at += 1;
-                if chars.get(at) == Some(&'^') {
-                    at += 1;
-                }
+                chars.next_if_eq(&'^');
                 let mut ranges = 0;
                 loop {
-                    if chars.get(at) == Some(&']') && ranges > 0 {
-                        at += 1;
+                    if ranges > 0 && chars.next_if_eq(&']').is_some() {
                         break;
                     }
-                    class_char(&mut at)?;
-                    if chars.get(at) == Some(&'-') {
-                        at += 1;
-                        class_char(&mut at)?;
+                    class_char(&mut chars)?;
+                    if chars.next_if_eq(&'-').is_some() {
+                        class_char(&mut chars)?;
                     }
                     ranges += 1;
                 }
             }
-            _ => at += 1,
+            _ => {}
         }
     }
     Ok(())
+}
+
+const LONE_ESCAPE: &str = "it ends with a lone \\";
+const MALFORMED_CLASS: &str = "a character class is malformed";
+const OPEN_CLASS: &str = "a character class is not closed";
+
+/// One character of a class (`\` escaping the next), which more must follow.
+fn class_char(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> Result<(), &'static str> {
+    match chars.next() {
+        None | Some('-') | Some(']') => return Err(MALFORMED_CLASS),
+        Some('\\') if chars.next().is_none() => return Err(MALFORMED_CLASS),
+        Some(_) => {}
+    }
+    match chars.peek() {
+        None => Err(OPEN_CLASS),
+        Some(_) => Ok(()),
+    }
 }
 
 /// Go's `filepath.Clean` for `/`-separated paths.
@@ -283,8 +270,9 @@ impl IgnoreRules {
             } else {
                 go_clean(rest)
             };
-            if pattern.len() > 1 && pattern.starts_with('/') {
-                pattern.remove(0);
+            // A leading `/` goes; a lone `/` stays (and matches nothing).
+            if let Some(relative) = pattern.strip_prefix('/').filter(|r| !r.is_empty()) {
+                pattern = relative.to_owned();
             }
             if invert {
                 pattern.insert(0, '!');
@@ -450,6 +438,8 @@ mod tests {
             ("/../a", "/a"),
             ("/", "/"),
             ("..", ".."),
+            ("../..", "../.."),
+            ("a/../..", ".."),
         ] {
             assert_eq!(go_clean(path), cleaned, "{path}");
         }
@@ -624,6 +614,32 @@ mod tests {
         }
         for good in ["[a-c]", "[\\]]", "**.tmp", "\\*", "[^b]"] {
             assert!(IgnoreRules::parse(good).is_ok(), "{good}");
+        }
+    }
+
+    #[test]
+    fn the_syntax_check_says_what_is_wrong() {
+        for (pattern, want) in [
+            ("a[b-d]e", Ok(())),
+            ("[^b]", Ok(())),
+            ("[\\]]", Ok(())),
+            ("[\\[]", Ok(())),
+            ("[a-c][x]", Ok(())),
+            ("a]b", Ok(())),
+            ("\\*", Ok(())),
+            ("a\\", Err(LONE_ESCAPE)),
+            ("[^]", Err(MALFORMED_CLASS)),
+            ("[]a]", Err(MALFORMED_CLASS)),
+            ("[-a]", Err(MALFORMED_CLASS)),
+            ("[a-]", Err(MALFORMED_CLASS)),
+            ("[\\", Err(MALFORMED_CLASS)),
+            ("[", Err(MALFORMED_CLASS)),
+            ("[\\]", Err(OPEN_CLASS)),
+            ("[a", Err(OPEN_CLASS)),
+            ("[a-b", Err(OPEN_CLASS)),
+            ("[ab", Err(OPEN_CLASS)),
+        ] {
+            assert_eq!(check_syntax(pattern), want, "{pattern}");
         }
     }
 

@@ -134,18 +134,15 @@ pub fn now_rfc3339() -> String {
 }
 
 pub fn rfc3339(t: SystemTime) -> String {
-    aws_sdk_dynamodb::primitives::DateTime::from(t)
-        .fmt(aws_sdk_dynamodb::primitives::DateTimeFormat::DateTime)
+    aws_smithy_types::DateTime::from(t)
+        .fmt(aws_smithy_types::date_time::Format::DateTime)
         .expect("times after 1970 format")
 }
 
 /// The time an [`rfc3339`] string names.
 pub fn parse_rfc3339(s: &str) -> Option<SystemTime> {
-    let t = aws_sdk_dynamodb::primitives::DateTime::from_str(
-        s,
-        aws_sdk_dynamodb::primitives::DateTimeFormat::DateTime,
-    )
-    .ok()?;
+    let t = aws_smithy_types::DateTime::from_str(s, aws_smithy_types::date_time::Format::DateTime)
+        .ok()?;
     SystemTime::try_from(t).ok()
 }
 

@@ -3,11 +3,13 @@
 
 pub mod api_token;
 pub mod archive;
+#[cfg(feature = "aws")]
 pub mod aws_clients;
 pub mod base_images;
 pub mod build_share;
 pub mod deploy_request;
 pub mod dockerignore;
+#[cfg(feature = "aws")]
 pub mod envelope;
 pub mod error_chain;
 pub mod fields;
@@ -19,6 +21,7 @@ pub mod model;
 pub mod redact;
 pub mod s3_keys;
 pub mod status;
+#[cfg(feature = "aws")]
 pub mod store;
 pub mod upload;
 pub mod watch_paths;
