@@ -517,4 +517,14 @@ mod tests {
             .collect();
         assert!(parse_vars("env", &serde_json::Value::Object(at_most)).is_ok());
     }
+
+    #[test]
+    fn branch_names_and_paths_are_capped_at_their_length() {
+        assert!(BranchName::parse("branch", &"b".repeat(255)).is_ok());
+        let e = BranchName::parse("branch", &"b".repeat(256)).unwrap_err();
+        assert!(e.message.contains("255"), "{e:?}");
+        assert!(RelativePath::parse("context", &"p".repeat(1024)).is_ok());
+        let e = RelativePath::parse("context", &"p".repeat(1025)).unwrap_err();
+        assert!(e.message.contains("1024"), "{e:?}");
+    }
 }

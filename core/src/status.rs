@@ -153,6 +153,7 @@ mod tests {
         for s in DeploymentStatus::ALL {
             assert_eq!(DeploymentStatus::parse(s.as_str()), Some(s));
             assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+            assert_eq!(s.to_string(), s.as_str());
         }
         assert_eq!(DeploymentStatus::parse("done"), None);
     }
