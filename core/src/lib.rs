@@ -1,5 +1,7 @@
 //! Slipway's domain: request validation, the deployment status machine, the
-//! DynamoDB store, the SQS job message and KMS envelope encryption.
+//! SQS job message, `.dockerignore` and the other rules; with the `aws`
+//! feature (on by default) also the DynamoDB store and KMS envelope
+//! encryption.
 
 pub mod api_token;
 pub mod archive;
