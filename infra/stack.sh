@@ -355,7 +355,7 @@ test_all() {
 # at least MUTANTS_PASS percent of the mutants cargo-mutants makes of them.
 MUTANT_FILES=(
   core/src/archive.rs core/src/fields.rs core/src/github.rs core/src/redact.rs
-  core/src/status.rs core/src/dockerignore.rs core/src/hostnames.rs
+  core/src/status.rs core/src/dockerignore/mod.rs core/src/hostnames.rs
   core/src/base_images.rs
 )
 MUTANTS_PASS=95
