@@ -248,13 +248,17 @@ fn slots_for(cores: usize, memory_mb: u64, build_memory_mb: u32) -> usize {
     cores.min(by_memory as usize).max(1)
 }
 
-/// SQS delays a message 15 minutes at most.
 fn owner_wait() -> Result<Duration, ConfigError> {
-    let wait = seconds("SLIPWAY_OWNER_WAIT_SECONDS", 10.0)?;
-    if wait > Duration::from_secs(900) {
+    wait_within(seconds("SLIPWAY_OWNER_WAIT_SECONDS", 10.0)?)
+}
+
+/// SQS delays a message in whole seconds, 15 minutes at most; under one
+/// second a waiting job would come back as fast as runners receive it.
+fn wait_within(wait: Duration) -> Result<Duration, ConfigError> {
+    if wait < Duration::from_secs(1) || wait > Duration::from_secs(900) {
         return Err(ConfigError::Invalid(
             "SLIPWAY_OWNER_WAIT_SECONDS",
-            "must be at most 900".into(),
+            "must be from 1 to 900".into(),
         ));
     }
     Ok(wait)
@@ -318,7 +322,16 @@ impl EdgeConfig {
 
 #[cfg(test)]
 mod tests {
-    use super::slots_for;
+    use super::{slots_for, wait_within};
+    use std::time::Duration;
+
+    #[test]
+    fn an_owners_wait_is_whole_seconds_the_queue_can_delay() {
+        assert!(wait_within(Duration::from_secs(1)).is_ok());
+        assert!(wait_within(Duration::from_secs(900)).is_ok());
+        assert!(wait_within(Duration::from_millis(999)).is_err());
+        assert!(wait_within(Duration::from_secs(901)).is_err());
+    }
 
     #[test]
     fn slots_follow_the_scarcer_of_cores_and_memory_and_never_reach_zero() {
