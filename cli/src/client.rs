@@ -1,7 +1,10 @@
-//! The HTTP API as the CLI calls it: JSON in, JSON out, and the API's own
-//! error message when it refuses.
+//! The HTTP API as the CLI calls it: the shared bodies of
+//! `slipway_core::api` in and out, and the API's own error message when it
+//! refuses.
 
-use serde_json::Value;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use slipway_core::api::{AppList, AppView, ErrorBody};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -14,6 +17,8 @@ pub enum ApiError {
     },
     #[error("cannot reach the API at {api}: {reason}")]
     Unreachable { api: String, reason: String },
+    #[error("the API's answer to {path} is not what this slipway expects ({reason}); is the CLI older than the API?")]
+    Unexpected { path: String, reason: String },
 }
 
 #[derive(Clone)]
@@ -32,23 +37,31 @@ impl Client {
         }
     }
 
-    pub async fn get(&self, path: &str) -> Result<Value, ApiError> {
-        self.send(self.http.get(self.url(path))).await
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ApiError> {
+        self.send(path, self.http.get(self.url(path))).await
     }
 
-    pub async fn post(&self, path: &str, body: Option<&Value>) -> Result<Value, ApiError> {
+    pub async fn post<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: Option<&impl Serialize>,
+    ) -> Result<T, ApiError> {
         let mut req = self.http.post(self.url(path));
         if let Some(body) = body {
             req = req.json(body);
         }
-        self.send(req).await
+        self.send(path, req).await
     }
 
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.api)
     }
 
-    async fn send(&self, req: reqwest::RequestBuilder) -> Result<Value, ApiError> {
+    async fn send<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        req: reqwest::RequestBuilder,
+    ) -> Result<T, ApiError> {
         let unreachable = |e: reqwest::Error| ApiError::Unreachable {
             api: self.api.clone(),
             reason: e.to_string(),
@@ -59,29 +72,33 @@ impl Client {
             .await
             .map_err(unreachable)?;
         let status = resp.status().as_u16();
-        let body: Value = resp.json().await.unwrap_or(Value::Null);
+        let body = resp.bytes().await.map_err(unreachable)?;
         if (200..300).contains(&status) {
-            return Ok(body);
+            return serde_json::from_slice(&body).map_err(|e| ApiError::Unexpected {
+                path: path.to_owned(),
+                reason: e.to_string(),
+            });
         }
-        let error = &body["error"];
-        Err(ApiError::Refused {
-            status,
-            code: error["code"].as_str().unwrap_or("error").to_owned(),
-            message: error["message"]
-                .as_str()
-                .unwrap_or("the API refused the request")
-                .to_owned(),
+        Err(match serde_json::from_slice::<ErrorBody>(&body) {
+            Ok(ErrorBody { error }) => ApiError::Refused {
+                status,
+                code: error.code,
+                message: error.message,
+            },
+            Err(_) => ApiError::Refused {
+                status,
+                code: "error".into(),
+                message: "the API refused the request".into(),
+            },
         })
     }
 
     /// The app called `name_or_id` (an id is taken as is).
-    pub async fn find_app(&self, name_or_id: &str) -> Result<Option<Value>, ApiError> {
-        let apps = self.get("/apps").await?;
-        Ok(apps["apps"]
-            .as_array()
+    pub async fn find_app(&self, name_or_id: &str) -> Result<Option<AppView>, ApiError> {
+        let list: AppList = self.get("/apps").await?;
+        Ok(list
+            .apps
             .into_iter()
-            .flatten()
-            .find(|a| a["name"] == name_or_id || a["id"] == name_or_id)
-            .cloned())
+            .find(|a| a.name == name_or_id || a.id == name_or_id))
     }
 }

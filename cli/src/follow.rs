@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::time::Duration;
 
-use serde_json::Value;
+use slipway_core::api::{DeploymentView, LogPage};
 
 use crate::client::{ApiError, Client};
 
@@ -22,36 +22,31 @@ pub async fn print_logs(
             Some(n) => format!("/deployments/{deployment}/logs?after={n}"),
             None => format!("/deployments/{deployment}/logs"),
         };
-        let page = client.get(&path).await?;
-        let chunks = page["chunks"].as_array().cloned().unwrap_or_default();
-        if chunks.is_empty() {
+        let page: LogPage = client.get(&path).await?;
+        if page.chunks.is_empty() {
             return Ok(after);
         }
         let mut out = std::io::stdout().lock();
-        for chunk in &chunks {
-            let _ = out.write_all(chunk["text"].as_str().unwrap_or_default().as_bytes());
+        for chunk in &page.chunks {
+            let _ = out.write_all(chunk.text.as_bytes());
         }
         let _ = out.flush();
-        after = page["next"].as_u64().or(after);
+        after = page.next.or(after);
     }
 }
 
 /// Follows until the deployment ends; returns its last state.
-pub async fn follow(client: &Client, deployment: &str) -> Result<Value, ApiError> {
+pub async fn follow(client: &Client, deployment: &str) -> Result<DeploymentView, ApiError> {
     let mut after = None;
-    let mut last_status = String::new();
+    let mut last_status = None;
     loop {
-        let d = client.get(&format!("/deployments/{deployment}")).await?;
+        let d: DeploymentView = client.get(&format!("/deployments/{deployment}")).await?;
         after = print_logs(client, deployment, after).await?;
-        let status = d["status"].as_str().unwrap_or("?").to_owned();
-        if status != last_status {
-            eprintln!("==> {status}");
-            last_status = status.clone();
+        if last_status != Some(d.status) {
+            eprintln!("==> {}", d.status);
+            last_status = Some(d.status);
         }
-        if matches!(
-            status.as_str(),
-            "running" | "failed" | "cancelled" | "superseded"
-        ) {
+        if !d.status.is_in_progress() {
             // The runner writes its last lines just before the status.
             print_logs(client, deployment, after).await?;
             return Ok(d);

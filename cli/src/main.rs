@@ -15,7 +15,10 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use serde_json::{json, Map, Value};
+use slipway_core::api::{
+    AppList, AppView, ArchiveKind, ConfigBody, DeployBody, DeploymentList, DeploymentView, Queued,
+    RollbackBody, SourceBody, SourceView, UploadAppBody, UploadTicket,
+};
 
 use client::Client;
 
@@ -28,6 +31,15 @@ use client::Client;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// `json` prints the API's own bodies, for scripts.
+    #[arg(long, short, global = true, value_enum, default_value_t = Output::Text)]
+    output: Output,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Output {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -74,6 +86,8 @@ enum Command {
     Apps,
     /// An app's configuration, status and recent deployments.
     Status { app: String },
+    /// An app's deployments, newest first.
+    Deployments { app: String },
     /// A deployment's build log.
     Logs {
         deployment: String,
@@ -84,6 +98,15 @@ enum Command {
     /// Run the live version's image again with the app's current config.
     Redeploy {
         app: String,
+        #[arg(long, short)]
+        follow: bool,
+    },
+    /// Run an earlier live deployment's image again with the app's current
+    /// config, as a new deployment; nothing is built.
+    Rollback {
+        app: String,
+        /// The deployment to go back to (see `slipway deployments APP`).
+        deployment: String,
         #[arg(long, short)]
         follow: bool,
     },
@@ -117,27 +140,15 @@ struct UploadConfig {
 }
 
 impl UploadConfig {
-    fn fields(&self) -> anyhow::Result<Map<String, Value>> {
-        let mut body = Map::new();
-        let mut put = |k: &str, v: Option<Value>| {
-            if let Some(v) = v {
-                body.insert(k.to_owned(), v);
-            }
-        };
-        put("dockerfile", self.dockerfile.clone().map(Value::from));
-        put("context", self.context.clone().map(Value::from));
-        put("port", self.port.map(Value::from));
-        put("cpu", self.cpu.map(Value::from));
-        put("memory", self.memory.map(Value::from));
-        put("domain", self.domain.clone().map(Value::from));
-        let mut env = Map::new();
+    fn body(&self) -> anyhow::Result<ConfigBody> {
+        let mut env = std::collections::BTreeMap::new();
         for pair in &self.env {
             let (k, v) = pair
                 .split_once('=')
                 .with_context(|| format!("--env {pair}: give NAME=VALUE"))?;
-            env.insert(k.to_owned(), v.into());
+            env.insert(k.to_owned(), v.to_owned());
         }
-        let mut secrets = Map::new();
+        let mut secrets = std::collections::BTreeMap::new();
         for item in &self.secrets {
             let (k, v) = match item.split_once('=') {
                 Some((k, v)) => (k.to_owned(), v.to_owned()),
@@ -150,15 +161,19 @@ impl UploadConfig {
                     })?,
                 ),
             };
-            secrets.insert(k, v.into());
+            secrets.insert(k, v);
         }
-        if !env.is_empty() {
-            body.insert("env".into(), env.into());
-        }
-        if !secrets.is_empty() {
-            body.insert("secrets".into(), secrets.into());
-        }
-        Ok(body)
+        Ok(ConfigBody {
+            dockerfile: self.dockerfile.clone(),
+            context: self.context.clone(),
+            port: self.port,
+            cpu: self.cpu,
+            memory: self.memory,
+            domain: self.domain.clone(),
+            read_only: None,
+            env: (!env.is_empty()).then_some(env),
+            secrets: (!secrets.is_empty()).then_some(secrets),
+        })
     }
 }
 
@@ -177,6 +192,7 @@ async fn main() -> ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let settings = settings::Settings::load()?;
     let client = Client::new(settings.api, settings.token);
+    let json = cli.output == Output::Json;
     match cli.command {
         Command::Up {
             dir,
@@ -194,40 +210,54 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             follow,
             show_webhook_secret,
         } => {
-            let mut body = config.fields()?;
-            body.insert("name".into(), name.into());
-            body.insert("repo".into(), repo.into());
-            if let Some(branch) = branch {
-                body.insert("branch".into(), branch.into());
-            }
-            if let Some(token) = repo_token.or_else(|| std::env::var("SLIPWAY_REPO_TOKEN").ok()) {
-                body.insert("repoToken".into(), token.into());
-            }
-            if !watch_paths.is_empty() {
-                body.insert("watchPaths".into(), watch_paths.into());
-            }
-            let queued = client.post("/deploy", Some(&Value::Object(body))).await?;
+            let body = DeployBody {
+                name,
+                repo,
+                config: config.body()?,
+                branch,
+                repo_token: repo_token.or_else(|| std::env::var("SLIPWAY_REPO_TOKEN").ok()),
+                watch_paths: (!watch_paths.is_empty()).then_some(watch_paths),
+            };
+            let queued: Queued = client.post("/deploy", Some(&body)).await?;
             print_queued(&queued, show_webhook_secret)?;
             finish(&client, &queued, follow).await
         }
         Command::Apps => {
-            let apps = client.get("/apps").await?;
-            println!("{:<24} {:<8} {:<12} URL", "NAME", "SOURCE", "STATUS");
-            for a in apps["apps"].as_array().into_iter().flatten() {
-                println!(
-                    "{:<24} {:<8} {:<12} {}",
-                    text(&a["name"]),
-                    text(&a["source"]["type"]),
-                    text(&a["status"]),
-                    text(&a["url"])
-                );
+            let list: AppList = client.get("/apps").await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else {
+                println!("{:<24} {:<8} {:<12} URL", "NAME", "SOURCE", "STATUS");
+                for a in &list.apps {
+                    println!(
+                        "{:<24} {:<8} {:<12} {}",
+                        a.name,
+                        source_kind(&a.source),
+                        a.status,
+                        a.url
+                    );
+                }
             }
             Ok(ExitCode::SUCCESS)
         }
         Command::Status { app } => {
             let id = app_id(&client, &app).await?;
-            let shown = client.get(&format!("/apps/{id}")).await?;
-            println!("{}", serde_json::to_string_pretty(&shown)?);
+            let shown: AppView = client.get(&format!("/apps/{id}")).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&shown)?);
+            } else {
+                print_app(&shown);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Deployments { app } => {
+            let id = app_id(&client, &app).await?;
+            let list: DeploymentList = client.get(&format!("/apps/{id}/deployments")).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else {
+                print_deployments(&list.deployments);
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Logs { deployment, follow } => {
@@ -241,13 +271,30 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Redeploy { app, follow } => {
             let id = app_id(&client, &app).await?;
-            let queued = client.post(&format!("/apps/{id}/redeploy"), None).await?;
+            let queued: Queued = client
+                .post(&format!("/apps/{id}/redeploy"), None::<&()>)
+                .await?;
+            print_queued(&queued, false)?;
+            finish(&client, &queued, follow).await
+        }
+        Command::Rollback {
+            app,
+            deployment,
+            follow,
+        } => {
+            let id = app_id(&client, &app).await?;
+            let body = RollbackBody {
+                deployment_id: deployment,
+            };
+            let queued: Queued = client
+                .post(&format!("/apps/{id}/rollback"), Some(&body))
+                .await?;
             print_queued(&queued, false)?;
             finish(&client, &queued, follow).await
         }
         Command::Cancel { deployment } => {
-            let answer = client
-                .post(&format!("/deployments/{deployment}/cancel"), None)
+            let answer: DeploymentView = client
+                .post(&format!("/deployments/{deployment}/cancel"), None::<&()>)
                 .await?;
             println!("{}", serde_json::to_string_pretty(&answer)?);
             Ok(ExitCode::SUCCESS)
@@ -263,13 +310,15 @@ async fn up(
     config: &UploadConfig,
 ) -> anyhow::Result<ExitCode> {
     let id = match client.find_app(name).await? {
-        Some(app) => text(&app["id"]),
+        Some(app) => app.id,
         None if create => {
-            let mut body = config.fields()?;
-            body.insert("name".into(), name.into());
-            let app = client.post("/apps", Some(&Value::Object(body))).await?;
+            let body = UploadAppBody {
+                name: name.to_owned(),
+                config: config.body()?,
+            };
+            let app: AppView = client.post("/apps", Some(&body)).await?;
             eprintln!("==> created app {name}");
-            text(&app["id"])
+            app.id
         }
         None => anyhow::bail!("you have no app named {name}; add --create to create it"),
     };
@@ -284,58 +333,125 @@ async fn up(
         dir.display(),
         packed.bytes
     );
-    let url = client
-        .post(
-            &format!("/apps/{id}/source"),
-            Some(&json!({"format": "tar.gz", "size": packed.bytes})),
-        )
+    let source = SourceBody {
+        format: ArchiveKind::TarGz,
+        size: packed.bytes,
+    };
+    let ticket: UploadTicket = client
+        .post(&format!("/apps/{id}/source"), Some(&source))
         .await?;
-    let uploaded = upload::put(&url, &archive, packed.bytes).await;
+    let uploaded = upload::put(&ticket, &archive, packed.bytes).await;
     let _ = std::fs::remove_dir_all(&work);
     uploaded?;
-    eprintln!("==> uploaded to {}", text(&url["sourceArchivePath"]));
-    let queued = client.post(&format!("/apps/{id}/deploy"), None).await?;
+    eprintln!("==> uploaded to {}", ticket.source_archive_path);
+    let queued: Queued = client
+        .post(&format!("/apps/{id}/deploy"), None::<&()>)
+        .await?;
     finish(client, &queued, true).await
 }
 
 /// Prints a deploy route's answer; the webhook secret only when asked.
-fn print_queued(queued: &Value, show_webhook_secret: bool) -> anyhow::Result<()> {
+fn print_queued(queued: &Queued, show_webhook_secret: bool) -> anyhow::Result<()> {
     let mut shown = queued.clone();
-    if !show_webhook_secret && shown["webhook"]["secret"].is_string() {
-        shown["webhook"]["secret"] = "(hidden; add --show-webhook-secret to print it)".into();
+    if let Some(secret) = shown.webhook.as_mut().and_then(|w| w.secret.as_mut()) {
+        if !show_webhook_secret {
+            *secret = "(hidden; add --show-webhook-secret to print it)".into();
+        }
     }
     println!("{}", serde_json::to_string_pretty(&shown)?);
     Ok(())
 }
 
+fn source_kind(source: &SourceView) -> &'static str {
+    match source {
+        SourceView::Git { .. } => "git",
+        SourceView::Upload { .. } => "upload",
+    }
+}
+
+fn print_app(a: &AppView) {
+    println!("{}  ({})", a.name, a.id);
+    println!("  status    {}", a.status);
+    println!("  url       {}", a.url);
+    if let Some(domain_url) = &a.domain_url {
+        println!("            {domain_url}");
+    }
+    match &a.source {
+        SourceView::Git { repo, branch, .. } => println!("  source    {repo} @ {branch}"),
+        SourceView::Upload { archive, .. } => println!(
+            "  source    uploaded archive {}",
+            archive.as_ref().map_or("(none yet)", |a| a.path.as_str())
+        ),
+    }
+    println!(
+        "  runs      port {}, {} CPU, {} MB{}",
+        a.port,
+        a.cpu,
+        a.memory,
+        if a.read_only { ", read-only" } else { "" }
+    );
+    if let Some(live) = &a.live_deployment_id {
+        println!("  live      {live}");
+    }
+    if let Some(hook) = &a.webhook {
+        println!("  webhook   {} (push, application/json)", hook.url);
+    }
+    if let Some(recent) = &a.deployments {
+        println!();
+        print_deployments(recent);
+    }
+}
+
+fn print_deployments(list: &[DeploymentView]) {
+    println!(
+        "{:<36} {:<11} {:<9} {:<8} {:<6} CREATED",
+        "DEPLOYMENT", "STATUS", "TRIGGER", "COMMIT", "CACHE"
+    );
+    for d in list {
+        let commit = d.commit.as_deref().map_or("-", |c| &c[..c.len().min(7)]);
+        let cache = match d.cache_hit {
+            Some(true) => "hit",
+            Some(false) => "miss",
+            None => "-",
+        };
+        println!(
+            "{:<36} {:<11} {:<9} {:<8} {:<6} {}",
+            d.id,
+            d.status,
+            d.trigger.as_str(),
+            commit,
+            cache,
+            d.created_at
+        );
+    }
+}
+
 /// Prints where a queued deployment went, following it when asked.
-async fn finish(client: &Client, queued: &Value, follow: bool) -> anyhow::Result<ExitCode> {
-    let deployment = text(&queued["deploymentId"]);
+async fn finish(client: &Client, queued: &Queued, follow: bool) -> anyhow::Result<ExitCode> {
     if !follow {
         return Ok(ExitCode::SUCCESS);
     }
-    eprintln!("==> deployment {deployment}");
-    let d = follow::follow(client, &deployment).await?;
+    eprintln!("==> deployment {}", queued.deployment_id);
+    let d = follow::follow(client, &queued.deployment_id).await?;
     outcome(client, &d).await
 }
 
 /// Says how a deployment ended; a running one with the app's URL (and its
 /// custom domain's), which stay the same across deploys.
-async fn outcome(client: &Client, d: &Value) -> anyhow::Result<ExitCode> {
-    Ok(match d["status"].as_str() {
-        Some("running") => {
-            let app = client.get(&format!("/apps/{}", text(&d["appId"]))).await?;
-            eprintln!("==> running at {}", text(&app["url"]));
-            if let Some(domain_url) = app["domainUrl"].as_str() {
+async fn outcome(client: &Client, d: &DeploymentView) -> anyhow::Result<ExitCode> {
+    Ok(match d.status {
+        slipway_core::status::DeploymentStatus::Running => {
+            let app: AppView = client.get(&format!("/apps/{}", d.app_id)).await?;
+            eprintln!("==> running at {}", app.url);
+            if let Some(domain_url) = app.domain_url {
                 eprintln!("==> and at {domain_url}");
             }
             ExitCode::SUCCESS
         }
-        Some(status) => {
-            eprintln!("==> {status}: {}", text(&d["error"]));
+        status => {
+            eprintln!("==> {status}: {}", d.error.as_deref().unwrap_or("-"));
             ExitCode::FAILURE
         }
-        None => ExitCode::FAILURE,
     })
 }
 
@@ -343,14 +459,6 @@ async fn app_id(client: &Client, name_or_id: &str) -> anyhow::Result<String> {
     client
         .find_app(name_or_id)
         .await?
-        .map(|a| text(&a["id"]))
+        .map(|a| a.id)
         .with_context(|| format!("you have no app named {name_or_id}"))
-}
-
-fn text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Null => "-".into(),
-        other => other.to_string(),
-    }
 }

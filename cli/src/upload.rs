@@ -3,12 +3,9 @@
 use std::path::Path;
 
 use futures_util::TryStreamExt;
-use serde_json::Value;
+use slipway_core::api::UploadTicket;
 
-pub async fn put(url: &Value, archive: &Path, size: u64) -> anyhow::Result<()> {
-    let target = url["uploadUrl"]
-        .as_str()
-        .ok_or_else(|| anyhow::anyhow!("the API gave no upload URL"))?;
+pub async fn put(ticket: &UploadTicket, archive: &Path, size: u64) -> anyhow::Result<()> {
     let bar =
         indicatif::ProgressBar::new(size).with_style(indicatif::ProgressStyle::with_template(
             "uploading {bar:30} {bytes}/{total_bytes} {bytes_per_sec}",
@@ -19,14 +16,12 @@ pub async fn put(url: &Value, archive: &Path, size: u64) -> anyhow::Result<()> {
         counted.inc(chunk.len() as u64);
     });
     let mut req = reqwest::Client::new()
-        .put(target)
+        .put(&ticket.upload_url)
         .header(reqwest::header::CONTENT_LENGTH, size)
         .body(reqwest::Body::wrap_stream(stream));
-    for (name, value) in url["headers"].as_object().into_iter().flatten() {
+    for (name, value) in &ticket.headers {
         if !name.eq_ignore_ascii_case("content-length") {
-            if let Some(value) = value.as_str() {
-                req = req.header(name.as_str(), value);
-            }
+            req = req.header(name.as_str(), value.as_str());
         }
     }
     // The URL carries a signature and credentials: never in an error (or a CI log).

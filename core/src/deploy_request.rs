@@ -6,6 +6,7 @@ use crate::fields::{
     parse_vars, AppName, BranchName, FieldError, RelativePath, RepoPolicy, RepoUrl,
 };
 use crate::hostnames::{AppsDomain, Domain};
+use crate::ids::DeploymentId;
 use crate::watch_paths::WatchPaths;
 
 /// What the stack's configuration adds to the field rules.
@@ -294,6 +295,24 @@ impl DeployRequest {
     }
 }
 
+/// `POST /apps/{id}/rollback`: the deployment whose image to run again.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RollbackRequest {
+    /// An id this service could have issued.
+    To(DeploymentId),
+    /// A string that cannot be a deployment's id: it names none (404).
+    Nothing,
+}
+
+impl RollbackRequest {
+    pub fn parse(body: &[u8]) -> Result<Self, RequestError> {
+        let obj = json_object(body)?;
+        known_fields(&obj, &["deploymentId"])?;
+        let id = required_str(&obj, "deploymentId")?;
+        Ok(DeploymentId::parse(id).map_or(Self::Nothing, Self::To))
+    }
+}
+
 fn json_object(body: &[u8]) -> Result<serde_json::Map<String, serde_json::Value>, RequestError> {
     if body.len() > MAX_BODY_BYTES {
         return Err(RequestError::TooLarge(body.len()));
@@ -346,6 +365,34 @@ mod tests {
             Err(RequestError::Field(e)) => e.field,
             other => panic!("expected a field error, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_rollback_names_a_deployment_id() {
+        let id = DeploymentId::new();
+        let body = format!(r#"{{"deploymentId":"{id}"}}"#);
+        assert_eq!(
+            RollbackRequest::parse(body.as_bytes()),
+            Ok(RollbackRequest::To(id))
+        );
+        assert_eq!(
+            RollbackRequest::parse(br#"{"deploymentId":"v1"}"#),
+            Ok(RollbackRequest::Nothing)
+        );
+        for (body, field) in [
+            (&br#"{}"#[..], "deploymentId"),
+            (br#"{"deploymentId":7}"#, "deploymentId"),
+            (br#"{"deploymentId":"x","commit":"abc"}"#, "commit"),
+        ] {
+            match RollbackRequest::parse(body) {
+                Err(RequestError::Field(e)) => assert_eq!(e.field, field),
+                other => panic!("{other:?}"),
+            }
+        }
+        assert!(matches!(
+            RollbackRequest::parse(b"[]"),
+            Err(RequestError::NotJson(_))
+        ));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! feature (on by default) also the DynamoDB store and KMS envelope
 //! encryption.
 
+pub mod api;
 pub mod api_token;
 pub mod archive;
 #[cfg(feature = "aws")]

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::api::AppStatus;
 use crate::deploy_request::{DeployRequest, RunConfig, UploadAppRequest};
 use crate::fields::{BranchName, FieldError, RelativePath, RepoUrl};
 use crate::hostnames::{AppsDomain, Domain};
@@ -273,12 +274,33 @@ pub struct Phase {
     pub millis: Option<u64>,
 }
 
+/// What started a deployment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Trigger {
     Api,
     Webhook,
+    /// The live version's image again, with the current config.
     Redeploy,
+    /// An earlier live version's image, with the current config.
+    Rollback,
+}
+
+impl Trigger {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Api => "api",
+            Trigger::Webhook => "webhook",
+            Trigger::Redeploy => "redeploy",
+            Trigger::Rollback => "rollback",
+        }
+    }
+
+    /// Whether it runs an image built before instead of building one.
+    pub fn reuses_image(self) -> bool {
+        matches!(self, Trigger::Redeploy | Trigger::Rollback)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -321,6 +343,9 @@ pub struct Deployment {
     /// The archive an upload deployment builds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub archive: Option<Archive>,
+    /// The earlier deployment whose image a rollback runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rolled_back_from: Option<DeploymentId>,
 }
 
 impl Deployment {
@@ -331,6 +356,12 @@ impl Deployment {
             Some(_) => Some(&self.id),
             None => self.commit.as_deref(),
         }
+    }
+
+    /// Whether it ever went live: its upstream is written in the same
+    /// transaction as its `running` status, and never removed.
+    pub fn went_live(&self) -> bool {
+        self.upstream.is_some()
     }
 
     /// Whether a runner holds this deployment under a lease that has not run out.
@@ -364,23 +395,24 @@ impl Deployment {
             lease_until: None,
             upstream: None,
             archive: None,
+            rolled_back_from: None,
         }
     }
 }
 
 /// What a user sees as the app's state, derived from its live deployment and
 /// its newest one.
-pub fn app_status(app: &App, latest: Option<&Deployment>) -> &'static str {
+pub fn app_status(app: &App, latest: Option<&Deployment>) -> AppStatus {
     if app.deleted_at.is_some() {
-        "deleted"
+        AppStatus::Deleted
     } else if app.live_deployment_id.is_some() {
         if app.stopped {
-            "stopped"
+            AppStatus::Stopped
         } else {
-            "running"
+            AppStatus::Running
         }
     } else {
-        latest.map_or("new", |d| d.status.as_str())
+        latest.map_or(AppStatus::New, |d| d.status.into())
     }
 }
 
@@ -388,6 +420,20 @@ pub fn app_status(app: &App, latest: Option<&Deployment>) -> &'static str {
 mod tests {
     use super::*;
     use crate::deploy_request::{Rules, UploadAppRequest};
+
+    #[test]
+    fn triggers_read_as_they_are_written_and_only_reruns_reuse_an_image() {
+        for (t, reuses) in [
+            (Trigger::Api, false),
+            (Trigger::Webhook, false),
+            (Trigger::Redeploy, true),
+            (Trigger::Rollback, true),
+        ] {
+            let json = serde_json::to_string(&t).unwrap();
+            assert_eq!(json, format!("\"{}\"", t.as_str()));
+            assert_eq!(t.reuses_image(), reuses, "{json}");
+        }
+    }
 
     #[test]
     fn sealed_credentials_past_what_the_table_stores_are_refused_naming_secrets() {

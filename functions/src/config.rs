@@ -17,6 +17,10 @@ pub struct Config {
     pub public_api_url: Option<String>,
     /// Which repos may be cloned and where apps are served.
     pub rules: Rules,
+    /// The registry the runners push to (`host[:port]`), when the API can
+    /// reach it: a rollback checks its image is still there. Unset, the
+    /// runner finds out and fails the rollback saying so.
+    pub registry: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +59,7 @@ impl Config {
             push_queue_url: required("SLIPWAY_PUSH_QUEUE_URL")?,
             kms_key_id: required("SLIPWAY_KMS_KEY_ID")?,
             bucket: required("SLIPWAY_BUCKET")?,
+            registry: var("SLIPWAY_REGISTRY"),
             public_api_url: var("SLIPWAY_PUBLIC_API_URL")
                 .map(|v| v.trim_end_matches('/').to_owned()),
             rules: Rules {

@@ -7,6 +7,7 @@ use slipway_core::store::Store;
 
 use crate::config::Config;
 use crate::recent_apps::RecentApps;
+use crate::registry::Registry;
 use crate::webhook_secrets::SecretCache;
 
 #[derive(Clone)]
@@ -18,6 +19,7 @@ pub struct AppState {
     pub s3: aws_sdk_s3::Client,
     pub webhook_secrets: SecretCache,
     pub recent_apps: RecentApps,
+    pub registry: Option<Registry>,
 }
 
 impl AppState {
@@ -30,6 +32,7 @@ impl AppState {
             s3: slipway_core::aws_clients::s3(&aws),
             webhook_secrets: SecretCache::default(),
             recent_apps: RecentApps::default(),
+            registry: config.registry.as_deref().map(Registry::new),
             config: Arc::new(config),
         }
     }

@@ -1,24 +1,22 @@
-//! The JSON shapes clients rely on. Built field by field from the stored
-//! items, so a sealed value or a new internal attribute never leaks by
-//! accident.
+//! The API's answers, filled field by field from the stored items, so a
+//! sealed value or a new internal attribute never leaks by accident.
 
-use serde_json::{json, Value};
+use slipway_core::api::{
+    AppView, ArchiveView, DeploymentView, PendingUploadView, PhaseView, Queued, SourceView, Webhook,
+};
 use slipway_core::model::{app_status, App, Archive, Deployment, Source};
 
-/// An app's GitHub webhook; `null` for an upload app, which has none.
-pub fn webhook(base: &str, app: &App, secret: Option<&str>) -> Value {
+/// An app's GitHub webhook; `None` for an upload app, which has none.
+pub fn webhook(base: &str, app: &App, secret: Option<&str>) -> Option<Webhook> {
     if app.config.source.is_upload() {
-        return Value::Null;
+        return None;
     }
-    let mut hook = json!({
-        "url": format!("{base}/webhooks/github/{}", app.id),
-        "contentType": "application/json",
-        "events": ["push"],
-    });
-    if let Some(secret) = secret {
-        hook["secret"] = secret.into();
-    }
-    hook
+    Some(Webhook {
+        url: format!("{base}/webhooks/github/{}", app.id),
+        content_type: "application/json".into(),
+        events: vec!["push".into()],
+        secret: secret.map(str::to_owned),
+    })
 }
 
 /// `POST /deploy`, `POST /apps/{id}/deploy`: 202.
@@ -27,38 +25,54 @@ pub fn queued(
     app: &App,
     deployment: &Deployment,
     webhook_secret: Option<&str>,
-) -> Value {
-    json!({
-        "appId": app.id,
-        "deploymentId": deployment.id,
-        "status": deployment.status,
-        "url": app.url,
-        "webhook": webhook(base, app, webhook_secret),
-    })
+) -> Queued {
+    Queued {
+        app_id: app.id.to_string(),
+        deployment_id: deployment.id.to_string(),
+        status: deployment.status,
+        url: app.url.clone(),
+        webhook: webhook(base, app, webhook_secret),
+    }
 }
 
-pub fn archive(a: &Archive) -> Value {
-    json!({"path": a.path, "size": a.size, "uploadedAt": a.uploaded_at})
+pub fn archive(a: &Archive) -> ArchiveView {
+    ArchiveView {
+        path: a.path.clone(),
+        size: a.size,
+        uploaded_at: a.uploaded_at.clone(),
+    }
 }
 
-pub fn deployment(d: &Deployment) -> Value {
-    json!({
-        "id": d.id,
-        "appId": d.app_id,
-        "status": d.status,
-        "trigger": d.trigger,
-        "commit": d.commit,
-        "pushedCommit": d.pushed_commit,
-        "archive": d.archive.as_ref().map(archive),
-        "cacheHit": d.cache_hit,
-        "error": d.error,
-        "createdAt": d.created_at,
-        "updatedAt": d.updated_at,
-        "cancelRequested": d.cancel_requested,
-        "attempt": d.attempt,
-        "upstream": d.upstream,
-        "phases": d.phases,
-    })
+pub fn deployment(d: &Deployment) -> DeploymentView {
+    DeploymentView {
+        id: d.id.to_string(),
+        app_id: d.app_id.to_string(),
+        status: d.status,
+        trigger: d.trigger,
+        commit: d.commit.clone(),
+        pushed_commit: d.pushed_commit.clone(),
+        archive: d.archive.as_ref().map(archive),
+        cache_hit: d.cache_hit,
+        error: d.error.clone(),
+        created_at: d.created_at.clone(),
+        updated_at: d.updated_at.clone(),
+        cancel_requested: d.cancel_requested,
+        attempt: d.attempt,
+        upstream: d.upstream.clone(),
+        phases: d
+            .phases
+            .iter()
+            .map(|(name, p)| {
+                let view = PhaseView {
+                    started_at: p.started_at.clone(),
+                    finished_at: p.finished_at.clone(),
+                    millis: p.millis,
+                };
+                (name.clone(), view)
+            })
+            .collect(),
+        rolled_back_from: d.rolled_back_from.as_ref().map(ToString::to_string),
+    }
 }
 
 /// One app as `GET /apps/{id}` shows it, with its recent deployments when
@@ -69,7 +83,7 @@ pub fn app(
     app: &App,
     latest: Option<&Deployment>,
     recent: Option<&[Deployment]>,
-) -> Value {
+) -> AppView {
     let c = &app.config;
     let source = match &c.source {
         Source::Git {
@@ -77,53 +91,48 @@ pub fn app(
             branch,
             dockerfile,
             context,
-        } => json!({
-            "type": "git",
-            "repo": repo,
-            "branch": branch,
-            "dockerfile": dockerfile,
-            "context": context,
-            "watchPaths": c.watch_paths.globs(),
-            "hasRepoToken": c.has_repo_token,
-        }),
+        } => SourceView::Git {
+            repo: repo.as_str().to_owned(),
+            branch: branch.as_str().to_owned(),
+            dockerfile: dockerfile.as_str().to_owned(),
+            context: context.as_str().to_owned(),
+            watch_paths: c.watch_paths.globs().to_vec(),
+            has_repo_token: c.has_repo_token,
+        },
         Source::Upload {
             dockerfile,
             context,
-        } => json!({
-            "type": "upload",
-            "dockerfile": dockerfile,
-            "context": context,
-            "archive": app.archive.as_ref().map(archive),
-            "pendingUpload": app.upload.as_ref().map(|u| json!({
-                "path": u.path,
-                "size": u.size,
-                "expiresAt": u.expires_at,
-            })),
-        }),
+        } => SourceView::Upload {
+            dockerfile: dockerfile.as_str().to_owned(),
+            context: context.as_str().to_owned(),
+            archive: app.archive.as_ref().map(archive),
+            pending_upload: app.upload.as_ref().map(|u| PendingUploadView {
+                path: u.path.clone(),
+                size: u.size,
+                expires_at: u.expires_at.clone(),
+            }),
+        },
     };
-    let mut view = json!({
-        "id": app.id,
-        "name": app.name,
-        "source": source,
-        "port": c.port,
-        "cpu": f64::from(c.millicpu) / 1000.0,
-        "memory": c.memory_mb,
-        "hostname": app.hostname,
-        "domain": c.domain,
-        "domainUrl": app.domain_url(),
-        "readOnly": c.read_only,
-        "env": c.env,
-        "secretNames": c.secret_names,
-        "status": app_status(app, latest),
-        "url": app.url,
-        "webhook": webhook(base, app, None),
-        "latestDeploymentId": app.latest_deployment_id,
-        "liveDeploymentId": app.live_deployment_id,
-        "createdAt": app.created_at,
-        "updatedAt": app.updated_at,
-    });
-    if let Some(recent) = recent {
-        view["deployments"] = recent.iter().map(deployment).collect();
+    AppView {
+        id: app.id.to_string(),
+        name: app.name.clone(),
+        source,
+        port: c.port,
+        cpu: f64::from(c.millicpu) / 1000.0,
+        memory: c.memory_mb,
+        hostname: app.hostname.clone(),
+        domain: c.domain.as_ref().map(|d| d.as_str().to_owned()),
+        domain_url: app.domain_url(),
+        read_only: c.read_only,
+        env: c.env.clone(),
+        secret_names: c.secret_names.clone(),
+        status: app_status(app, latest),
+        url: app.url.clone(),
+        webhook: webhook(base, app, None),
+        latest_deployment_id: app.latest_deployment_id.as_ref().map(ToString::to_string),
+        live_deployment_id: app.live_deployment_id.as_ref().map(ToString::to_string),
+        created_at: app.created_at.clone(),
+        updated_at: app.updated_at.clone(),
+        deployments: recent.map(|r| r.iter().map(deployment).collect()),
     }
-    view
 }

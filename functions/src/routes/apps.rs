@@ -3,7 +3,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use serde_json::{json, Value};
+use slipway_core::api::{AppList, AppStatus, AppView, Deleted, DeploymentList, DeploymentView};
 use slipway_core::ids::{DeploymentId, Owner};
 use slipway_core::model::Deployment;
 use slipway_core::store::CancelOutcome;
@@ -18,18 +18,22 @@ use crate::views;
 const RECENT: i32 = 20;
 const HISTORY: i32 = 100;
 
+#[utoipa::path(
+    get, path = "/apps", tag = "apps",
+    responses((status = 200, description = "Your apps", body = AppList)),
+)]
 pub async fn list(
     State(state): State<AppState>,
     Caller(owner): Caller,
     PublicBase(base): PublicBase,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AppList>, ApiError> {
     let apps = state.store.list_apps(&owner).await?;
     let latest_ids: Vec<&str> = apps
         .iter()
         .filter_map(|a| a.latest_deployment_id.as_deref())
         .collect();
     let latest = state.store.get_deployments(&latest_ids).await?;
-    let views: Vec<Value> = apps
+    let views: Vec<AppView> = apps
         .iter()
         .map(|a| {
             let l = latest
@@ -38,15 +42,22 @@ pub async fn list(
             views::app(&base, a, l, None)
         })
         .collect();
-    Ok(Json(json!({ "apps": views })))
+    Ok(Json(AppList { apps: views }))
 }
 
+#[utoipa::path(
+    get, path = "/apps/{id}", tag = "apps", params(("id" = String, Path, description = "The app's id")),
+    responses(
+        (status = 200, description = "The app with its 20 newest deployments", body = AppView),
+        (status = 404, description = "No such app", body = slipway_core::api::ErrorBody),
+    ),
+)]
 pub async fn show(
     State(state): State<AppState>,
     Caller(owner): Caller,
     PublicBase(base): PublicBase,
     AppPath(id): AppPath,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AppView>, ApiError> {
     let app = state
         .store
         .get_owned_app(&owner, &id)
@@ -62,11 +73,18 @@ pub async fn show(
 /// Marks the app deleted and frees its name; work still queued or building
 /// is cancelled, an upload app's archives deleted. Runners remove its
 /// container when they next reconcile.
+#[utoipa::path(
+    delete, path = "/apps/{id}", tag = "apps", params(("id" = String, Path, description = "The app's id")),
+    responses(
+        (status = 202, description = "The app is deleted; its container stops within a reconcile", body = Deleted),
+        (status = 404, description = "No such app", body = slipway_core::api::ErrorBody),
+    ),
+)]
 pub async fn delete(
     State(state): State<AppState>,
     Caller(owner): Caller,
     AppPath(id): AppPath,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<Deleted>), ApiError> {
     let app = state
         .store
         .get_owned_app(&owner, &id)
@@ -89,24 +107,34 @@ pub async fn delete(
     tracing::info!(app_id = %app.id, "app deleted");
     Ok((
         StatusCode::ACCEPTED,
-        Json(json!({ "id": app.id, "status": "deleted" })),
+        Json(Deleted {
+            id: app.id.to_string(),
+            status: AppStatus::Deleted,
+        }),
     ))
 }
 
+#[utoipa::path(
+    get, path = "/apps/{id}/deployments", tag = "deployments", params(("id" = String, Path, description = "The app's id")),
+    responses(
+        (status = 200, description = "The app's 100 newest deployments, newest first", body = DeploymentList),
+        (status = 404, description = "No such app", body = slipway_core::api::ErrorBody),
+    ),
+)]
 pub async fn deployments(
     State(state): State<AppState>,
     Caller(owner): Caller,
     AppPath(id): AppPath,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<DeploymentList>, ApiError> {
     let app = state
         .store
         .get_owned_app(&owner, &id)
         .await?
         .ok_or_else(|| ApiError::not_found("app"))?;
     let list = state.store.list_deployments(&app.id, Some(HISTORY)).await?;
-    Ok(Json(
-        json!({ "deployments": list.iter().map(views::deployment).collect::<Vec<_>>() }),
-    ))
+    Ok(Json(DeploymentList {
+        deployments: list.iter().map(views::deployment).collect(),
+    }))
 }
 
 pub(crate) async fn owned_deployment(
@@ -129,20 +157,36 @@ pub(crate) async fn owned_deployment(
     Ok(d)
 }
 
+#[utoipa::path(
+    get, path = "/deployments/{id}", tag = "deployments", params(("id" = String, Path, description = "The deployment's id")),
+    responses(
+        (status = 200, description = "The deployment", body = DeploymentView),
+        (status = 404, description = "No such deployment", body = slipway_core::api::ErrorBody),
+    ),
+)]
 pub async fn show_deployment(
     State(state): State<AppState>,
     Caller(owner): Caller,
     DeploymentPath(id): DeploymentPath,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<DeploymentView>, ApiError> {
     let d = owned_deployment(&state, &owner, &id).await?;
     Ok(Json(views::deployment(&d)))
 }
 
+#[utoipa::path(
+    post, path = "/deployments/{id}/cancel", tag = "deployments", params(("id" = String, Path, description = "The deployment's id")),
+    responses(
+        (status = 200, description = "Cancelled (it was queued)", body = DeploymentView),
+        (status = 202, description = "Cancel requested: the runner stops the build", body = DeploymentView),
+        (status = 404, description = "No such deployment", body = slipway_core::api::ErrorBody),
+        (status = 409, description = "It has already finished", body = slipway_core::api::ErrorBody),
+    ),
+)]
 pub async fn cancel(
     State(state): State<AppState>,
     Caller(owner): Caller,
     DeploymentPath(id): DeploymentPath,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<DeploymentView>), ApiError> {
     let d = owned_deployment(&state, &owner, &id).await?;
     let outcome = state.store.request_cancel(&d).await?;
     let now = state

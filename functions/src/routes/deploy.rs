@@ -6,8 +6,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use base64::Engine;
-use slipway_core::deploy_request::DeployRequest;
-use slipway_core::ids::{self, AppId, Owner};
+use slipway_core::api::Queued;
+use slipway_core::deploy_request::{DeployRequest, RollbackRequest};
+use slipway_core::ids::{self, AppId, DeploymentId, Owner};
 use slipway_core::model::{App, AppConfig, Archive, Credentials, Deployment, Trigger};
 use slipway_core::store::StoreError;
 use slipway_core::upload;
@@ -33,8 +34,19 @@ async fn back_off(n: u64) {
     tokio::time::sleep(std::time::Duration::from_millis(millis)).await;
 }
 
-type Accepted = (StatusCode, Json<serde_json::Value>);
+type Accepted = (StatusCode, Json<Queued>);
 
+#[utoipa::path(
+    post, path = "/deploy", tag = "apps",
+    request_body = slipway_core::api::DeployBody,
+    responses(
+        (status = 202, description = "The app is created or updated and a build is queued; the answer shows the webhook with its secret", body = Queued),
+        (status = 400, description = "A field is invalid (`field` names it), or the body is not a JSON object", body = slipway_core::api::ErrorBody),
+        (status = 409, description = "An upload app has this name, the domain is taken, or the app is being changed by another request", body = slipway_core::api::ErrorBody),
+        (status = 413, description = "The body is over 1 MiB", body = slipway_core::api::ErrorBody),
+        (status = 503, description = "The job queue is unavailable; try again", body = slipway_core::api::ErrorBody),
+    ),
+)]
 pub async fn deploy(
     State(state): State<AppState>,
     Caller(owner): Caller,
@@ -66,24 +78,92 @@ pub async fn deploy(
     Err(busy())
 }
 
+#[utoipa::path(
+    post, path = "/apps/{id}/deploy", tag = "deployments", params(("id" = String, Path, description = "The app's id")),
+    responses(
+        (status = 202, description = "A build is queued: a git app's branch head, or an upload app's newest archive", body = Queued),
+        (status = 404, description = "No such app", body = slipway_core::api::ErrorBody),
+        (status = 409, description = "An upload app has no archive yet, or the app is being changed by another request", body = slipway_core::api::ErrorBody),
+        (status = 413, description = "The uploaded archive is over 500 MB", body = slipway_core::api::ErrorBody),
+        (status = 503, description = "The job queue is unavailable; try again", body = slipway_core::api::ErrorBody),
+    ),
+)]
 pub async fn deploy_app(
     State(state): State<AppState>,
     Caller(owner): Caller,
     PublicBase(base): PublicBase,
     AppPath(id): AppPath,
 ) -> Result<Accepted, ApiError> {
-    queue_for_app(&state, &owner, &base, &id, Trigger::Api).await
+    queue_for_app(&state, &owner, &base, &id, Ask::Build).await
 }
 
 /// `POST /apps/{id}/redeploy`: the live version's image again, with the
 /// app's current configuration; nothing is built.
+#[utoipa::path(
+    post, path = "/apps/{id}/redeploy", tag = "deployments", params(("id" = String, Path, description = "The app's id")),
+    responses(
+        (status = 202, description = "The live version's image runs again with the current config; nothing is built", body = Queued),
+        (status = 404, description = "No such app", body = slipway_core::api::ErrorBody),
+        (status = 409, description = "An upload app, an app with no live version, or one being changed by another request", body = slipway_core::api::ErrorBody),
+        (status = 503, description = "The job queue is unavailable; try again", body = slipway_core::api::ErrorBody),
+    ),
+)]
 pub async fn redeploy(
     State(state): State<AppState>,
     Caller(owner): Caller,
     PublicBase(base): PublicBase,
     AppPath(id): AppPath,
 ) -> Result<Accepted, ApiError> {
-    queue_for_app(&state, &owner, &base, &id, Trigger::Redeploy).await
+    queue_for_app(&state, &owner, &base, &id, Ask::Redeploy).await
+}
+
+#[utoipa::path(
+    post, path = "/apps/{id}/rollback", tag = "deployments", params(("id" = String, Path, description = "The app's id")),
+    request_body = slipway_core::api::RollbackBody,
+    responses(
+        (status = 202, description = "The earlier version's image runs again with the current config, as a new deployment; nothing is built", body = Queued),
+        (status = 400, description = "The body is not `{\"deploymentId\": \"…\"}`", body = slipway_core::api::ErrorBody),
+        (status = 404, description = "No such app, or no such deployment of this app", body = slipway_core::api::ErrorBody),
+        (status = 409, description = "That deployment never went live, its image is gone from the registry, the app is an upload app, or it is being changed by another request", body = slipway_core::api::ErrorBody),
+        (status = 413, description = "The body is over 1 MiB", body = slipway_core::api::ErrorBody),
+        (status = 503, description = "The job queue is unavailable; try again", body = slipway_core::api::ErrorBody),
+    ),
+)]
+/// `POST /apps/{id}/rollback`: an earlier live version's image again, with
+/// the app's current configuration, as a new deployment.
+pub async fn rollback(
+    State(state): State<AppState>,
+    Caller(owner): Caller,
+    PublicBase(base): PublicBase,
+    AppPath(id): AppPath,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<Accepted, ApiError> {
+    let target = match RollbackRequest::parse(&body?)? {
+        RollbackRequest::To(target) => target,
+        RollbackRequest::Nothing => return Err(no_such_deployment()),
+    };
+    queue_for_app(&state, &owner, &base, &id, Ask::Rollback(&target)).await
+}
+
+/// What a deployment of an existing app runs.
+#[derive(Clone, Copy)]
+enum Ask<'a> {
+    /// A new build: the branch head, or the newest archive.
+    Build,
+    /// The live version's image.
+    Redeploy,
+    /// This earlier live deployment's image.
+    Rollback(&'a DeploymentId),
+}
+
+impl Ask<'_> {
+    fn trigger(self) -> Trigger {
+        match self {
+            Ask::Build => Trigger::Api,
+            Ask::Redeploy => Trigger::Redeploy,
+            Ask::Rollback(_) => Trigger::Rollback,
+        }
+    }
 }
 
 /// Queues a deployment of an existing app; when a concurrent change of the
@@ -93,8 +173,9 @@ async fn queue_for_app(
     owner: &Owner,
     base: &str,
     id: &AppId,
-    trigger: Trigger,
+    ask: Ask<'_>,
 ) -> Result<Accepted, ApiError> {
+    let trigger = ask.trigger();
     for attempt in 0..ATTEMPTS {
         let app = state
             .store
@@ -103,7 +184,7 @@ async fn queue_for_app(
             .ok_or_else(|| ApiError::not_found("app"))?;
         let mut deployment = Deployment::queued(&app, trigger);
         if app.config.source.is_upload() {
-            if trigger == Trigger::Redeploy {
+            if trigger.reuses_image() {
                 return Err(ApiError::new(
                     StatusCode::CONFLICT,
                     "upload_app",
@@ -131,8 +212,14 @@ async fn queue_for_app(
                 Err(e) => return Err(e.into()),
             }
         }
-        if trigger == Trigger::Redeploy {
-            deployment.commit = Some(live_commit(state, &app).await?);
+        match ask {
+            Ask::Build => {}
+            Ask::Redeploy => deployment.commit = Some(live_commit(state, &app).await?),
+            Ask::Rollback(target) => {
+                let target = rollback_target(state, &app, target).await?;
+                deployment.commit = target.commit;
+                deployment.rolled_back_from = Some(target.id);
+            }
         }
         match state.store.add_deployment(&app, None, &deployment).await {
             Ok(()) => {
@@ -162,6 +249,57 @@ async fn live_commit(state: &AppState, app: &App) -> Result<String, ApiError> {
             ),
         )
     })
+}
+
+/// The deployment a rollback runs the image of: one of this app's that went
+/// live, whose image the registry still holds.
+async fn rollback_target(
+    state: &AppState,
+    app: &App,
+    id: &DeploymentId,
+) -> Result<Deployment, ApiError> {
+    let target = state
+        .store
+        .get_deployment(id)
+        .await?
+        .filter(|d| d.app_id == app.id)
+        .ok_or_else(no_such_deployment)?;
+    let Some(commit) = target.commit.as_deref().filter(|_| target.went_live()) else {
+        return Err(ApiError {
+            field: Some("deploymentId".into()),
+            ..ApiError::new(
+                StatusCode::CONFLICT,
+                "never_live",
+                format!(
+                    "deployment {} of app {} never went live (it is {}); roll back to one that ran",
+                    target.id, app.name, target.status
+                ),
+            )
+        });
+    };
+    if let Some(registry) = &state.registry {
+        if !registry.has_image(&app.id, commit).await? {
+            return Err(ApiError {
+                field: Some("deploymentId".into()),
+                ..ApiError::new(
+                    StatusCode::CONFLICT,
+                    "image_gone",
+                    format!(
+                        "the image of deployment {} (commit {commit}) is not in the registry any more; deploy that commit again instead",
+                        target.id
+                    ),
+                )
+            });
+        }
+    }
+    Ok(target)
+}
+
+fn no_such_deployment() -> ApiError {
+    ApiError {
+        field: Some("deploymentId".into()),
+        ..ApiError::not_found("deployment of this app")
+    }
 }
 
 fn busy() -> ApiError {

@@ -4,7 +4,7 @@
 use axum::extract::{Query, State};
 use axum::Json;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use slipway_core::api::{LogChunk, LogPage};
 use slipway_core::s3_keys;
 
 use crate::auth::Caller;
@@ -27,12 +27,24 @@ pub struct After {
     after: Option<u64>,
 }
 
+#[utoipa::path(
+    get, path = "/deployments/{id}/logs", tag = "deployments",
+    params(
+        ("id" = String, Path, description = "The deployment's id"),
+        ("after" = Option<u64>, Query, description = "The `next` of the last answer: only chunks after it"),
+    ),
+    responses(
+        (status = 200, description = "The build log's chunks after `after`, redacted", body = LogPage),
+        (status = 400, description = "`after` is not a chunk number", body = slipway_core::api::ErrorBody),
+        (status = 404, description = "No such deployment", body = slipway_core::api::ErrorBody),
+    ),
+)]
 pub async fn logs(
     State(state): State<AppState>,
     Caller(owner): Caller,
     DeploymentPath(id): DeploymentPath,
     q: Result<Query<After>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<LogPage>, ApiError> {
     let Query(q) = q.map_err(|_| {
         slipway_core::fields::FieldError::new(
             "after",
@@ -84,18 +96,14 @@ pub async fn logs(
             break;
         }
         bytes += escaped;
-        chunks.push(json!({"seq": seq, "text": text}));
+        chunks.push(LogChunk { seq, text });
     }
-    let next = chunks
-        .last()
-        .map(|c| c["seq"].clone())
-        .unwrap_or_else(|| json!(q.after));
-    Ok(Json(json!({
-        "deploymentId": d.id,
-        "status": d.status,
-        "chunks": chunks,
-        "next": next,
-        "more": cut_short || listed.is_truncated().unwrap_or(false),
-        "done": !d.status.is_in_progress(),
-    })))
+    Ok(Json(LogPage {
+        deployment_id: d.id.to_string(),
+        status: d.status,
+        next: chunks.last().map(|c| c.seq).or(q.after),
+        chunks,
+        more: cut_short || listed.is_truncated().unwrap_or(false),
+        done: !d.status.is_in_progress(),
+    }))
 }

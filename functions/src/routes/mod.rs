@@ -24,9 +24,10 @@ pub fn upload_routes(state: AppState) -> Router {
     finish(upload_group(), state)
 }
 
-/// Served by the apps function: reads and light writes, no decryption.
+/// Served by the apps function: reads and light writes, no decryption;
+/// and the API's description, with no bearer.
 pub fn apps_routes(state: AppState) -> Router {
-    finish(apps_group(), state)
+    finish(apps_group().merge(document_group()), state)
 }
 
 /// Served by the webhook function: no bearer, each delivery is signed.
@@ -44,7 +45,14 @@ pub fn all_routes(state: AppState) -> Router {
             state.clone(),
             crate::auth::authorize,
         ));
-    finish(authorized.merge(webhook_group()), state)
+    finish(
+        authorized.merge(webhook_group()).merge(document_group()),
+        state,
+    )
+}
+
+fn document_group() -> Router<AppState> {
+    Router::new().route("/openapi.json", get(crate::openapi::document))
 }
 
 fn deploy_group() -> Router<AppState> {
@@ -52,6 +60,7 @@ fn deploy_group() -> Router<AppState> {
         .route("/deploy", post(deploy::deploy))
         .route("/apps/{id}/deploy", post(deploy::deploy_app))
         .route("/apps/{id}/redeploy", post(deploy::redeploy))
+        .route("/apps/{id}/rollback", post(deploy::rollback))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
 }
 

@@ -8,7 +8,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use serde_json::{json, Value};
+use slipway_core::api::{AppView, UploadTicket};
 use slipway_core::deploy_request::UploadAppRequest;
 use slipway_core::error_chain::BoxError;
 use slipway_core::ids::{self, AppId};
@@ -25,15 +25,23 @@ use crate::sources;
 use crate::state::AppState;
 use crate::views;
 
-type Answer = (StatusCode, Json<Value>);
-
 /// `POST /apps`: 201 with the new app, which has no source yet.
+#[utoipa::path(
+    post, path = "/apps", tag = "uploads",
+    request_body = slipway_core::api::UploadAppBody,
+    responses(
+        (status = 201, description = "The upload app, with no source yet", body = AppView),
+        (status = 400, description = "A field is invalid (`field` names it), or the body is not a JSON object", body = slipway_core::api::ErrorBody),
+        (status = 409, description = "You have an app of that name, or the domain is taken", body = slipway_core::api::ErrorBody),
+        (status = 413, description = "The body is over 1 MiB", body = slipway_core::api::ErrorBody),
+    ),
+)]
 pub async fn create(
     State(state): State<AppState>,
     Caller(owner): Caller,
     PublicBase(base): PublicBase,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
-) -> Result<Answer, ApiError> {
+) -> Result<(StatusCode, Json<AppView>), ApiError> {
     let req = UploadAppRequest::parse(&body?, &state.config.rules)?;
     if let Some(existing) = state
         .store
@@ -95,12 +103,23 @@ fn name_taken(name: &str, id: &str) -> ApiError {
 
 /// `POST /apps/{id}/source`: a PUT URL for the next archive, valid 15
 /// minutes, with the declared size signed into it.
+#[utoipa::path(
+    post, path = "/apps/{id}/source", tag = "uploads", params(("id" = String, Path, description = "The app's id")),
+    request_body = slipway_core::api::SourceBody,
+    responses(
+        (status = 200, description = "Where to PUT the archive, with which headers, until when", body = UploadTicket),
+        (status = 400, description = "The format or size is invalid", body = slipway_core::api::ErrorBody),
+        (status = 404, description = "No such app", body = slipway_core::api::ErrorBody),
+        (status = 409, description = "A git app, which deploys from its repo", body = slipway_core::api::ErrorBody),
+        (status = 413, description = "The archive is over 500 MB, or the body over 1 MiB", body = slipway_core::api::ErrorBody),
+    ),
+)]
 pub async fn source(
     State(state): State<AppState>,
     Caller(owner): Caller,
     AppPath(id): AppPath,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
-) -> Result<Answer, ApiError> {
+) -> Result<Json<UploadTicket>, ApiError> {
     let req = UploadRequest::parse(&body?)?;
     let app = state
         .store
@@ -143,21 +162,17 @@ pub async fn source(
         // An upload URL handed out and never deployed: its object goes.
         sources::delete(&state, &app.id, &old.path).await;
     }
-    let headers: serde_json::Map<String, Value> = presigned
-        .headers()
-        .map(|(k, v)| (k.to_owned(), Value::from(v)))
-        .collect();
-    Ok((
-        StatusCode::OK,
-        Json(json!({
-            "uploadUrl": presigned.uri(),
-            "method": "PUT",
-            "headers": headers,
-            "expiresAt": expires_at,
-            "maxBytes": MAX_ARCHIVE_BYTES,
-            "sourceArchivePath": key,
-        })),
-    ))
+    Ok(Json(UploadTicket {
+        upload_url: presigned.uri().to_owned(),
+        method: "PUT".into(),
+        headers: presigned
+            .headers()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect(),
+        expires_at,
+        max_bytes: MAX_ARCHIVE_BYTES,
+        source_archive_path: key,
+    }))
 }
 
 /// A PUT URL for `key` that S3 honours only with the declared size (and

@@ -6,7 +6,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
-use serde_json::json;
+use slipway_core::api::{HookAnswer, HookResult};
 use slipway_core::error_chain::Chain;
 use slipway_core::github::{self, PayloadError, SignatureError, Verdict};
 use slipway_core::ids::{self, AppId};
@@ -22,8 +22,27 @@ use crate::webhook_secrets;
 /// up to three days after the delivery.
 const DELIVERY_TTL_SECONDS: u64 = 7 * 24 * 3600;
 
-type Answer = (StatusCode, Json<serde_json::Value>);
+type Answer = (StatusCode, Json<HookAnswer>);
 
+#[utoipa::path(
+    post, path = "/webhooks/github/{id}", tag = "webhooks",
+    params(
+        ("id" = String, Path, description = "The app's id"),
+        ("X-GitHub-Event" = String, Header, description = "`push` or `ping`"),
+        ("X-GitHub-Delivery" = Option<String>, Header, description = "The delivery's id: a redelivery queues nothing new"),
+    ),
+    request_body(content = Object, content_type = "application/json", description = "GitHub's push or ping payload"),
+    security(("github_signature" = [])),
+    responses(
+        (status = 200, description = "A ping, a push that does not deploy, or a delivery seen before", body = HookAnswer),
+        (status = 202, description = "A deployment of the pushed commit is queued", body = HookAnswer),
+        (status = 400, description = "The payload or a header is malformed", body = slipway_core::api::ErrorBody),
+        (status = 401, description = "No signature, or one that does not match the app's webhook secret (also for an unknown app)", body = slipway_core::api::ErrorBody),
+        (status = 413, description = "The payload is over GitHub's 25 MB", body = slipway_core::api::ErrorBody),
+        (status = 415, description = "Not `application/json`: set the webhook's content type to application/json", body = slipway_core::api::ErrorBody),
+        (status = 503, description = "The push queue is unavailable; GitHub redelivers", body = slipway_core::api::ErrorBody),
+    ),
+)]
 pub async fn github(
     State(state): State<AppState>,
     Path(app_id): Path<String>,
@@ -84,13 +103,19 @@ pub async fn github(
     match verdict {
         Verdict::Pong => Ok((
             StatusCode::OK,
-            Json(json!({"result": "pong", "appId": app.id})),
+            Json(HookAnswer {
+                app_id: Some(app.id.to_string()),
+                ..HookAnswer::new(HookResult::Pong)
+            }),
         )),
         Verdict::Ignore(reason) => {
             tracing::info!(app_id = %app.id, %reason, "delivery ignored");
             Ok((
                 StatusCode::OK,
-                Json(json!({"result": "ignored", "reason": reason})),
+                Json(HookAnswer {
+                    reason: Some(reason.to_string()),
+                    ..HookAnswer::new(HookResult::Ignored)
+                }),
             ))
         }
         Verdict::Deploy { commit } => {
@@ -155,11 +180,11 @@ async fn deploy(
     let mut deployment = Deployment::queued(&app, Trigger::Webhook);
     deployment.commit = Some(commit.clone());
     deployment.pushed_commit = Some(commit.clone());
-    let answer = |status: StatusCode, result: &str, id: &str| {
-        (
-            status,
-            Json(json!({"result": result, "appId": app.id, "deploymentId": id, "commit": commit})),
-        )
+    let answer = |result: HookResult, id: &str| HookAnswer {
+        app_id: Some(app.id.to_string()),
+        deployment_id: Some(id.to_owned()),
+        commit: Some(commit.clone()),
+        ..HookAnswer::new(result)
     };
     match state
         .store
@@ -177,12 +202,17 @@ async fn deploy(
                 return Err(e);
             }
             tracing::info!(app_id = %app.id, deployment_id = %deployment.id, "push recorded");
-            Ok(answer(StatusCode::ACCEPTED, "queued", &deployment.id))
+            Ok((
+                StatusCode::ACCEPTED,
+                Json(answer(HookResult::Queued, &deployment.id)),
+            ))
         }
         PushRecord::Duplicate(earlier) => {
-            let mut dup = answer(StatusCode::OK, "duplicate", &earlier);
-            dup.1["reason"] = "this delivery was already received; nothing new was queued".into();
-            Ok(dup)
+            let dup = HookAnswer {
+                reason: Some("this delivery was already received; nothing new was queued".into()),
+                ..answer(HookResult::Duplicate, &earlier)
+            };
+            Ok((StatusCode::OK, Json(dup)))
         }
     }
 }

@@ -109,17 +109,23 @@ impl Job<'_> {
         })
     }
 
-    /// A redeploy runs the image of the commit it names (recorded when it
-    /// was queued) with the app's current configuration; nothing is built.
+    /// A redeploy or a rollback runs the image of the commit it names
+    /// (recorded when it was queued) with the app's current configuration;
+    /// nothing is built.
     #[tracing::instrument(name = "reuse", skip_all)]
     pub(super) async fn reuse_image(&self) -> Result<Image, Failure> {
         let sha = self.d.commit.as_deref().ok_or_else(|| {
             Failure::User("the redeploy names no commit; deploy the app instead".into())
         })?;
         let repository = self.repository();
-        self.log.line(format!(
-            "Redeploying commit {sha} with the current configuration; nothing is built."
-        ));
+        self.log.line(match &self.d.rolled_back_from {
+            Some(from) => format!(
+                "Rolling back to commit {sha} (deployment {from}) with the current configuration; nothing is built."
+            ),
+            None => format!(
+                "Redeploying commit {sha} with the current configuration; nothing is built."
+            ),
+        });
         let clock = self.clock("pull");
         images::ensure_image(&self.rt.docker, &repository, sha, &self.log)
             .await

@@ -36,7 +36,7 @@ use std::time::Instant;
 use slipway_core::error_chain::Chain;
 use slipway_core::ids;
 use slipway_core::job::JobMessage;
-use slipway_core::model::{App, Credentials, Deployment, Phase, Source, Trigger};
+use slipway_core::model::{App, Credentials, Deployment, Phase, Source};
 use slipway_core::redact::Redactor;
 use slipway_core::status::{DeploymentStatus, APP_DELETED};
 use slipway_core::store::{BuildPlace, Claim, StoreError};
@@ -244,11 +244,9 @@ impl Job<'_> {
     /// The deployment itself, top to bottom: an image, then the switch.
     async fn deploy(&self) -> Result<(), Failure> {
         let image = match (self.d.trigger, &self.app.config.source) {
-            (Trigger::Redeploy, _) => self.reuse_image().await?,
+            (t, _) if t.reuses_image() => self.reuse_image().await?,
             (_, Source::Upload { .. }) => self.build_from_archive().await?,
-            (Trigger::Api | Trigger::Webhook, Source::Git { .. }) => {
-                self.build_from_source().await?
-            }
+            (_, Source::Git { .. }) => self.build_from_source().await?,
         };
         self.go_live(image).await
     }
@@ -308,7 +306,7 @@ fn work_dir(root: &Path, d: &Deployment) -> PathBuf {
 mod tests {
     use super::*;
     use slipway_core::deploy_request::{Rules, UploadAppRequest};
-    use slipway_core::model::AppConfig;
+    use slipway_core::model::{AppConfig, Trigger};
 
     /// An app for the job's unit tests (admission here, the stop rules in
     /// `watch.rs`).

@@ -1,0 +1,541 @@
+//! The HTTP API's bodies: what every route takes and answers. The server
+//! fills these, the CLI, the dashboard's tests and the end-to-end tests
+//! read them, and the OpenAPI document is generated from them (feature
+//! `openapi`), so a renamed field breaks the build, not a client.
+//!
+//! Request bodies are checked field by field by [`crate::deploy_request`]
+//! and [`crate::upload`], which name the field at fault; the request types
+//! here are what a client sends and what the document describes.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+#[cfg(feature = "openapi")]
+use utoipa::ToSchema;
+
+use crate::model::Trigger;
+use crate::status::DeploymentStatus;
+
+/// Every refusal: `{"error":{"code","message","field"?}}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ErrorDetail {
+    /// Stable, for programs: `invalid_field`, `not_found`, `unauthorized`, …
+    pub code: String,
+    /// For people: what is wrong and what to do.
+    pub message: String,
+    /// The request field at fault, when one is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+/// `POST /deploy`: create the app `name` or update it, and build it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct DeployBody {
+    /// A DNS label: 1-63 lowercase letters, digits or `-`.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", example = "my-app")
+    )]
+    pub name: String,
+    /// An `https://` Git URL (no credentials in it; use `repoToken`).
+    #[cfg_attr(
+        feature = "openapi",
+        schema(example = "https://github.com/acme/shop.git")
+    )]
+    pub repo: String,
+    #[serde(flatten)]
+    pub config: ConfigBody,
+    /// Defaults to `main`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
+    /// A token for a private repo; stored encrypted, never shown again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(write_only, max_length = 4096))]
+    pub repo_token: Option<String>,
+    /// Globs of repo paths; a push touching none of them does not deploy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watch_paths: Option<Vec<String>>,
+}
+
+/// `POST /apps`: an app built from uploaded archives.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct UploadAppBody {
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", example = "my-app")
+    )]
+    pub name: String,
+    #[serde(flatten)]
+    pub config: ConfigBody,
+}
+
+/// What both kinds of app are configured with; every field optional.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ConfigBody {
+    /// Relative to the repo or archive root; defaults to `Dockerfile`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dockerfile: Option<String>,
+    /// The build context, relative to the root; defaults to `.`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<String>,
+    /// The port the container listens on; defaults to 80.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 65535))]
+    pub port: Option<u16>,
+    /// CPUs, from 0.1 to 8; defaults to 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0.1, maximum = 8))]
+    pub cpu: Option<f64>,
+    /// Megabytes, from 64 to 16384; defaults to 512.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 64, maximum = 16384))]
+    pub memory: Option<u32>,
+    /// A custom domain, outside the stack's apps domain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
+    /// The container's root filesystem is read-only (`/tmp` stays writable).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_only: Option<bool>,
+    /// Plain environment variables, shown back as set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env: Option<BTreeMap<String, String>>,
+    /// Secret environment variables: stored encrypted, only their names are
+    /// ever shown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(write_only))]
+    pub secrets: Option<BTreeMap<String, String>>,
+}
+
+/// `POST /apps/{id}/source`: the archive about to be uploaded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SourceBody {
+    pub format: ArchiveKind,
+    /// Its exact size in bytes, signed into the upload URL.
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 524288000))]
+    pub size: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub enum ArchiveKind {
+    #[serde(rename = "tar.gz")]
+    TarGz,
+    #[serde(rename = "zip")]
+    Zip,
+}
+
+/// `POST /apps/{id}/rollback`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RollbackBody {
+    /// An earlier deployment of the app that went live.
+    pub deployment_id: String,
+}
+
+/// Where GitHub should send pushes; `null` for an upload app.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Webhook {
+    pub url: String,
+    /// Always `application/json`.
+    pub content_type: String,
+    /// Always `["push"]`.
+    pub events: Vec<String>,
+    /// Shown by the deploy routes only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+}
+
+/// 202 of the deploy routes: the deployment is queued.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Queued {
+    pub app_id: String,
+    pub deployment_id: String,
+    pub status: DeploymentStatus,
+    pub url: String,
+    pub webhook: Option<Webhook>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ArchiveView {
+    pub path: String,
+    pub size: u64,
+    pub uploaded_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct PendingUploadView {
+    pub path: String,
+    pub size: u64,
+    pub expires_at: String,
+}
+
+/// How long one phase (clone, build, push, start, …) took.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct PhaseView {
+    pub started_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub millis: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct DeploymentView {
+    pub id: String,
+    pub app_id: String,
+    pub status: DeploymentStatus,
+    pub trigger: Trigger,
+    /// The commit built, or run again.
+    pub commit: Option<String>,
+    /// The commit a webhook push asked for.
+    pub pushed_commit: Option<String>,
+    /// The archive an upload app's deployment builds.
+    pub archive: Option<ArchiveView>,
+    pub cache_hit: Option<bool>,
+    /// Why it failed or was cancelled.
+    pub error: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub cancel_requested: bool,
+    /// How many times a runner has taken it on.
+    pub attempt: u32,
+    /// `host:port` of its container, once it runs.
+    pub upstream: Option<String>,
+    pub phases: BTreeMap<String, PhaseView>,
+    /// The deployment a rollback runs the image of.
+    pub rolled_back_from: Option<String>,
+}
+
+/// Where an app's source comes from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum SourceView {
+    #[serde(rename_all = "camelCase")]
+    Git {
+        repo: String,
+        branch: String,
+        dockerfile: String,
+        context: String,
+        watch_paths: Vec<String>,
+        has_repo_token: bool,
+    },
+    #[serde(rename_all = "camelCase")]
+    Upload {
+        dockerfile: String,
+        context: String,
+        archive: Option<ArchiveView>,
+        pending_upload: Option<PendingUploadView>,
+    },
+}
+
+/// What a user sees as an app's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum AppStatus {
+    /// Never deployed.
+    New,
+    Queued,
+    Building,
+    Deploying,
+    Running,
+    Failed,
+    Cancelled,
+    Superseded,
+    Stopped,
+    Deleted,
+}
+
+impl AppStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AppStatus::New => "new",
+            AppStatus::Stopped => "stopped",
+            AppStatus::Deleted => "deleted",
+            AppStatus::Queued => DeploymentStatus::Queued.as_str(),
+            AppStatus::Building => DeploymentStatus::Building.as_str(),
+            AppStatus::Deploying => DeploymentStatus::Deploying.as_str(),
+            AppStatus::Running => DeploymentStatus::Running.as_str(),
+            AppStatus::Failed => DeploymentStatus::Failed.as_str(),
+            AppStatus::Cancelled => DeploymentStatus::Cancelled.as_str(),
+            AppStatus::Superseded => DeploymentStatus::Superseded.as_str(),
+        }
+    }
+}
+
+impl From<DeploymentStatus> for AppStatus {
+    fn from(s: DeploymentStatus) -> Self {
+        match s {
+            DeploymentStatus::Queued => AppStatus::Queued,
+            DeploymentStatus::Building => AppStatus::Building,
+            DeploymentStatus::Deploying => AppStatus::Deploying,
+            DeploymentStatus::Running => AppStatus::Running,
+            DeploymentStatus::Failed => AppStatus::Failed,
+            DeploymentStatus::Cancelled => AppStatus::Cancelled,
+            DeploymentStatus::Superseded => AppStatus::Superseded,
+        }
+    }
+}
+
+impl std::fmt::Display for AppStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One app: config, status, URL, webhook; never a repo token or a secret value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct AppView {
+    pub id: String,
+    pub name: String,
+    pub source: SourceView,
+    pub port: u16,
+    pub cpu: f64,
+    /// Megabytes.
+    pub memory: u32,
+    pub hostname: String,
+    pub domain: Option<String>,
+    /// The app's URL at its custom domain.
+    pub domain_url: Option<String>,
+    pub read_only: bool,
+    pub env: BTreeMap<String, String>,
+    pub secret_names: Vec<String>,
+    pub status: AppStatus,
+    /// Where users reach the app; it never changes.
+    pub url: String,
+    pub webhook: Option<Webhook>,
+    pub latest_deployment_id: Option<String>,
+    pub live_deployment_id: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    /// The newest deployments, newest first (`GET /apps/{id}` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployments: Option<Vec<DeploymentView>>,
+}
+
+/// `GET /apps`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct AppList {
+    pub apps: Vec<AppView>,
+}
+
+/// `GET /apps/{id}/deployments`: newest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct DeploymentList {
+    pub deployments: Vec<DeploymentView>,
+}
+
+/// 202 of `DELETE /apps/{id}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Deleted {
+    pub id: String,
+    pub status: AppStatus,
+}
+
+/// `POST /apps/{id}/source`: where and how to PUT the archive.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct UploadTicket {
+    pub upload_url: String,
+    /// Always `PUT`.
+    pub method: String,
+    /// Send exactly these headers with the PUT.
+    pub headers: BTreeMap<String, String>,
+    pub expires_at: String,
+    pub max_bytes: u64,
+    pub source_archive_path: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct LogChunk {
+    pub seq: u64,
+    pub text: String,
+}
+
+/// `GET /deployments/{id}/logs`: the chunks after `after`, redacted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct LogPage {
+    pub deployment_id: String,
+    pub status: DeploymentStatus,
+    pub chunks: Vec<LogChunk>,
+    /// Ask again with `?after=` this.
+    pub next: Option<u64>,
+    /// More chunks are there now: ask again at once.
+    pub more: bool,
+    /// The deployment has ended; no chunk will be added.
+    pub done: bool,
+}
+
+/// What the webhook did with a delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum HookResult {
+    /// A `ping`: the hook is set up right.
+    Pong,
+    /// Not a push that deploys (another branch, a tag, no watched path, …).
+    Ignored,
+    /// A deployment is queued.
+    Queued,
+    /// This delivery was seen before; the deployment it queued is named.
+    Duplicate,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct HookAnswer {
+    pub result: HookResult,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+    /// Why a delivery was ignored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl HookAnswer {
+    pub fn new(result: HookResult) -> Self {
+        Self {
+            result,
+            app_id: None,
+            deployment_id: None,
+            commit: None,
+            reason: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::deploy_request::{DeployRequest, Rules, UploadAppRequest};
+
+    fn config() -> ConfigBody {
+        ConfigBody {
+            dockerfile: Some("web/Dockerfile".into()),
+            context: Some("web".into()),
+            port: Some(8080),
+            cpu: Some(0.5),
+            memory: Some(256),
+            domain: Some("shop.example.org".into()),
+            read_only: Some(true),
+            env: Some([("MODE".into(), "prod".into())].into()),
+            secrets: Some([("KEY".into(), "s3cret".into())].into()),
+        }
+    }
+
+    #[test]
+    fn a_deploy_body_with_every_field_is_what_the_server_parses() {
+        let body = DeployBody {
+            name: "shop".into(),
+            repo: "https://github.com/acme/shop.git".into(),
+            config: config(),
+            branch: Some("release".into()),
+            repo_token: Some("ghp_x".into()),
+            watch_paths: Some(vec!["web/**".into()]),
+        };
+        let json = serde_json::to_vec(&body).unwrap();
+        let parsed = DeployRequest::parse(&json, &Rules::for_tests()).unwrap();
+        assert_eq!(parsed.name.as_str(), "shop");
+        assert_eq!(parsed.source.branch.as_str(), "release");
+        assert_eq!(parsed.source.watch_paths.globs(), ["web/**"]);
+        assert_eq!(parsed.source.dockerfile.as_str(), "web/Dockerfile");
+        assert_eq!(parsed.run.port, 8080);
+        assert_eq!(parsed.run.millicpu, 500);
+        assert_eq!(parsed.run.memory_mb, 256);
+        assert!(parsed.run.read_only);
+        assert_eq!(parsed.run.env["MODE"], "prod");
+        assert_eq!(parsed.secrets["KEY"], "s3cret");
+        assert_eq!(parsed.repo_token.as_deref(), Some("ghp_x"));
+        assert_eq!(
+            serde_json::from_slice::<DeployBody>(&json).unwrap(),
+            body,
+            "the body reads back as written"
+        );
+    }
+
+    #[test]
+    fn an_upload_app_body_with_every_field_is_what_the_server_parses() {
+        let body = UploadAppBody {
+            name: "shop".into(),
+            config: config(),
+        };
+        let json = serde_json::to_vec(&body).unwrap();
+        let parsed = UploadAppRequest::parse(&json, &Rules::for_tests()).unwrap();
+        assert_eq!(parsed.context.as_str(), "web");
+        assert_eq!(parsed.run.domain.unwrap().as_str(), "shop.example.org");
+        let minimal = serde_json::to_vec(&UploadAppBody {
+            name: "shop".into(),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(minimal, br#"{"name":"shop"}"#, "unset fields are left out");
+    }
+
+    #[test]
+    fn a_source_body_is_what_the_server_parses() {
+        for (format, kind) in [
+            (ArchiveKind::TarGz, crate::upload::ArchiveFormat::TarGz),
+            (ArchiveKind::Zip, crate::upload::ArchiveFormat::Zip),
+        ] {
+            let json = serde_json::to_vec(&SourceBody { format, size: 42 }).unwrap();
+            let parsed = crate::upload::UploadRequest::parse(&json).unwrap();
+            assert_eq!((parsed.format, parsed.size), (kind, 42));
+        }
+    }
+
+    #[test]
+    fn app_statuses_read_as_their_deployment_statuses() {
+        for s in DeploymentStatus::ALL {
+            assert_eq!(AppStatus::from(s).as_str(), s.as_str());
+            let json = serde_json::to_string(&AppStatus::from(s)).unwrap();
+            assert_eq!(json, format!("\"{s}\""));
+        }
+        assert_eq!(AppStatus::New.to_string(), "new");
+        assert_eq!(AppStatus::Stopped.to_string(), "stopped");
+        assert_eq!(AppStatus::Deleted.to_string(), "deleted");
+    }
+}

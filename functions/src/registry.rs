@@ -1,0 +1,55 @@
+//! The image registry the runners push to, as far as the API looks at it:
+//! whether an image a rollback would run is still there.
+
+use crate::error::ApiError;
+
+/// What a manifest may be: Docker's and OCI's, single or multi-platform.
+const MANIFEST_TYPES: &str = "application/vnd.docker.distribution.manifest.v2+json, \
+application/vnd.docker.distribution.manifest.list.v2+json, \
+application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json";
+
+#[derive(Clone)]
+pub struct Registry {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Registry {
+    /// `host[:port]` as the runners name it. Like Docker, a loopback
+    /// registry is spoken to over plain HTTP, any other over HTTPS.
+    pub fn new(address: &str) -> Self {
+        let host = address.split(':').next().unwrap_or_default();
+        let loopback = host == "localhost"
+            || host
+                .parse::<std::net::Ipv4Addr>()
+                .is_ok_and(|ip| ip.is_loopback());
+        let scheme = if loopback { "http" } else { "https" };
+        Self {
+            http: reqwest::Client::new(),
+            base: format!("{scheme}://{address}"),
+        }
+    }
+
+    /// Whether `slipway/<app>:<tag>` is in the registry.
+    pub async fn has_image(&self, app_id: &str, tag: &str) -> Result<bool, ApiError> {
+        let url = format!("{}/v2/slipway/{app_id}/manifests/{tag}", self.base);
+        let answer = self
+            .http
+            .head(&url)
+            .header(reqwest::header::ACCEPT, MANIFEST_TYPES)
+            .send()
+            .await
+            .map_err(|e| ApiError::internal("asking the registry", e))?;
+        match answer.status().as_u16() {
+            200 => Ok(true),
+            404 => Ok(false),
+            other => {
+                tracing::error!(status = other, %url, "the registry answered a manifest HEAD");
+                Err(ApiError::internal(
+                    "asking the registry",
+                    std::io::Error::other(format!("status {other}")),
+                ))
+            }
+        }
+    }
+}
