@@ -265,6 +265,36 @@ async fn respond(req: reqwest::RequestBuilder) -> (u16, Value) {
     (status, body)
 }
 
+/// Typed calls: the API's bodies as `slipway_core::api` declares them.
+impl Api {
+    /// A request that must answer `status`; its body read as `T`.
+    pub async fn expect<T: serde::de::DeserializeOwned>(
+        &self,
+        status: u16,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> T {
+        let (got, answer) = self.call(method, path, body).await;
+        assert_eq!(got, status, "{method} {path}: {answer}");
+        serde_json::from_value(answer.clone())
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}: {answer}"))
+    }
+
+    /// A request that must be refused with `status`; its error.
+    pub async fn refused(
+        &self,
+        status: u16,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> slipway_core::api::ErrorDetail {
+        self.expect::<slipway_core::api::ErrorBody>(status, method, path, body)
+            .await
+            .error
+    }
+}
+
 /// The routes tests call most, each one call that must succeed.
 impl Api {
     /// `POST /deploy` → 202; the app's and the deployment's ids.
