@@ -7,6 +7,7 @@
 #   infra/stack.sh test    install what is missing, start the services, run every test
 #   infra/stack.sh bench   the benchmarks
 #   infra/stack.sh mutants cargo-mutants over core's security rules, with a pass mark
+#   infra/stack.sh fuzz    schemathesis over every route, from /openapi.json
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -68,10 +69,12 @@ deps() {
       || { apt-get update -qq >/dev/null && apt-get install -y -qq "${missing[@]}" >/dev/null; }
   fi
   if [ ! -x "$ROOT/.venv/bin/moto_server" ] || [ ! -x "$ROOT/.venv/bin/cfn-lint" ] \
-    || [ ! -x "$ROOT/.venv/bin/waitress-serve" ]; then
-    log "installing moto, waitress and cfn-lint into .venv (pip)"
+    || [ ! -x "$ROOT/.venv/bin/waitress-serve" ] || [ ! -x "$ROOT/.venv/bin/st" ] \
+    || [ ! -x "$ROOT/.venv/bin/openapi-spec-validator" ]; then
+    log "installing moto, waitress, cfn-lint, schemathesis and openapi-spec-validator into .venv (pip)"
     python3 -m venv "$ROOT/.venv"
-    "$ROOT/.venv/bin/pip" install -q 'moto[server,dynamodb,s3,sqs,kms]==5.2.5' waitress==3.0.2 cfn-lint
+    "$ROOT/.venv/bin/pip" install -q 'moto[server,dynamodb,s3,sqs,kms]==5.2.5' waitress==3.0.2 cfn-lint \
+      schemathesis==4.32.5 openapi-spec-validator==0.9.0
   fi
 }
 
@@ -348,7 +351,30 @@ test_all() {
   log "cargo test --workspace"
   export SLIPWAY_ROOT=$ROOT SLIPWAY_PYTHON=$PY SLIPWAY_BIN_DIR=$ROOT/target/debug
   (cd "$ROOT" && cargo test --workspace -- --test-threads 4)
+  log "openapi-spec-validator openapi.json"
+  "$ROOT/.venv/bin/openapi-spec-validator" "$ROOT/openapi.json"
+  fuzz
   mutants
+}
+
+# Schemathesis over every route of a local-api of its own (own resources,
+# own owner, no runner: the jobs it queues are never built).
+fuzz() {
+  local bin=$ROOT/target/debug port=8793
+  provision "slipway-fuzz-$(date +%s)" >"$STATE/fuzz-resources.env"
+  stop fuzz-api
+  (
+    set -a
+    # shellcheck disable=SC1091
+    . "$STATE/fuzz-resources.env"
+    set +a
+    SLIPWAY_LISTEN=127.0.0.1:$port RUST_LOG=warn start_bg fuzz-api "$bin/local-api"
+    wait_for "the fuzzed API" curl -s -o /dev/null "http://127.0.0.1:$port/openapi.json"
+    log "schemathesis over every route (http://127.0.0.1:$port/openapi.json)"
+    SLIPWAY_API=http://127.0.0.1:$port SLIPWAY_TOKEN=$("$bin/slipway-admin" mint-token fuzz) \
+      FUZZ_DIR=$STATE/fuzz "$PY" "$ROOT/infra/fuzz.py"
+  ) || { stop fuzz-api; exit 1; }
+  stop fuzz-api
 }
 
 # The files of core that hold a security rule; their unit tests must catch
@@ -447,6 +473,7 @@ case "${1:-}" in
   down) down ;;
   test) test_all ;;
   mutants) mutants ;;
+  fuzz) services; build; fuzz ;;
   services) services ;;
-  *) die "usage: infra/stack.sh up|down|test|bench|mutants|services" ;;
+  *) die "usage: infra/stack.sh up|down|test|bench|mutants|fuzz|services" ;;
 esac

@@ -50,7 +50,10 @@ pub struct DeployBody {
     /// An `https://` Git URL (no credentials in it; use `repoToken`).
     #[cfg_attr(
         feature = "openapi",
-        schema(example = "https://github.com/acme/shop.git")
+        schema(
+            example = "https://github.com/acme/shop.git",
+            pattern = r"^https://[^/@#\s]+/[^#\s]*$"
+        )
     )]
     pub repo: String,
     #[serde(flatten)]
@@ -88,9 +91,11 @@ pub struct UploadAppBody {
 pub struct ConfigBody {
     /// Relative to the repo or archive root; defaults to `Dockerfile`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 1024))]
     pub dockerfile: Option<String>,
     /// The build context, relative to the root; defaults to `.`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 1024))]
     pub context: Option<String>,
     /// The port the container listens on; defaults to 80.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -112,11 +117,12 @@ pub struct ConfigBody {
     pub read_only: Option<bool>,
     /// Plain environment variables, shown back as set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(schema_with = openapi::env))]
     pub env: Option<BTreeMap<String, String>>,
     /// Secret environment variables: stored encrypted, only their names are
     /// ever shown.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(write_only))]
+    #[cfg_attr(feature = "openapi", schema(schema_with = openapi::secrets))]
     pub secrets: Option<BTreeMap<String, String>>,
 }
 
@@ -434,6 +440,42 @@ pub struct HookAnswer {
     /// Why a delivery was ignored.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+}
+
+#[cfg(feature = "openapi")]
+mod openapi {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    use utoipa::openapi::{RefOr, Schema};
+
+    use crate::fields::{MAX_VARS, MAX_VAR_VALUE_BYTES};
+
+    pub fn env() -> impl Into<RefOr<Schema>> {
+        vars().description(Some("Plain environment variables, shown back as set."))
+    }
+
+    pub fn secrets() -> impl Into<RefOr<Schema>> {
+        vars().write_only(Some(true)).description(Some(
+            "Secret environment variables: stored encrypted, only their names are ever shown.",
+        ))
+    }
+
+    /// `env` and `secrets`: names as a shell takes them, string values.
+    fn vars() -> ObjectBuilder {
+        let value = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .max_length(Some(MAX_VAR_VALUE_BYTES));
+        let name = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some("^[A-Za-z_][A-Za-z0-9_]{0,255}$"));
+        ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::SchemaType::from_iter([
+                Type::Object,
+                Type::Null,
+            ]))
+            .additional_properties(Some(value))
+            .property_names(Some(name))
+            .max_properties(Some(MAX_VARS))
+    }
 }
 
 impl HookAnswer {
