@@ -164,6 +164,52 @@ mod tests {
         );
     }
 
+    /// `Path:` and `Method:` of template.yaml's API events, inline or not.
+    fn template_routes() -> Vec<(String, String)> {
+        let template = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml"),
+        )
+        .unwrap();
+        let value = |line: &str, key: &str| {
+            let (_, rest) = line.split_once(key)?;
+            let v = match rest.strip_prefix('"') {
+                Some(quoted) => quoted.split('"').next()?,
+                None => rest.split([',', ' ']).next()?,
+            };
+            Some(v.to_owned())
+        };
+        let mut routes = Vec::new();
+        let mut path = None;
+        for line in template.lines() {
+            if let Some(p) = value(line, "Path: ") {
+                path = Some(p);
+            }
+            if let Some(m) = value(line, "Method: ").filter(|_| path.is_some()) {
+                routes.push((m.to_lowercase(), path.take().unwrap_or_default()));
+            }
+        }
+        routes.sort();
+        routes
+    }
+
+    #[test]
+    fn every_route_described_is_a_route_of_the_template_and_back() {
+        let doc: serde_json::Value = serde_json::from_str(&json()).unwrap();
+        let mut described: Vec<(String, String)> = doc["paths"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .flat_map(|(path, item)| {
+                item.as_object()
+                    .unwrap()
+                    .keys()
+                    .map(move |m| (m.clone(), path.clone()))
+            })
+            .collect();
+        described.sort();
+        assert_eq!(described, template_routes());
+    }
+
     #[test]
     fn every_route_but_the_webhook_and_the_document_takes_the_bearer() {
         let doc: serde_json::Value = serde_json::from_str(&json()).unwrap();
