@@ -104,7 +104,8 @@ def main():
     text = (run.stdout + run.stderr).replace(TOKEN, "<token>")
     with open(os.path.join(OUT, "schemathesis.log"), "w") as f:
         f.write(text)
-    print(text[-6000:])
+    # All of it when something failed: each failure with its reproducing curl.
+    print(text if run.returncode != 0 else text[-3000:])
     found = re.search(r"(\d+) generated", text)
     cases = int(found.group(1)) if found else 0
     failed = run.returncode != 0

@@ -18,6 +18,8 @@ const MAX_CHUNK: usize = 128 * 1024;
 
 enum Msg {
     Text(String),
+    /// Store what has come so far, then answer.
+    Flush(oneshot::Sender<()>),
     Close(oneshot::Sender<()>),
 }
 
@@ -85,6 +87,15 @@ impl BuildLog {
     /// One line of Slipway's own narration.
     pub fn line(&self, line: impl AsRef<str>) {
         self.text(format!("{}\n", line.as_ref()));
+    }
+
+    /// Waits until every line sent so far is stored: before a status a
+    /// follower stops at, so its last read of the log is whole.
+    pub async fn flush(&self) {
+        let (done, wait) = oneshot::channel();
+        if self.tx.send(Msg::Flush(done)).is_ok() {
+            let _ = wait.await;
+        }
     }
 }
 
@@ -182,7 +193,7 @@ async fn write_chunks(
     let mut tick = tokio::time::interval(FLUSH_EVERY);
     loop {
         let mut ended = false;
-        let mut close = None;
+        let mut answer = None;
         tokio::select! {
             msg = rx.recv() => match msg {
                 Some(Msg::Text(t)) => {
@@ -191,9 +202,10 @@ async fn write_chunks(
                         continue;
                     }
                 }
+                Some(Msg::Flush(done)) => answer = Some(done),
                 Some(Msg::Close(done)) => {
                     ended = true;
-                    close = Some(done);
+                    answer = Some(done);
                 }
                 None => ended = true,
             },
@@ -208,10 +220,10 @@ async fn write_chunks(
             seq += 1;
         }
         buf.clear();
+        if let Some(done) = answer {
+            let _ = done.send(());
+        }
         if ended {
-            if let Some(done) = close {
-                let _ = done.send(());
-            }
             return;
         }
     }

@@ -6,6 +6,10 @@ use std::collections::HashMap;
 use std::process::Stdio;
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use slipway_core::api::{
+    AppView, DeploymentList, DeploymentView, ErrorBody, ErrorDetail, LogPage, Queued,
+};
+use slipway_core::status::DeploymentStatus;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
@@ -275,7 +279,20 @@ impl Api {
         path: &str,
         body: Option<Value>,
     ) -> T {
-        let (got, answer) = self.call(method, path, body).await;
+        self.expect_as(&self.token, status, method, path, body)
+            .await
+    }
+
+    /// [`Api::expect`], as `token`'s owner.
+    pub async fn expect_as<T: serde::de::DeserializeOwned>(
+        &self,
+        token: &str,
+        status: u16,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> T {
+        let (got, answer) = self.call_as(token, method, path, body).await;
         assert_eq!(got, status, "{method} {path}: {answer}");
         serde_json::from_value(answer.clone())
             .unwrap_or_else(|e| panic!("{method} {path}: {e}: {answer}"))
@@ -288,48 +305,72 @@ impl Api {
         method: &str,
         path: &str,
         body: Option<Value>,
-    ) -> slipway_core::api::ErrorDetail {
-        self.expect::<slipway_core::api::ErrorBody>(status, method, path, body)
+    ) -> ErrorDetail {
+        self.refused_as(&self.token, status, method, path, body)
+            .await
+    }
+
+    /// [`Api::refused`], as `token`'s owner.
+    pub async fn refused_as(
+        &self,
+        token: &str,
+        status: u16,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> ErrorDetail {
+        self.expect_as::<ErrorBody>(token, status, method, path, body)
             .await
             .error
     }
+}
+
+/// An answer read as the API declares it.
+pub fn body_of<T: serde::de::DeserializeOwned>(body: Value) -> T {
+    serde_json::from_value(body.clone())
+        .unwrap_or_else(|e| panic!("not the declared body ({e}): {body}"))
+}
+
+/// An error answer read as the API declares it.
+pub fn error_of(body: Value) -> ErrorDetail {
+    serde_json::from_value::<ErrorBody>(body.clone())
+        .unwrap_or_else(|e| panic!("not an error body ({e}): {body}"))
+        .error
 }
 
 /// The routes tests call most, each one call that must succeed.
 impl Api {
     /// `POST /deploy` → 202; the app's and the deployment's ids.
     pub async fn deploy(&self, body: Value) -> (String, String) {
-        let (status, resp) = self.call("POST", "/deploy", Some(body)).await;
-        assert_eq!(status, 202, "{resp}");
-        (
-            resp["appId"].as_str().unwrap().to_owned(),
-            resp["deploymentId"].as_str().unwrap().to_owned(),
-        )
+        let q: Queued = self.expect(202, "POST", "/deploy", Some(body)).await;
+        (q.app_id, q.deployment_id)
     }
 
     /// `POST /apps/{id}/deploy` → 202; the new deployment's id.
     pub async fn deploy_app(&self, app: &str) -> String {
-        let (status, resp) = self
-            .call("POST", &format!("/apps/{app}/deploy"), None)
+        let q: Queued = self
+            .expect(202, "POST", &format!("/apps/{app}/deploy"), None)
             .await;
-        assert_eq!(status, 202, "{resp}");
-        resp["deploymentId"].as_str().unwrap().to_owned()
+        q.deployment_id
     }
 
     /// `GET /apps/{id}` → 200; the app.
-    pub async fn app(&self, app: &str) -> Value {
-        let (status, shown) = self.call("GET", &format!("/apps/{app}"), None).await;
-        assert_eq!(status, 200, "{shown}");
-        shown
+    pub async fn app(&self, app: &str) -> AppView {
+        self.expect(200, "GET", &format!("/apps/{app}"), None).await
     }
 
     /// `GET /deployments/{id}` → 200; the deployment.
-    pub async fn deployment(&self, deployment: &str) -> Value {
-        let (status, d) = self
-            .call("GET", &format!("/deployments/{deployment}"), None)
+    pub async fn deployment(&self, deployment: &str) -> DeploymentView {
+        self.expect(200, "GET", &format!("/deployments/{deployment}"), None)
+            .await
+    }
+
+    /// `GET /apps/{id}/deployments` → 200; newest first.
+    pub async fn deployments(&self, app: &str) -> Vec<DeploymentView> {
+        let list: DeploymentList = self
+            .expect(200, "GET", &format!("/apps/{app}/deployments"), None)
             .await;
-        assert_eq!(status, 200, "{d}");
-        d
+        list.deployments
     }
 }
 
@@ -340,8 +381,8 @@ impl Api {
         &self,
         deployment: &str,
         secs: u64,
-        done: impl Fn(&Value) -> bool,
-    ) -> (Vec<String>, Value) {
+        done: impl Fn(&DeploymentView) -> bool,
+    ) -> (Vec<DeploymentStatus>, DeploymentView) {
         self.wait_for_as(&self.token, deployment, secs, done).await
     }
 
@@ -351,44 +392,40 @@ impl Api {
         token: &str,
         deployment: &str,
         secs: u64,
-        done: impl Fn(&Value) -> bool,
-    ) -> (Vec<String>, Value) {
+        done: impl Fn(&DeploymentView) -> bool,
+    ) -> (Vec<DeploymentStatus>, DeploymentView) {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
-        let mut seen: Vec<String> = Vec::new();
+        let mut seen: Vec<DeploymentStatus> = Vec::new();
         loop {
-            let (_, d) = self
+            let (status, answer) = self
                 .call_as(token, "GET", &format!("/deployments/{deployment}"), None)
                 .await;
-            let status = d["status"].as_str().unwrap_or("?").to_owned();
-            if seen.last() != Some(&status) {
-                seen.push(status);
+            assert_eq!(status, 200, "{answer}");
+            let d: DeploymentView = serde_json::from_value(answer).unwrap();
+            if seen.last() != Some(&d.status) {
+                seen.push(d.status);
             }
             if done(&d) {
                 return (seen, d);
             }
             assert!(
                 std::time::Instant::now() < deadline,
-                "deployment {deployment} stuck; seen {seen:?}: {d}"
+                "deployment {deployment} stuck; seen {seen:?}: {d:?}"
             );
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
     }
 
     /// Waits until the deployment ends (running, failed, cancelled, superseded).
-    pub async fn settle(&self, deployment: &str) -> Value {
+    pub async fn settle(&self, deployment: &str) -> DeploymentView {
         self.settle_as(&self.token, deployment).await
     }
 
     /// [`Api::settle`], as `token`'s owner.
-    pub async fn settle_as(&self, token: &str, deployment: &str) -> Value {
-        self.wait_for_as(token, deployment, 120, |d| {
-            matches!(
-                d["status"].as_str(),
-                Some("running" | "failed" | "cancelled" | "superseded")
-            )
-        })
-        .await
-        .1
+    pub async fn settle_as(&self, token: &str, deployment: &str) -> DeploymentView {
+        self.wait_for_as(token, deployment, 120, |d| !d.status.is_in_progress())
+            .await
+            .1
     }
 
     /// The whole build log of a deployment.
@@ -407,14 +444,14 @@ impl Api {
             };
             let (status, page) = self.call_as(token, "GET", &path, None).await;
             assert_eq!(status, 200, "{page}");
-            let chunks = page["chunks"].as_array().unwrap();
-            if chunks.is_empty() {
+            let page: LogPage = serde_json::from_value(page).unwrap();
+            if page.chunks.is_empty() {
                 return text;
             }
-            for c in chunks {
-                text.push_str(c["text"].as_str().unwrap());
+            for c in &page.chunks {
+                text.push_str(&c.text);
             }
-            after = page["next"].as_u64();
+            after = page.next;
         }
     }
 }
@@ -493,8 +530,8 @@ pub fn item_contains(item: &HashMap<String, AttributeValue>, needle: &str) -> bo
 /// `GET url` → body, or None when nothing answers.
 /// `GET /` straight from a deployment's container (its `upstream`), not
 /// through an edge.
-pub async fn fetch_upstream(deployment: &Value) -> Option<String> {
-    fetch(&format!("http://{}/", deployment["upstream"].as_str()?)).await
+pub async fn fetch_upstream(deployment: &DeploymentView) -> Option<String> {
+    fetch(&format!("http://{}/", deployment.upstream.as_deref()?)).await
 }
 
 pub async fn fetch(url: &str) -> Option<String> {

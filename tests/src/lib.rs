@@ -27,3 +27,9 @@ pub use lambda_runtime::*;
 pub use stack::*;
 
 pub use serde_json::{json, Value};
+pub use slipway_core::api::{
+    AppList, AppStatus, AppView, DeploymentList, DeploymentView, ErrorDetail, HookAnswer,
+    HookResult, LogPage, Queued, SourceView, UploadTicket,
+};
+pub use slipway_core::model::Trigger;
+pub use slipway_core::status::DeploymentStatus;

@@ -44,11 +44,11 @@ async fn slipway_up_ships_a_directory_and_each_new_upload_replaces_the_last() {
         &["up", ".", "--app", "site", "--create", "--port", "8080"],
     );
     assert!(out.status.success(), "{}", said(&out));
-    let (_, apps) = api.call("GET", "/apps", None).await;
-    let app = apps["apps"][0].clone();
-    let id = app["id"].as_str().unwrap().to_owned();
-    let url = app["url"].as_str().unwrap().to_owned();
-    let host = app["hostname"].as_str().unwrap().to_owned();
+    let apps: AppList = api.expect(200, "GET", "/apps", None).await;
+    let app = apps.apps[0].clone();
+    let id = app.id;
+    let url = app.url;
+    let host = app.hostname;
     assert!(
         said(&out).contains(&format!("running at {url}")),
         "{}",
@@ -78,7 +78,7 @@ async fn slipway_up_ships_a_directory_and_each_new_upload_replaces_the_last() {
     let out = slipway(&api, &dir, &["up", "--app", "site"]);
     assert!(out.status.success(), "{}", said(&out));
     let shown = api.app(&id).await;
-    assert_eq!(shown["url"], url.as_str(), "the URL stays");
+    assert_eq!(shown.url, url, "the URL stays");
     assert_eq!(
         runner
             .edge
@@ -90,7 +90,14 @@ async fn slipway_up_ships_a_directory_and_each_new_upload_replaces_the_last() {
     let now = api.source_keys(&id).await;
     assert_eq!(now.len(), 1, "{now:?}");
     assert_ne!(now, first, "the first archive is gone");
-    assert_eq!(shown["source"]["archive"]["path"], now[0].as_str());
+    let SourceView::Upload {
+        archive: Some(archive),
+        ..
+    } = &shown.source
+    else {
+        panic!("{shown:?}")
+    };
+    assert_eq!(archive.path, now[0]);
 
     // The other commands, and the API's messages when it refuses.
     let out = slipway(&api, &dir, &["apps"]);
@@ -100,10 +107,19 @@ async fn slipway_up_ships_a_directory_and_each_new_upload_replaces_the_last() {
         said(&out)
     );
     let out = slipway(&api, &dir, &["status", "site"]);
-    assert!(said(&out).contains("\"upload\""), "{}", said(&out));
-    let dep = shown["latestDeploymentId"].as_str().unwrap();
+    assert!(said(&out).contains("uploaded archive"), "{}", said(&out));
+    let out = slipway(&api, &dir, &["status", "site", "--output", "json"]);
+    let status: AppView = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (status.id.as_str(), status.status),
+        (id.as_str(), AppStatus::Running)
+    );
+    let out = slipway(&api, &dir, &["apps", "-o", "json"]);
+    let listed: AppList = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(listed.apps.len(), 1);
+    let dep = shown.latest_deployment_id.as_deref().unwrap();
     let out = slipway(&api, &dir, &["logs", dep]);
-    assert!(said(&out).contains("Live at"), "{}", said(&out));
+    assert!(said(&out).contains("Going live at"), "{}", said(&out));
     let out = slipway(&api, &dir, &["redeploy", "site"]);
     assert_eq!(out.status.code(), Some(2), "{}", said(&out));
     assert!(said(&out).contains("uploaded archives"), "{}", said(&out));
@@ -186,9 +202,10 @@ async fn slipway_deploy_follows_a_git_app_to_running() {
         ],
     );
     assert!(shown.status.success(), "{}", said(&shown));
-    let answer: Value = serde_json::from_slice(&shown.stdout).unwrap();
-    let secret = answer["webhook"]["secret"].as_str().unwrap();
-    assert_eq!(secret.len(), 64, "{answer}");
+    let answer: Queued = serde_json::from_slice(&shown.stdout).unwrap();
+    let secret = answer.webhook.unwrap().secret.unwrap();
+    assert_eq!(secret.len(), 64);
+    let secret = secret.as_str();
     assert!(!said(&out).contains(secret), "{}", said(&out));
     let out = slipway(
         &api,

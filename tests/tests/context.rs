@@ -204,7 +204,7 @@ async fn a_git_apps_context_is_what_docker_build_sends() {
     }
     for (case, dep) in CASES.iter().zip(&deployments) {
         let d = api.settle(dep).await;
-        assert_eq!(d["status"], "running", "{}: {d}", case.name);
+        assert_eq!(d.status, DeploymentStatus::Running, "{}: {d:?}", case.name);
         let slipway = listed(&api.logs(dep).await);
         let root = temp_dir(&format!("context-{}", case.name));
         write_tree(&root, &files_of(case, &dockerfile));
@@ -236,15 +236,9 @@ async fn slipway_up_sends_what_docker_build_sends() {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-        let (_, apps) = api.call("GET", "/apps", None).await;
-        let app = apps["apps"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|a| a["name"] == case.name)
-            .unwrap()
-            .clone();
-        let dep = app["latestDeploymentId"].as_str().unwrap().to_owned();
+        let apps: AppList = api.expect(200, "GET", "/apps", None).await;
+        let app = apps.apps.into_iter().find(|a| a.name == case.name).unwrap();
+        let dep = app.latest_deployment_id.unwrap();
         let slipway = listed(&api.logs(&dep).await);
         let docker = docker_sees(&dir, case);
         assert_eq!(
@@ -286,9 +280,9 @@ async fn a_repository_with_a_submodule_fails_naming_it() {
         .deploy(json!({"name": "with-sub", "repo": git.url("with-sub"), "port": 8080}))
         .await;
     let d = api.settle(&dep).await;
-    assert_eq!(d["status"], "failed", "{d}");
-    assert_eq!(d["attempt"], 1, "not retried: {d}");
-    let error = d["error"].as_str().unwrap();
+    assert_eq!(d.status, DeploymentStatus::Failed, "{d:?}");
+    assert_eq!(d.attempt, 1, "not retried: {d:?}");
+    let error = d.error.as_deref().unwrap();
     assert!(
         error.contains("submodules") && error.contains("vendor/library"),
         "{error}"

@@ -48,22 +48,20 @@ async fn stored_app(api: &Api, id: &str) -> App {
 #[tokio::test]
 async fn deploy_queues_ids_only_and_stores_the_token_sealed() {
     let api = Api::start().await;
-    let (status, body) = api.call("POST", "/deploy", Some(seed_body())).await;
-    assert_eq!(status, 202, "{body}");
-    let app_id = body["appId"].as_str().unwrap();
-    let deployment_id = body["deploymentId"].as_str().unwrap();
-    assert_eq!(body["status"], "queued");
-    assert!(body.get("url").is_some());
-    let hook = &body["webhook"];
-    assert_eq!(
-        hook["url"],
-        format!("{}/webhooks/github/{app_id}", api.base)
-    );
-    assert_eq!(hook["contentType"], "application/json");
-    assert_eq!(hook["events"], json!(["push"]));
-    let secret = hook["secret"].as_str().unwrap();
+    let (status, raw) = api.call("POST", "/deploy", Some(seed_body())).await;
+    assert_eq!(status, 202, "{raw}");
+    assert!(!raw.to_string().contains(TOKEN) && !raw.to_string().contains(SECRET));
+    let body: Queued = serde_json::from_value(raw).unwrap();
+    let app_id = body.app_id.as_str();
+    let deployment_id = body.deployment_id.as_str();
+    assert_eq!(body.status, DeploymentStatus::Queued);
+    assert!(body.url.starts_with("http://"));
+    let hook = body.webhook.as_ref().unwrap();
+    assert_eq!(hook.url, format!("{}/webhooks/github/{app_id}", api.base));
+    assert_eq!(hook.content_type, "application/json");
+    assert_eq!(hook.events, ["push"]);
+    let secret = hook.secret.as_deref().unwrap();
     assert!(secret.len() >= 64, "at least 32 random bytes");
-    assert!(!body.to_string().contains(TOKEN) && !body.to_string().contains(SECRET));
 
     let messages = api.queued_messages().await;
     assert_eq!(messages.len(), 1);
@@ -113,108 +111,93 @@ async fn deploy_queues_ids_only_and_stores_the_token_sealed() {
 #[tokio::test]
 async fn the_same_name_updates_the_app_and_queues_a_new_deployment() {
     let api = Api::start().await;
-    let (_, first) = api.call("POST", "/deploy", Some(seed_body())).await;
+    let first: Queued = api.expect(202, "POST", "/deploy", Some(seed_body())).await;
     let mut monorepo = seed_body();
     monorepo["dockerfile"] = "services/api/Dockerfile".into();
     monorepo["context"] = "services/api".into();
     monorepo["port"] = 9090.into();
-    let (status, second) = api.call("POST", "/deploy", Some(monorepo)).await;
-    assert_eq!(status, 202, "{second}");
-    assert_eq!(first["appId"], second["appId"]);
-    assert_ne!(first["deploymentId"], second["deploymentId"]);
+    let second: Queued = api.expect(202, "POST", "/deploy", Some(monorepo)).await;
+    assert_eq!(first.app_id, second.app_id);
+    assert_ne!(first.deployment_id, second.deployment_id);
     assert_eq!(
-        first["webhook"]["secret"], second["webhook"]["secret"],
+        first.webhook.unwrap().secret,
+        second.webhook.unwrap().secret,
         "the webhook secret is stable"
     );
 
-    let app_id = first["appId"].as_str().unwrap();
-    let (status, app) = api.call("GET", &format!("/apps/{app_id}"), None).await;
-    assert_eq!(status, 200);
-    assert_eq!(app["source"]["dockerfile"], "services/api/Dockerfile");
-    assert_eq!(app["source"]["context"], "services/api");
-    assert_eq!(app["port"], 9090);
-    assert_eq!(app["deployments"].as_array().unwrap().len(), 2);
+    let app = api.app(&first.app_id).await;
+    let SourceView::Git {
+        dockerfile,
+        context,
+        ..
+    } = &app.source
+    else {
+        panic!("a git app: {app:?}")
+    };
+    assert_eq!(dockerfile, "services/api/Dockerfile");
+    assert_eq!(context, "services/api");
+    assert_eq!(app.port, 9090);
+    assert_eq!(app.deployments.unwrap().len(), 2);
 
-    let (_, older) = api
-        .call(
-            "GET",
-            &format!("/deployments/{}", first["deploymentId"].as_str().unwrap()),
-            None,
-        )
-        .await;
+    let older = api.deployment(&first.deployment_id).await;
     assert_eq!(
-        older["status"], "superseded",
+        older.status,
+        DeploymentStatus::Superseded,
         "the older queued deployment gives way"
     );
-    let (_, list) = api.call("GET", "/apps", None).await;
-    assert_eq!(list["apps"].as_array().unwrap().len(), 1);
+    let list: AppList = api.expect(200, "GET", "/apps", None).await;
+    assert_eq!(list.apps.len(), 1);
 }
 
 #[tokio::test]
 async fn an_app_shows_its_webhook_and_never_a_secret() {
     let api = Api::start().await;
-    let (_, created) = api.call("POST", "/deploy", Some(seed_body())).await;
-    let id = created["appId"].as_str().unwrap();
-    let (status, app) = api.call("GET", &format!("/apps/{id}"), None).await;
+    let created: Queued = api.expect(202, "POST", "/deploy", Some(seed_body())).await;
+    let (status, raw) = api
+        .call("GET", &format!("/apps/{}", created.app_id), None)
+        .await;
     assert_eq!(status, 200);
-    for key in [
-        "id",
-        "name",
-        "source",
-        "port",
-        "cpu",
-        "memory",
-        "domain",
-        "env",
-        "secretNames",
-        "status",
-        "url",
-        "webhook",
-        "deployments",
-    ] {
-        assert!(
-            app.get(key).is_some(),
-            "GET /apps/{{id}} lacks {key}: {app}"
-        );
-    }
-    assert_eq!(app["webhook"]["url"], created["webhook"]["url"]);
-    assert_eq!(app["source"]["hasRepoToken"], true);
-    assert_eq!(app["secretNames"], json!(["DATABASE_URL"]));
-    assert_eq!(app["cpu"], 0.5);
-    assert_eq!(app["status"], "queued");
-    let text = app.to_string();
+    let text = raw.to_string();
     assert!(!text.contains(TOKEN) && !text.contains(SECRET));
     assert!(!text.contains("sealed"), "no sealed attribute is shown");
+    // Every field the API declares is there (the shared type requires them).
+    let app: AppView = serde_json::from_value(raw).unwrap();
+    assert_eq!(
+        app.webhook.as_ref().unwrap().url,
+        created.webhook.unwrap().url
+    );
+    assert!(
+        app.webhook.unwrap().secret.is_none(),
+        "shown by deploys only"
+    );
+    assert!(matches!(
+        app.source,
+        SourceView::Git {
+            has_repo_token: true,
+            ..
+        }
+    ));
+    assert_eq!(app.secret_names, ["DATABASE_URL"]);
+    assert_eq!(app.cpu, 0.5);
+    assert_eq!(app.status, AppStatus::Queued);
+    assert_eq!(app.deployments.unwrap().len(), 1);
 
     let (_, list) = api.call("GET", "/apps", None).await;
     assert!(!list.to_string().contains(TOKEN));
-    let dep = created["deploymentId"].as_str().unwrap();
-    let (status, d) = api.call("GET", &format!("/deployments/{dep}"), None).await;
-    assert_eq!(status, 200);
-    for key in [
-        "id",
-        "appId",
-        "status",
-        "trigger",
-        "commit",
-        "cacheHit",
-        "error",
-        "createdAt",
-        "phases",
-    ] {
-        assert!(
-            d.get(key).is_some(),
-            "GET /deployments/{{id}} lacks {key}: {d}"
-        );
-    }
+    let d = api.deployment(&created.deployment_id).await;
+    assert_eq!(
+        (d.status, d.trigger),
+        (DeploymentStatus::Queued, Trigger::Api)
+    );
+    assert_eq!((d.commit, d.cache_hit, d.error), (None, None, None));
 }
 
 #[tokio::test]
 async fn another_owner_sees_nothing_and_a_bad_bearer_gets_401() {
     let api = Api::start().await;
-    let (_, created) = api.call("POST", "/deploy", Some(seed_body())).await;
-    let id = created["appId"].as_str().unwrap().to_owned();
-    let dep = created["deploymentId"].as_str().unwrap().to_owned();
+    let created: Queued = api.expect(202, "POST", "/deploy", Some(seed_body())).await;
+    let id = created.app_id.clone();
+    let dep = created.deployment_id.clone();
     let mallory = api.mint_token("mallory").await;
     let routes = [
         ("GET", format!("/apps/{id}")),
@@ -228,24 +211,34 @@ async fn another_owner_sees_nothing_and_a_bad_bearer_gets_401() {
     ];
     let before = api.written().await.len();
     for (method, path) in &routes {
-        let (status, body) = api.call_as(&mallory, method, path, None).await;
-        assert_eq!(status, 404, "{method} {path}: {body}");
-        assert_eq!(body["error"]["code"], "not_found");
+        let e = api.refused_as(&mallory, 404, method, path, None).await;
+        assert_eq!(e.code, "not_found");
     }
-    let (_, theirs) = api.call_as(&mallory, "GET", "/apps", None).await;
-    assert_eq!(theirs["apps"], json!([]));
+    let e = api
+        .refused_as(
+            &mallory,
+            404,
+            "POST",
+            &format!("/apps/{id}/rollback"),
+            Some(json!({"deploymentId": dep})),
+        )
+        .await;
+    assert_eq!(e.code, "not_found");
+    let theirs: AppList = api.expect_as(&mallory, 200, "GET", "/apps", None).await;
+    assert!(theirs.apps.is_empty());
     // Deploying the same name as another owner makes a separate app (the
     // domain is the other owner's, so it asks for none).
     let mut body = seed_body();
     body["domain"] = Value::Null;
-    let (status, own) = api.call_as(&mallory, "POST", "/deploy", Some(body)).await;
-    assert_eq!(status, 202, "{own}");
-    assert_ne!(own["appId"], created["appId"]);
+    let own: Queued = api
+        .expect_as(&mallory, 202, "POST", "/deploy", Some(body))
+        .await;
+    assert_ne!(own.app_id, created.app_id);
     assert_ne!(
-        own["url"], created["url"],
+        own.url, created.url,
         "each owner's api has its own hostname"
     );
-    assert!(own["url"].as_str().unwrap().starts_with("http://api-"));
+    assert!(own.url.starts_with("http://api-"));
     assert_eq!(
         api.written().await.len(),
         before + 5,
@@ -258,15 +251,15 @@ async fn another_owner_sees_nothing_and_a_bad_bearer_gets_401() {
     {
         let (status, body) = api.raw(method, path, None, Vec::new()).await;
         assert_eq!(status, 401, "{method} {path} without a token");
-        assert_eq!(body["error"]["code"], "unauthorized");
+        assert_eq!(error_of(body).code, "unauthorized");
         let (status, _) = api
             .raw(method, path, Some("slw_not-a-real-token"), Vec::new())
             .await;
         assert_eq!(status, 401, "{method} {path} with a wrong token");
     }
-    let (_, still) = api.call("GET", &format!("/apps/{id}"), None).await;
     assert_eq!(
-        still["status"], "queued",
+        api.app(&id).await.status,
+        AppStatus::Queued,
         "nothing mallory sent changed alice's app"
     );
 }
@@ -300,11 +293,12 @@ async fn each_bad_field_gets_400_naming_it_and_writes_nothing() {
         body[field] = value.clone();
         let (status, resp) = api.call("POST", "/deploy", Some(body)).await;
         assert_eq!(status, 400, "{field}={value}: {resp}");
-        assert_eq!(resp["error"]["code"], "invalid_field");
-        let named = resp["error"]["field"].as_str().unwrap();
-        assert!(named.starts_with(field), "{field}={value} named {named}");
-        assert!(resp["error"]["message"].as_str().unwrap().contains(field));
         assert!(!resp.to_string().contains(TOKEN));
+        let e = error_of(resp);
+        assert_eq!(e.code, "invalid_field");
+        let named = e.field.unwrap();
+        assert!(named.starts_with(field), "{field}={value} named {named}");
+        assert!(e.message.contains(field));
     }
     let (status, resp) = api
         .raw(
@@ -315,7 +309,7 @@ async fn each_bad_field_gets_400_naming_it_and_writes_nothing() {
         )
         .await;
     assert_eq!(status, 400);
-    assert_eq!(resp["error"]["code"], "invalid_json");
+    assert_eq!(error_of(resp).code, "invalid_json");
     let mut huge = seed_body();
     huge["env"] = json!({"BIG": "x".repeat(1024 * 1024)});
     let (status, resp) = api
@@ -327,7 +321,7 @@ async fn each_bad_field_gets_400_naming_it_and_writes_nothing() {
         )
         .await;
     assert_eq!(status, 413, "{resp}");
-    assert_eq!(resp["error"]["code"], "payload_too_large");
+    assert_eq!(error_of(resp).code, "payload_too_large");
 
     assert!(
         api.written().await.is_empty(),
@@ -339,46 +333,48 @@ async fn each_bad_field_gets_400_naming_it_and_writes_nothing() {
 #[tokio::test]
 async fn cancel_deploy_now_and_delete() {
     let api = Api::start().await;
-    let (_, created) = api.call("POST", "/deploy", Some(seed_body())).await;
-    let id = created["appId"].as_str().unwrap();
-    let dep = created["deploymentId"].as_str().unwrap();
+    let created: Queued = api.expect(202, "POST", "/deploy", Some(seed_body())).await;
+    let id = created.app_id.as_str();
+    let dep = created.deployment_id.as_str();
 
-    let (status, d) = api
-        .call("POST", &format!("/deployments/{dep}/cancel"), None)
+    let d: DeploymentView = api
+        .expect(200, "POST", &format!("/deployments/{dep}/cancel"), None)
         .await;
-    assert_eq!(status, 200, "{d}");
     assert_eq!(
-        d["status"], "cancelled",
+        d.status,
+        DeploymentStatus::Cancelled,
         "a queued deployment is cancelled at once"
     );
-    let (status, again) = api
-        .call("POST", &format!("/deployments/{dep}/cancel"), None)
+    let e = api
+        .refused(409, "POST", &format!("/deployments/{dep}/cancel"), None)
         .await;
-    assert_eq!(status, 409, "{again}");
+    assert_eq!(e.code, "already_finished");
 
-    let (status, now) = api.call("POST", &format!("/apps/{id}/deploy"), None).await;
-    assert_eq!(status, 202, "{now}");
-    assert_eq!(now["appId"], created["appId"]);
-    assert_eq!(now["webhook"]["secret"], created["webhook"]["secret"]);
+    let now: Queued = api
+        .expect(202, "POST", &format!("/apps/{id}/deploy"), None)
+        .await;
+    assert_eq!(now.app_id, created.app_id);
+    assert_eq!(now.webhook, created.webhook);
     assert_eq!(api.queued_messages().await.len(), 2);
-    let (_, history) = api
-        .call("GET", &format!("/apps/{id}/deployments"), None)
-        .await;
-    let statuses: Vec<&str> = history["deployments"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["status"].as_str().unwrap())
-        .collect();
-    assert_eq!(statuses, ["queued", "cancelled"], "newest first");
+    let statuses: Vec<DeploymentStatus> =
+        api.deployments(id).await.iter().map(|d| d.status).collect();
+    assert_eq!(
+        statuses,
+        [DeploymentStatus::Queued, DeploymentStatus::Cancelled],
+        "newest first"
+    );
 
-    let (status, _) = api.call("DELETE", &format!("/apps/{id}"), None).await;
-    assert_eq!(status, 202);
-    let (status, _) = api.call("GET", &format!("/apps/{id}"), None).await;
-    assert_eq!(status, 404);
-    let (_, list) = api.call("GET", "/apps", None).await;
-    assert_eq!(list["apps"], json!([]));
-    let new_dep = now["deploymentId"].as_str().unwrap();
+    let deleted: slipway_core::api::Deleted = api
+        .expect(202, "DELETE", &format!("/apps/{id}"), None)
+        .await;
+    assert_eq!(
+        (deleted.id.as_str(), deleted.status),
+        (id, AppStatus::Deleted)
+    );
+    api.refused(404, "GET", &format!("/apps/{id}"), None).await;
+    let list: AppList = api.expect(200, "GET", "/apps", None).await;
+    assert!(list.apps.is_empty());
+    let new_dep = now.deployment_id.as_str();
     let stored = api
         .dynamo()
         .get_item()
@@ -401,19 +397,15 @@ async fn cancel_deploy_now_and_delete() {
         "cancelled",
         "a deleted app's queued work is cancelled"
     );
-    let (status, recreated) = api.call("POST", "/deploy", Some(seed_body())).await;
-    assert_eq!(status, 202);
-    assert_ne!(
-        recreated["appId"], created["appId"],
-        "the name is free again"
-    );
+    let recreated: Queued = api.expect(202, "POST", "/deploy", Some(seed_body())).await;
+    assert_ne!(recreated.app_id, created.app_id, "the name is free again");
 }
 
 #[tokio::test]
 async fn every_error_has_the_json_error_shape() {
     let api = Api::start().await;
-    let (_, created) = api.call("POST", "/deploy", Some(seed_body())).await;
-    let dep = created["deploymentId"].as_str().unwrap();
+    let created: Queued = api.expect(202, "POST", "/deploy", Some(seed_body())).await;
+    let dep = created.deployment_id.as_str();
     let cases = [
         ("GET", "/nowhere".to_owned(), 404, "not_found"),
         ("PUT", "/apps".to_owned(), 405, "method_not_allowed"),
@@ -427,19 +419,15 @@ async fn every_error_has_the_json_error_shape() {
         ),
     ];
     for (method, path, status, code) in cases {
-        let (got, body) = api.call(method, &path, None).await;
-        assert_eq!(got, status, "{method} {path}: {body}");
-        assert_eq!(body["error"]["code"], code, "{method} {path}: {body}");
-        assert!(body["error"]["message"]
-            .as_str()
-            .is_some_and(|m| !m.is_empty()));
+        let e = api.refused(status, method, &path, None).await;
+        assert_eq!(e.code, code, "{method} {path}: {e:?}");
+        assert!(!e.message.is_empty());
     }
-    let (status, logs) = api
-        .call("GET", &format!("/deployments/{dep}/logs"), None)
+    let logs: LogPage = api
+        .expect(200, "GET", &format!("/deployments/{dep}/logs"), None)
         .await;
-    assert_eq!(status, 200, "{logs}");
-    assert_eq!(logs["chunks"], json!([]), "nothing built yet");
-    assert_eq!(logs["done"], false);
+    assert!(logs.chunks.is_empty(), "nothing built yet");
+    assert_eq!((logs.done, logs.more, logs.next), (false, false, None));
 }
 
 #[tokio::test]
@@ -471,18 +459,17 @@ async fn secrets_within_their_limits_that_would_not_fit_the_table_sealed_are_ref
         (1..=4).map(|i| (format!("S{i}"), json!(value))).collect();
     let mut body = json!({"name": "big", "repo": "https://example.com/r.git"});
     body["secrets"] = Value::Object(secrets.clone());
-    let (status, e) = api.call("POST", "/deploy", Some(body)).await;
-    assert_eq!(status, 400, "{e}");
-    assert_eq!(e["error"]["field"], "secrets", "{e}");
-    let (status, e) = api
-        .call(
+    let e = api.refused(400, "POST", "/deploy", Some(body)).await;
+    assert_eq!(e.field.as_deref(), Some("secrets"), "{e:?}");
+    let e = api
+        .refused(
+            400,
             "POST",
             "/apps",
             Some(json!({"name": "up", "secrets": secrets})),
         )
         .await;
-    assert_eq!(status, 400, "{e}");
-    assert_eq!(e["error"]["field"], "secrets", "{e}");
+    assert_eq!(e.field.as_deref(), Some("secrets"), "{e:?}");
     assert!(api.written().await.is_empty(), "nothing was written");
     assert!(api.queued_messages().await.is_empty());
 }

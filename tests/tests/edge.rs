@@ -13,7 +13,7 @@ fn deploy_body(name: &str, repo: &str) -> Value {
 }
 
 async fn hostname(api: &Api, app: &str) -> String {
-    api.app(app).await["hostname"].as_str().unwrap().to_owned()
+    api.app(app).await.hostname
 }
 
 #[tokio::test]
@@ -22,21 +22,21 @@ async fn an_apps_url_is_its_hostname_and_survives_commits_redeploys_and_runner_r
     let git = GitServer::start(None).await;
     git.commit("stable", &files(&site("v1")));
     let runner = Runner::start(&api.res, &[]);
-    let (status, answer) = api
-        .call(
+    let answer: Queued = api
+        .expect(
+            202,
             "POST",
             "/deploy",
             Some(deploy_body("stable", &git.url("stable"))),
         )
         .await;
-    assert_eq!(status, 202, "{answer}");
-    let app = answer["appId"].as_str().unwrap().to_owned();
-    let d = api.settle(answer["deploymentId"].as_str().unwrap()).await;
-    assert_eq!(d["status"], "running", "{d}");
+    let app = answer.app_id.clone();
+    let d = api.settle(&answer.deployment_id).await;
+    assert_eq!(d.status, DeploymentStatus::Running, "{d:?}");
 
     let shown = api.app(&app).await;
-    let host = shown["hostname"].as_str().unwrap().to_owned();
-    let url = shown["url"].as_str().unwrap().to_owned();
+    let host = shown.hostname;
+    let url = shown.url;
     let label = host
         .strip_suffix(".localhost")
         .expect("under the apps domain");
@@ -49,11 +49,7 @@ async fn an_apps_url_is_its_hostname_and_survives_commits_redeploys_and_runner_r
         "ends with its id's end: {host} {app}"
     );
     assert_eq!(url, format!("http://{host}:8088"));
-    assert_eq!(
-        answer["url"],
-        url.as_str(),
-        "the deploy answer gives it at once"
-    );
+    assert_eq!(answer.url, url, "the deploy answer gives it at once");
     assert_eq!(
         runner.edge.serves(&host, "/", "v1").await.as_deref(),
         Some("v1")
@@ -62,21 +58,20 @@ async fn an_apps_url_is_its_hostname_and_survives_commits_redeploys_and_runner_r
     // A new commit goes live at the same URL.
     git.commit("stable", &files(&site("v2")));
     let d = api.settle(&api.deploy_app(&app).await).await;
-    assert_eq!(d["status"], "running", "{d}");
-    assert_eq!(api.app(&app).await["url"], url.as_str());
+    assert_eq!(d.status, DeploymentStatus::Running, "{d:?}");
+    assert_eq!(api.app(&app).await.url, url);
     assert_eq!(
         runner.edge.serves(&host, "/", "v2").await.as_deref(),
         Some("v2")
     );
 
     // So does a redeploy.
-    let (status, again) = api
-        .call("POST", &format!("/apps/{app}/redeploy"), None)
+    let again: Queued = api
+        .expect(202, "POST", &format!("/apps/{app}/redeploy"), None)
         .await;
-    assert_eq!(status, 202, "{again}");
-    assert_eq!(again["url"], url.as_str());
-    let d = api.settle(again["deploymentId"].as_str().unwrap()).await;
-    assert_eq!(d["status"], "running", "{d}");
+    assert_eq!(again.url, url);
+    let d = api.settle(&again.deployment_id).await;
+    assert_eq!(d.status, DeploymentStatus::Running, "{d:?}");
     assert_eq!(
         runner.edge.serves(&host, "/", "v2").await.as_deref(),
         Some("v2")
@@ -92,7 +87,7 @@ async fn an_apps_url_is_its_hostname_and_survives_commits_redeploys_and_runner_r
         runner.edge.wait_for(&host, "v2", 10).await,
         Some((200, "v2".to_owned()))
     );
-    assert_eq!(api.app(&app).await["url"], url.as_str());
+    assert_eq!(api.app(&app).await.url, url);
 }
 
 /// What a client saw of one request through the edge.
@@ -115,7 +110,7 @@ async fn a_new_version_goes_live_with_no_failed_request_and_the_old_one_never_an
     let a = Runner::start(&api.res, &now);
     let b = Runner::start(&api.res, &now);
     let (app, first) = api.deploy(deploy_body("steady", &git.url("steady"))).await;
-    assert_eq!(api.settle(&first).await["status"], "running");
+    assert_eq!(api.settle(&first).await.status, DeploymentStatus::Running);
     let host = hostname(&api, &app).await;
     for edge in [&a.edge, &b.edge] {
         assert_eq!(
@@ -164,7 +159,7 @@ async fn a_new_version_goes_live_with_no_failed_request_and_the_old_one_never_an
     tokio::time::sleep(Duration::from_millis(500)).await;
     git.commit("steady", &files(&site("new")));
     let second = api.deploy_app(&app).await;
-    assert_eq!(api.settle(&second).await["status"], "running");
+    assert_eq!(api.settle(&second).await.status, DeploymentStatus::Running);
     let seen = client.await.unwrap();
 
     for (edge, seen) in ["a", "b"].iter().zip(&seen) {
@@ -209,7 +204,7 @@ async fn any_runners_edge_serves_an_app_and_its_new_version_within_3_s() {
     let a = Runner::start(&api.res, &[]);
     let (app, first) = api.deploy(deploy_body("shared", &git.url("shared"))).await;
     let d = api.settle(&first).await;
-    assert_eq!(d["status"], "running", "{d}");
+    assert_eq!(d.status, DeploymentStatus::Running, "{d:?}");
     let host = hostname(&api, &app).await;
 
     // Runner B, with its own edge, serves what A deployed.
@@ -222,7 +217,7 @@ async fn any_runners_edge_serves_an_app_and_its_new_version_within_3_s() {
     git.commit("shared", &files(&site("next")));
     let second = api.deploy_app(&app).await;
     let d = api.settle(&second).await;
-    assert_eq!(d["status"], "running", "{d}");
+    assert_eq!(d.status, DeploymentStatus::Running, "{d:?}");
     let live = Instant::now();
     for edge in [&a.edge, &b.edge] {
         let left = Duration::from_secs(3).saturating_sub(live.elapsed());
@@ -260,11 +255,14 @@ async fn a_custom_domain_routes_for_one_app_only_and_is_freed_with_it() {
     let mut body = deploy_body("shop", &git.url("shop"));
     body["domain"] = json!("Shop.Example.TEST");
     let (app, dep) = api.deploy(body).await;
-    assert_eq!(api.settle(&dep).await["status"], "running");
+    assert_eq!(api.settle(&dep).await.status, DeploymentStatus::Running);
     let shown = api.app(&app).await;
-    assert_eq!(shown["domain"], "shop.example.test");
-    assert_eq!(shown["domainUrl"], "http://shop.example.test:8088");
-    let host = shown["hostname"].as_str().unwrap().to_owned();
+    assert_eq!(shown.domain.as_deref(), Some("shop.example.test"));
+    assert_eq!(
+        shown.domain_url.as_deref(),
+        Some("http://shop.example.test:8088")
+    );
+    let host = shown.hostname;
     assert_eq!(
         runner
             .edge
@@ -282,27 +280,26 @@ async fn a_custom_domain_routes_for_one_app_only_and_is_freed_with_it() {
     let before = api.written().await.len();
     let mut theirs = deploy_body("store", &git.url("shop"));
     theirs["domain"] = json!("shop.example.test");
-    let (status, e) = api
-        .call_as(&bob, "POST", "/deploy", Some(theirs.clone()))
+    let e = api
+        .refused_as(&bob, 409, "POST", "/deploy", Some(theirs.clone()))
         .await;
-    assert_eq!(status, 409, "{e}");
-    assert_eq!(e["error"]["code"], "domain_taken");
-    assert_eq!(e["error"]["field"], "domain");
-    assert!(e["error"]["message"].as_str().unwrap().contains("domain"));
+    assert_eq!(e.code, "domain_taken");
+    assert_eq!(e.field.as_deref(), Some("domain"));
+    assert!(e.message.contains("domain"));
     assert_eq!(api.written().await.len(), before, "nothing was written");
-    let (_, listed) = api.call_as(&bob, "GET", "/apps", None).await;
-    assert_eq!(listed["apps"], json!([]));
+    let listed: AppList = api.expect_as(&bob, 200, "GET", "/apps", None).await;
+    assert!(listed.apps.is_empty());
     // Nor may an upload app of another owner take it.
-    let (status, e) = api
-        .call_as(
+    let e = api
+        .refused_as(
             &bob,
+            409,
             "POST",
             "/apps",
             Some(json!({"name": "up", "domain": "shop.example.test"})),
         )
         .await;
-    assert_eq!(status, 409, "{e}");
-    assert_eq!(e["error"]["field"], "domain");
+    assert_eq!(e.field.as_deref(), Some("domain"));
 
     // Deleting the app frees the domain: its route is gone (404) and the
     // edge asks no certificate for it; the other owner may have it now.
@@ -331,7 +328,7 @@ async fn changing_the_domain_moves_the_route() {
     let mut body = deploy_body("moving", &git.url("moving"));
     body["domain"] = json!("old.example.test");
     let (app, dep) = api.deploy(body.clone()).await;
-    assert_eq!(api.settle(&dep).await["status"], "running");
+    assert_eq!(api.settle(&dep).await.status, DeploymentStatus::Running);
     assert_eq!(
         runner
             .edge
@@ -343,7 +340,7 @@ async fn changing_the_domain_moves_the_route() {
 
     body["domain"] = json!("new.example.test");
     let (_, dep) = api.deploy(body).await;
-    assert_eq!(api.settle(&dep).await["status"], "running");
+    assert_eq!(api.settle(&dep).await.status, DeploymentStatus::Running);
     assert_eq!(
         runner
             .edge
@@ -361,7 +358,10 @@ async fn changing_the_domain_moves_the_route() {
         Some(404)
     );
     assert_eq!(ask(&runner.edge, "old.example.test").await, 404);
-    assert_eq!(api.app(&app).await["domain"], "new.example.test");
+    assert_eq!(
+        api.app(&app).await.domain.as_deref(),
+        Some("new.example.test")
+    );
 }
 
 #[tokio::test]
@@ -389,14 +389,17 @@ async fn every_domain_that_must_never_route_is_refused_naming_the_field() {
     ] {
         let mut body = deploy_body("web", "https://example.com/r.git");
         body["domain"] = json!(bad);
-        let (status, e) = api.call("POST", "/deploy", Some(body)).await;
-        assert_eq!(status, 400, "{bad}: {e}");
-        assert_eq!(e["error"]["field"], "domain", "{bad}: {e}");
-        let (status, e) = api
-            .call("POST", "/apps", Some(json!({"name": "up", "domain": bad})))
+        let e = api.refused(400, "POST", "/deploy", Some(body)).await;
+        assert_eq!(e.field.as_deref(), Some("domain"), "{bad}: {e:?}");
+        let e = api
+            .refused(
+                400,
+                "POST",
+                "/apps",
+                Some(json!({"name": "up", "domain": bad})),
+            )
             .await;
-        assert_eq!(status, 400, "{bad}: {e}");
-        assert_eq!(e["error"]["field"], "domain", "{bad}: {e}");
+        assert_eq!(e.field.as_deref(), Some("domain"), "{bad}: {e:?}");
     }
     assert!(api.written().await.is_empty(), "nothing was written");
 }
@@ -410,7 +413,7 @@ async fn https_with_the_local_ca_404_for_unknown_hosts_and_503_without_a_live_co
     git.commit("broken", &[("Dockerfile", &dockerfile)]);
     let runner = Runner::start(&api.res, &[]);
     let (app, dep) = api.deploy(deploy_body("secure", &git.url("secure"))).await;
-    assert_eq!(api.settle(&dep).await["status"], "running");
+    assert_eq!(api.settle(&dep).await.status, DeploymentStatus::Running);
     let host = hostname(&api, &app).await;
 
     let port = runner.edge.https;
@@ -446,7 +449,7 @@ async fn https_with_the_local_ca_404_for_unknown_hosts_and_503_without_a_live_co
     assert!(page.contains("No app here"), "{page}");
 
     let (broken, dep) = api.deploy(deploy_body("broken", &git.url("broken"))).await;
-    assert_eq!(api.settle(&dep).await["status"], "failed");
+    assert_eq!(api.settle(&dep).await.status, DeploymentStatus::Failed);
     let broken_host = hostname(&api, &broken).await;
     let (status, page) = runner.edge.get(&broken_host, "/").await.unwrap();
     assert_eq!(status, 503);

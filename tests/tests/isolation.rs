@@ -232,11 +232,8 @@ async fn a_tenants_build_and_app_reach_no_neighbour_host_service_private_network
     let (a_app, a_dep) = api
         .deploy(json!({"name": "tenant-a", "repo": git.url("tenant-a"), "port": 8080}))
         .await;
-    assert_eq!(api.settle(&a_dep).await["status"], "running");
-    let a_host = api.app(&a_app).await["hostname"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    assert_eq!(api.settle(&a_dep).await.status, DeploymentStatus::Running);
+    let a_host = api.app(&a_app).await.hostname;
     let neighbour = address_of(&containers_of(&a_app)[0]);
     assert_eq!(
         reached_from_host(&neighbour, 8080).await,
@@ -276,23 +273,22 @@ async fn a_tenants_build_and_app_reach_no_neighbour_host_service_private_network
         ],
     );
     let owner_b = api.mint_token("owner-b").await;
-    let (status, resp) = api
-        .call_as(
+    let resp: Queued = api
+        .expect_as(
             &owner_b,
+            202,
             "POST",
             "/deploy",
             Some(json!({"name": "tenant-b", "repo": git.url("tenant-b"), "port": 8080})),
         )
         .await;
-    assert_eq!(status, 202, "{resp}");
-    let b_app = resp["appId"].as_str().unwrap().to_owned();
-    let b_dep = resp["deploymentId"].as_str().unwrap().to_owned();
+    let (b_app, b_dep) = (resp.app_id, resp.deployment_id);
     let d = api.settle_as(&owner_b, &b_dep).await;
-    assert_eq!(d["status"], "running", "{d}");
-    let (_, shown) = api
-        .call_as(&owner_b, "GET", &format!("/apps/{b_app}"), None)
+    assert_eq!(d.status, DeploymentStatus::Running, "{d:?}");
+    let shown: AppView = api
+        .expect_as(&owner_b, 200, "GET", &format!("/apps/{b_app}"), None)
         .await;
-    let b_host = shown["hostname"].as_str().unwrap().to_owned();
+    let b_host = shown.hostname;
 
     let build_log = api.logs_as(&owner_b, &b_dep).await;
     let deadline = Instant::now() + Duration::from_secs(10);

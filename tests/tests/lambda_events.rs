@@ -10,9 +10,8 @@ fn body(name: &str) -> Value {
 #[tokio::test]
 async fn deploy_and_apps_functions_match_local_api() {
     let api = Api::start().await;
-    let (status, local) = api.call("POST", "/deploy", Some(body("api"))).await;
-    assert_eq!(status, 202);
-    let app_id = local["appId"].as_str().unwrap();
+    let local: Queued = api.expect(202, "POST", "/deploy", Some(body("api"))).await;
+    let app_id = local.app_id.as_str();
 
     let mut bad = body("api");
     bad["port"] = 0.into();
@@ -28,12 +27,13 @@ async fn deploy_and_apps_functions_match_local_api() {
     .await;
     let ok = answers[0].as_ref().expect("the deploy function answered");
     assert_eq!(ok["statusCode"], 202, "{ok}");
-    let lambda = proxy_body(ok);
-    assert_eq!(lambda["appId"], app_id, "same owner and name: the same app");
-    assert_ne!(lambda["deploymentId"], local["deploymentId"]);
-    assert_eq!(lambda["webhook"]["secret"], local["webhook"]["secret"]);
+    let lambda: Queued = body_of(proxy_body(ok));
+    assert_eq!(lambda.app_id, app_id, "same owner and name: the same app");
+    assert_ne!(lambda.deployment_id, local.deployment_id);
+    let (hook, local_hook) = (lambda.webhook.unwrap(), local.webhook.unwrap());
+    assert_eq!(hook.secret, local_hook.secret);
     assert_eq!(
-        lambda["webhook"]["url"],
+        hook.url,
         format!(
             "https://abc123defg.execute-api.us-east-1.amazonaws.com/prod/webhooks/github/{app_id}"
         ),
@@ -63,10 +63,11 @@ async fn deploy_and_apps_functions_match_local_api() {
     .await;
     let shown = answers[0].as_ref().unwrap();
     assert_eq!(shown["statusCode"], 200, "{shown}");
-    let mut lambda_app = proxy_body(shown);
+    let mut lambda_app: AppView = body_of(proxy_body(shown));
     let mut local_app = api.app(app_id).await;
-    lambda_app["webhook"]["url"] = Value::Null;
-    local_app["webhook"]["url"] = Value::Null;
+    for app in [&mut lambda_app, &mut local_app] {
+        app.webhook.as_mut().unwrap().url.clear();
+    }
     assert_eq!(lambda_app, local_app);
     assert_eq!(
         answers[1].as_ref().unwrap()["statusCode"],
@@ -80,7 +81,7 @@ async fn deploy_and_apps_functions_match_local_api() {
     let answers = invoke_lambda(&api, "slipway-apps", vec![bare]).await;
     let refused = answers[0].as_ref().unwrap();
     assert_eq!(refused["statusCode"], 401, "{refused}");
-    assert_eq!(proxy_body(refused)["error"]["code"], "unauthorized");
+    assert_eq!(error_of(proxy_body(refused)).code, "unauthorized");
 }
 
 #[tokio::test]
@@ -146,16 +147,16 @@ fn delivery_event(app_id: &str, headers: &[(&str, String)], body: &[u8], base64:
 #[tokio::test]
 async fn the_webhook_function_checks_the_bytes_as_received() {
     let api = Api::start().await;
-    let (status, created) = api
-        .call(
+    let created: Queued = api
+        .expect(
+            202,
             "POST",
             "/deploy",
             Some(json!({"name": "hooked", "repo": "https://github.com/acme/api.git"})),
         )
         .await;
-    assert_eq!(status, 202, "{created}");
-    let app_id = created["appId"].as_str().unwrap();
-    let secret = created["webhook"]["secret"].as_str().unwrap();
+    let app_id = created.app_id.as_str();
+    let secret = created.webhook.as_ref().unwrap().secret.as_deref().unwrap();
     // Spacing and escapes no re-serialisation would reproduce.
     let sha = "6dcb09b5b57875f334f61aebed695e2e4193db5e";
     let body = format!(
@@ -200,13 +201,15 @@ async fn the_webhook_function_checks_the_bytes_as_received() {
         })
         .collect();
     assert_eq!(answers[0].0, 202, "base64 body: {}", answers[0].1);
-    assert_eq!(answers[0].1["commit"], sha);
     assert_eq!(answers[1].0, 202, "text body: {}", answers[1].1);
     assert_eq!(answers[2].0, 200, "{}", answers[2].1);
-    assert_eq!(answers[2].1["result"], "duplicate");
-    assert_eq!(answers[2].1["deploymentId"], answers[0].1["deploymentId"]);
     assert_eq!(answers[3].0, 401, "{}", answers[3].1);
-    assert_eq!(answers[3].1["error"]["code"], "invalid_signature");
+    let first: HookAnswer = body_of(answers[0].1.clone());
+    assert_eq!(first.commit.as_deref(), Some(sha));
+    let again: HookAnswer = body_of(answers[2].1.clone());
+    assert_eq!(again.result, HookResult::Duplicate);
+    assert_eq!(again.deployment_id, first.deployment_id);
+    assert_eq!(error_of(answers[3].1.clone()).code, "invalid_signature");
 }
 
 /// An SQS event as Lambda's event source hands it to a function.
@@ -233,17 +236,17 @@ fn sqs_event(messages: &[(&str, &str)]) -> Value {
 #[tokio::test]
 async fn the_push_function_links_the_push_and_sends_its_job() {
     let api = Api::start().await;
-    let (status, created) = api
-        .call(
+    let created: Queued = api
+        .expect(
+            202,
             "POST",
             "/deploy",
             Some(json!({"name": "recorded", "repo": "https://github.com/acme/api.git"})),
         )
         .await;
-    assert_eq!(status, 202, "{created}");
-    let app_id = created["appId"].as_str().unwrap();
-    let first = created["deploymentId"].as_str().unwrap();
-    let secret = created["webhook"]["secret"].as_str().unwrap();
+    let app_id = created.app_id.as_str();
+    let first = created.deployment_id.as_str();
+    let secret = created.webhook.as_ref().unwrap().secret.as_deref().unwrap();
     let sha = "6dcb09b5b57875f334f61aebed695e2e4193db5e";
     let body = format!(
         r#"{{"ref":"refs/heads/main","after":"{sha}","deleted":false,"commits":[],"repository":{{"pushed_at":1795000000}}}}"#
@@ -270,10 +273,9 @@ async fn the_push_function_links_the_push_and_sends_its_job() {
     .await;
     let answer = answers[0].as_ref().expect("the webhook function answered");
     assert_eq!(answer["statusCode"], 202, "{answer}");
-    let dep = proxy_body(answer)["deploymentId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let dep = body_of::<HookAnswer>(proxy_body(answer))
+        .deployment_id
+        .unwrap();
     let got = api
         .sqs()
         .receive_message()
@@ -289,7 +291,8 @@ async fn the_push_function_links_the_push_and_sends_its_job() {
     );
     let shown = api.app(app_id).await;
     assert_eq!(
-        shown["latestDeploymentId"], first,
+        shown.latest_deployment_id.as_deref(),
+        Some(first),
         "recorded, not linked yet"
     );
 
@@ -307,9 +310,9 @@ async fn the_push_function_links_the_push_and_sends_its_job() {
         assert_eq!(answer["batchItemFailures"], json!([]), "{answer}");
     }
     let shown = api.app(app_id).await;
-    assert_eq!(shown["latestDeploymentId"], dep.as_str(), "{shown}");
+    assert_eq!(shown.latest_deployment_id, Some(dep.clone()), "{shown:?}");
     let before = api.deployment(first).await;
-    assert_eq!(before["status"], "superseded", "{before}");
+    assert_eq!(before.status, DeploymentStatus::Superseded, "{before:?}");
     let jobs = api.queued_messages().await;
     assert_eq!(
         jobs.iter().filter(|j| j.contains(dep.as_str())).count(),
@@ -347,5 +350,5 @@ async fn the_push_function_links_the_push_and_sends_its_job() {
         "{answer}"
     );
     let d = api.deployment(&dep).await;
-    assert_eq!(d["status"], "queued", "{d}");
+    assert_eq!(d.status, DeploymentStatus::Queued, "{d:?}");
 }

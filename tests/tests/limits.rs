@@ -20,8 +20,8 @@ fn app_running(script: &str) -> String {
     )
 }
 
-async fn file_of(d: &Value, name: &str) -> Option<String> {
-    fetch(&format!("http://{}/{name}", d["upstream"].as_str()?)).await
+async fn file_of(d: &DeploymentView, name: &str) -> Option<String> {
+    fetch(&format!("http://{}/{name}", d.upstream.as_deref()?)).await
 }
 
 #[tokio::test]
@@ -38,7 +38,7 @@ async fn an_app_container_keeps_a_web_servers_few_capabilities_no_new_privileges
         .deploy(deploy_body("bounded", &git.url("bounded")))
         .await;
     let d = api.settle(&dep).await;
-    assert_eq!(d["status"], "running", "{d}");
+    assert_eq!(d.status, DeploymentStatus::Running, "{d:?}");
     let status = file_of(&d, "status").await.unwrap();
     // CHOWN, DAC_OVERRIDE, FOWNER, SETGID, SETUID, NET_BIND_SERVICE: bits
     // 0, 1, 3, 6, 7 and 10; NET_RAW (13), SYS_CHROOT (18) and the rest gone.
@@ -49,7 +49,7 @@ async fn an_app_container_keeps_a_web_servers_few_capabilities_no_new_privileges
     let bomb = "(for i in $(seq 1500); do sleep 600 & done) 2>/dev/null &";
     git.commit("forks", &[("Dockerfile", &app_running(bomb))]);
     let (app, dep) = api.deploy(deploy_body("forks", &git.url("forks"))).await;
-    assert_eq!(api.settle(&dep).await["status"], "running");
+    assert_eq!(api.settle(&dep).await.status, DeploymentStatus::Running);
     let name = containers_of(&app)[0].clone();
     let mut processes = 0;
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -83,7 +83,7 @@ async fn an_apps_output_stays_within_its_log_rotation() {
     );
     let (app, dep) = api.deploy(deploy_body("chatty", &git.url("chatty"))).await;
     let d = api.settle(&dep).await;
-    assert_eq!(d["status"], "running", "{d}");
+    assert_eq!(d.status, DeploymentStatus::Running, "{d:?}");
     let deadline = Instant::now() + Duration::from_secs(60);
     while file_of(&d, "done").await.is_none() && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(250)).await;
@@ -127,9 +127,9 @@ async fn an_app_whose_process_cannot_start_fails_at_once_naming_it() {
     let _runner = Runner::start(&api.res, &[]);
     let (_, dep) = api.deploy(deploy_body("typo", &git.url("typo"))).await;
     let d = api.settle(&dep).await;
-    assert_eq!(d["status"], "failed", "{d}");
-    assert_eq!(d["attempt"], 1, "the author's mistake is not retried: {d}");
-    let error = d["error"].as_str().unwrap();
+    assert_eq!(d.status, DeploymentStatus::Failed, "{d:?}");
+    assert_eq!(d.attempt, 1, "the author's mistake is not retried: {d:?}");
+    let error = d.error.as_deref().unwrap();
     assert!(error.contains("could not start"), "{error}");
     assert!(
         !error.contains("previous version"),
@@ -153,7 +153,11 @@ async fn a_loud_build_keeps_its_log_cap_says_so_and_every_page_stays_small() {
     let _runner = Runner::start(&api.res, &[("SLIPWAY_BUILD_LOG_MAX_BYTES", "3000000")]);
     let (_, dep) = api.deploy(deploy_body("loud", &git.url("loud"))).await;
     let d = api.settle(&dep).await;
-    assert_eq!(d["status"], "running", "the build goes on: {d}");
+    assert_eq!(
+        d.status,
+        DeploymentStatus::Running,
+        "the build goes on: {d:?}"
+    );
     assert_eq!(fetch_upstream(&d).await.as_deref(), Some("loud\n"));
 
     let (mut text, mut after, mut pages) = (String::new(), None::<u64>, 0);
@@ -176,16 +180,15 @@ async fn a_loud_build_keeps_its_log_cap_says_so_and_every_page_stays_small() {
             "a page of {} bytes (at most ~1 MB)",
             answer.len()
         );
-        let page: Value = serde_json::from_str(&answer).unwrap();
-        let chunks = page["chunks"].as_array().unwrap();
-        if chunks.is_empty() {
+        let page: LogPage = serde_json::from_str(&answer).unwrap();
+        if page.chunks.is_empty() {
             break;
         }
         pages += 1;
-        for c in chunks {
-            text.push_str(c["text"].as_str().unwrap());
+        for c in &page.chunks {
+            text.push_str(&c.text);
         }
-        after = page["next"].as_u64();
+        after = page.next;
     }
     assert!(pages >= 3, "3 MB of log in pages of ~1 MB: {pages}");
     assert!(text.contains("xxxxxxxxxx"), "the long line is kept");
@@ -212,11 +215,11 @@ async fn a_build_past_the_timeout_fails_once_stops_and_frees_its_slot() {
     );
     let (_, dep) = api.deploy(deploy_body("stuck", &git.url("stuck"))).await;
     let d = api.settle(&dep).await;
-    assert_eq!(d["status"], "failed", "{d}");
-    assert_eq!(d["attempt"], 1, "not retried: {d}");
+    assert_eq!(d.status, DeploymentStatus::Failed, "{d:?}");
+    assert_eq!(d.attempt, 1, "not retried: {d:?}");
     assert!(
-        d["error"].as_str().unwrap().contains("timed out after 5 s"),
-        "{d}"
+        d.error.as_deref().unwrap().contains("timed out after 5 s"),
+        "{d:?}"
     );
     assert!(api.logs(&dep).await.contains("timed out after 5 s"));
 
@@ -237,7 +240,7 @@ async fn a_build_past_the_timeout_fails_once_stops_and_frees_its_slot() {
         "the build step was stopped"
     );
     let (_, next) = api.deploy(deploy_body("next", &git.url("next"))).await;
-    assert_eq!(api.settle(&next).await["status"], "running");
+    assert_eq!(api.settle(&next).await.status, DeploymentStatus::Running);
 }
 
 #[tokio::test]
@@ -265,7 +268,7 @@ async fn a_builds_steps_run_within_the_stacks_build_memory_cpu_and_pids_limits()
     let (_, dep) = api
         .deploy(deploy_body("measured", &git.url("measured")))
         .await;
-    assert_eq!(api.settle(&dep).await["status"], "running");
+    assert_eq!(api.settle(&dep).await.status, DeploymentStatus::Running);
     let log = api.logs(&dep).await;
     assert!(log.contains(&(300 * 1024 * 1024).to_string()), "{log}");
     assert!(
@@ -292,7 +295,7 @@ async fn an_app_builds_from_its_own_image_never_from_another_apps() {
     git.commit("first", &files(&site("first")));
     let _runner = Runner::start(&api.res, &[]);
     let (first, dep) = api.deploy(deploy_body("first", &git.url("first"))).await;
-    assert_eq!(api.settle(&dep).await["status"], "running");
+    assert_eq!(api.settle(&dep).await.status, DeploymentStatus::Running);
     let registry = env("SLIPWAY_REGISTRY");
 
     // Another app (another owner's) names the first one's image.
@@ -301,34 +304,19 @@ async fn an_app_builds_from_its_own_image_never_from_another_apps() {
     );
     git.commit("thief", &[("Dockerfile", &theirs)]);
     let bob = api.mint_token("bob").await;
-    let (status, answer) = api
-        .call_as(
+    let answer: Queued = api
+        .expect_as(
             &bob,
+            202,
             "POST",
             "/deploy",
             Some(deploy_body("thief", &git.url("thief"))),
         )
         .await;
-    assert_eq!(status, 202, "{answer}");
-    let dep = answer["deploymentId"].as_str().unwrap();
-    let (status, d) = api
-        .call_as(&bob, "GET", &format!("/deployments/{dep}"), None)
-        .await;
-    assert_eq!(status, 200);
-    let mut d = d;
-    for _ in 0..240 {
-        if matches!(d["status"].as_str(), Some("failed" | "running")) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-        d = api
-            .call_as(&bob, "GET", &format!("/deployments/{dep}"), None)
-            .await
-            .1;
-    }
-    assert_eq!(d["status"], "failed", "{d}");
-    assert_eq!(d["attempt"], 1, "{d}");
-    let error = d["error"].as_str().unwrap();
+    let d = api.settle_as(&bob, &answer.deployment_id).await;
+    assert_eq!(d.status, DeploymentStatus::Failed, "{d:?}");
+    assert_eq!(d.attempt, 1, "{d:?}");
+    let error = d.error.as_deref().unwrap();
     assert!(error.contains(&first), "names the image: {error}");
     assert!(error.contains("another Slipway app's image"), "{error}");
 
@@ -336,7 +324,7 @@ async fn an_app_builds_from_its_own_image_never_from_another_apps() {
     let own = format!("FROM {registry}/slipway/{first}:latest\nRUN echo again > /www/index.html\n");
     git.commit("first", &[("Dockerfile", &own)]);
     let d = api.settle(&api.deploy_app(&first).await).await;
-    assert_eq!(d["status"], "running", "{d}");
+    assert_eq!(d.status, DeploymentStatus::Running, "{d:?}");
     assert_eq!(fetch_upstream(&d).await.as_deref(), Some("again\n"));
 }
 
@@ -372,16 +360,16 @@ async fn an_owner_at_its_build_cap_waits_while_another_owners_build_goes_ahead()
     let owner_b = api.mint_token("owner-b").await;
     let (_, a_one) = api.deploy(deploy_body("a-one", &git.url("a-one"))).await;
     let (_, a_two) = api.deploy(deploy_body("a-two", &git.url("a-two"))).await;
-    let (status, resp) = api
-        .call_as(
+    let resp: Queued = api
+        .expect_as(
             &owner_b,
+            202,
             "POST",
             "/deploy",
             Some(deploy_body("b-one", &git.url("b-one"))),
         )
         .await;
-    assert_eq!(status, 202, "{resp}");
-    let b_one = resp["deploymentId"].as_str().unwrap().to_owned();
+    let b_one = resp.deployment_id;
 
     let mut spans = Vec::new();
     for (token, dep) in [
@@ -391,7 +379,7 @@ async fn an_owner_at_its_build_cap_waits_while_another_owners_build_goes_ahead()
     ] {
         let token = token.unwrap_or(api.token.as_str());
         let d = api.settle_as(token, dep).await;
-        assert_eq!(d["status"], "running", "{d}");
+        assert_eq!(d.status, DeploymentStatus::Running, "{d:?}");
         let log = api.logs_as(token, dep).await;
         spans.push((printed(&log, "started"), printed(&log, "ended")));
     }
@@ -439,13 +427,12 @@ async fn a_read_only_app_keeps_its_root_filesystem_unwritten_and_its_tmp_writabl
         body["readOnly"] = json!(read_only);
         let (app, dep) = api.deploy(body).await;
         let d = api.settle(&dep).await;
-        assert_eq!(d["status"], "running", "{d}");
-        assert_eq!(api.app(&app).await["readOnly"], read_only);
+        assert_eq!(d.status, DeploymentStatus::Running, "{d:?}");
+        assert_eq!(api.app(&app).await.read_only, read_only);
         assert_eq!(file_of(&d, "fs.txt").await.as_deref(), Some(want), "{name}");
     }
     let mut bad = deploy_body("bad", &git.url("probe"));
     bad["readOnly"] = json!("yes");
-    let (status, e) = api.call("POST", "/deploy", Some(bad)).await;
-    assert_eq!(status, 400, "{e}");
-    assert_eq!(e["error"]["field"], "readOnly");
+    let e = api.refused(400, "POST", "/deploy", Some(bad)).await;
+    assert_eq!(e.field.as_deref(), Some("readOnly"));
 }

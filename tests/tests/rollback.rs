@@ -2,17 +2,10 @@
 //! config, as a new deployment that builds nothing; through the API and the
 //! CLI, and refused (writing nothing) for what cannot be rolled back to.
 
-use slipway_core::api::{DeploymentList, DeploymentView, Queued};
-use slipway_core::model::Trigger;
-use slipway_core::status::DeploymentStatus;
 use slipway_e2e::*;
 
 fn deploy_body(name: &str, repo: &str) -> Value {
     json!({"name": name, "repo": repo, "port": 8080})
-}
-
-async fn settled(api: &Api, deployment: &str) -> DeploymentView {
-    serde_json::from_value(api.settle(deployment).await).unwrap()
 }
 
 fn slipway(api: &Api, args: &[&str]) -> std::process::Output {
@@ -60,11 +53,11 @@ async fn a_rollback_runs_an_earlier_image_without_a_build_and_a_push_supersedes_
     let runner = Runner::start(&api.res, &[]);
     let v1 = git.commit("shop", &files(&site("v1")));
     let (app, d1) = api.deploy(deploy_body("shop", &git.url("shop"))).await;
-    assert_eq!(settled(&api, &d1).await.status, DeploymentStatus::Running);
+    assert_eq!(api.settle(&d1).await.status, DeploymentStatus::Running);
     git.commit("shop", &[("www/index.html", "v2")]);
     let d2 = api.deploy_app(&app).await;
-    assert_eq!(settled(&api, &d2).await.status, DeploymentStatus::Running);
-    let host = api.app(&app).await["hostname"].as_str().unwrap().to_owned();
+    assert_eq!(api.settle(&d2).await.status, DeploymentStatus::Running);
+    let host = api.app(&app).await.hostname;
     assert_eq!(
         runner.edge.serves(&host, "/", "v2").await.as_deref(),
         Some("v2")
@@ -72,11 +65,11 @@ async fn a_rollback_runs_an_earlier_image_without_a_build_and_a_push_supersedes_
 
     // What cannot be rolled back to is refused and writes nothing.
     let (other, other_dep) = api.deploy(deploy_body("other", &git.url("shop"))).await;
-    settled(&api, &other_dep).await;
+    api.settle(&other_dep).await;
     let never = api.deploy_app(&app).await;
     api.call("POST", &format!("/deployments/{never}/cancel"), None)
         .await;
-    let cancelled = settled(&api, &never).await;
+    let cancelled = api.settle(&never).await;
     assert_eq!(cancelled.status, DeploymentStatus::Cancelled);
     let before = api.written().await;
     let rollback = format!("/apps/{app}/rollback");
@@ -126,7 +119,7 @@ async fn a_rollback_runs_an_earlier_image_without_a_build_and_a_push_supersedes_
     let queued: Queued = api
         .expect(202, "POST", &rollback, Some(json!({"deploymentId": d1})))
         .await;
-    let back = settled(&api, &queued.deployment_id).await;
+    let back = api.settle(&queued.deployment_id).await;
     assert_eq!(back.status, DeploymentStatus::Running, "{back:?}");
     assert_eq!(back.trigger, Trigger::Rollback);
     assert_eq!(back.rolled_back_from.as_deref(), Some(d1.as_str()));
@@ -135,7 +128,9 @@ async fn a_rollback_runs_an_earlier_image_without_a_build_and_a_push_supersedes_
         !back.phases.contains_key("build"),
         "nothing was built: {back:?}"
     );
+    // Read at once: the log is stored whole before the status flips.
     let log = api.logs(&back.id).await;
+    assert!(log.contains("Going live at http://"), "{log}");
     assert!(!log.contains("Step 1/"), "{log}");
     assert!(
         log.contains(&format!("Rolling back to commit {v1}")),
@@ -150,12 +145,12 @@ async fn a_rollback_runs_an_earlier_image_without_a_build_and_a_push_supersedes_
     // A push of v3 supersedes the rollback as it would any deployment.
     git.commit("shop", &[("www/index.html", "v3")]);
     let d3 = api.deploy_app(&app).await;
-    assert_eq!(settled(&api, &d3).await.status, DeploymentStatus::Running);
+    assert_eq!(api.settle(&d3).await.status, DeploymentStatus::Running);
     assert_eq!(
         runner.edge.serves(&host, "/", "v3").await.as_deref(),
         Some("v3")
     );
-    let rolled = settled(&api, &back.id).await;
+    let rolled = api.settle(&back.id).await;
     assert_eq!(rolled.status, DeploymentStatus::Superseded);
 
     // The CLI rolls back by id, and lists the history for scripts.
@@ -194,7 +189,7 @@ async fn a_rollback_runs_an_earlier_image_without_a_build_and_a_push_supersedes_
 #[tokio::test]
 async fn an_upload_app_is_not_rolled_back_and_the_document_needs_no_bearer() {
     let api = Api::start().await;
-    let created: slipway_core::api::AppView = api
+    let created: AppView = api
         .expect(201, "POST", "/apps", Some(json!({"name": "up"})))
         .await;
     let e = api

@@ -23,27 +23,26 @@ async fn a_public_repo_goes_live_and_serves_its_content() {
 
     let (app, dep) = api.deploy(deploy_body("site", &git.url("site"))).await;
     let (seen, d) = api
-        .wait_for(&dep, 120, |d| {
-            d["status"] != "queued" && d["status"] != "building" && d["status"] != "deploying"
-        })
+        .wait_for(&dep, 120, |d| !d.status.is_in_progress())
         .await;
-    assert_eq!(d["status"], "running", "{d}");
-    let order = ["queued", "building", "deploying", "running"];
+    assert_eq!(d.status, DeploymentStatus::Running, "{d:?}");
+    use DeploymentStatus::*;
+    let order = [Queued, Building, Deploying, Running];
     let mut last = 0;
     for s in &seen {
         let i = order
             .iter()
             .position(|o| o == s)
-            .unwrap_or_else(|| panic!("unexpected status {s}"));
+            .unwrap_or_else(|| panic!("unexpected status {s:?}"));
         assert!(i >= last, "statuses went backwards: {seen:?}");
         last = i;
     }
     assert!(seen.len() >= 3, "the status could be followed: {seen:?}");
-    assert_eq!(d["commit"], sha);
+    assert_eq!(d.commit.as_deref(), Some(sha.as_str()));
     for phase in ["clone", "build", "push", "start"] {
         assert!(
-            d["phases"][phase]["millis"].is_u64(),
-            "phase {phase} timed: {d}"
+            d.phases[phase].millis.is_some(),
+            "phase {phase} timed: {d:?}"
         );
     }
     assert_eq!(
@@ -52,9 +51,9 @@ async fn a_public_repo_goes_live_and_serves_its_content() {
     );
 
     let shown = api.app(&app).await;
-    assert_eq!(shown["status"], "running");
-    let host = shown["hostname"].as_str().unwrap();
-    assert_eq!(shown["url"], format!("http://{host}:8088"));
+    assert_eq!(shown.status, AppStatus::Running);
+    let host = shown.hostname.as_str();
+    assert_eq!(shown.url, format!("http://{host}:8088"));
     assert_eq!(
         runner
             .edge
@@ -89,18 +88,17 @@ async fn a_private_repo_deploys_with_its_token_and_the_token_is_found_nowhere() 
     let mut body = deploy_body("private", &git.url("private"));
     body["repoToken"] = TOKEN.into();
     body["secrets"] = json!({"APP_SECRET": SECRET});
-    let (status, created) = api.call("POST", "/deploy", Some(body)).await;
-    assert_eq!(status, 202, "{created}");
-    let app = created["appId"].as_str().unwrap().to_owned();
-    let dep = created["deploymentId"].as_str().unwrap().to_owned();
-    let hook_secret = created["webhook"]["secret"].as_str().unwrap().to_owned();
+    let created: Queued = api.expect(202, "POST", "/deploy", Some(body)).await;
+    let app = created.app_id;
+    let dep = created.deployment_id;
+    let hook_secret = created.webhook.unwrap().secret.unwrap();
     let bodies = api.queued_messages().await;
     assert_eq!(bodies.len(), 1);
     let runner = Runner::start(&api.res, &[]);
 
     // While it builds, the checkout's .git/config holds the plain URL only.
     let (_, _) = api
-        .wait_for(&dep, 60, |d| d["phases"]["clone"].is_object())
+        .wait_for(&dep, 60, |d| d.phases.contains_key("clone"))
         .await;
     let mut configs = Vec::new();
     for _ in 0..50 {
@@ -121,15 +119,15 @@ async fn a_private_repo_deploys_with_its_token_and_the_token_is_found_nowhere() 
     }
 
     let d = api.settle(&dep).await;
-    assert_eq!(d["status"], "running", "{d}");
+    assert_eq!(d.status, DeploymentStatus::Running, "{d:?}");
     assert_eq!(fetch_upstream(&d).await.as_deref(), Some("private content"));
 
     let mut wrong = deploy_body("private-wrong", &git.url("private"));
     wrong["repoToken"] = "not-the-token".into();
     let (_, bad) = api.deploy(wrong).await;
     let failed = api.settle(&bad).await;
-    assert_eq!(failed["status"], "failed");
-    let reason = failed["error"].as_str().unwrap();
+    assert_eq!(failed.status, DeploymentStatus::Failed);
+    let reason = failed.error.as_deref().unwrap();
     assert!(reason.contains("repoToken"), "a clear reason: {reason}");
     assert!(api.logs(&bad).await.contains("repoToken"));
 
@@ -220,14 +218,14 @@ async fn a_new_commit_replaces_the_old_container_and_builds_from_the_registry_ca
     let _runner = Runner::start(&api.res, &[]);
     let (app, first) = api.deploy(deploy_body("cached", &git.url("cached"))).await;
     let d1 = api.settle(&first).await;
-    assert_eq!(d1["status"], "running", "{d1}");
-    assert_eq!(d1["cacheHit"], false);
+    assert_eq!(d1.status, DeploymentStatus::Running, "{d1:?}");
+    assert_eq!(d1.cache_hit, Some(false));
 
     git.commit("cached", &[("www/index.html", "v2")]);
     let second = api.deploy_app(&app).await;
     let d2 = api.settle(&second).await;
-    assert_eq!(d2["status"], "running", "{d2}");
-    assert_eq!(d2["cacheHit"], true);
+    assert_eq!(d2.status, DeploymentStatus::Running, "{d2:?}");
+    assert_eq!(d2.cache_hit, Some(true));
     assert!(api.logs(&second).await.contains("Using cache"));
     assert_eq!(fetch_upstream(&d2).await.as_deref(), Some("v2"));
     assert_eq!(
@@ -236,7 +234,7 @@ async fn a_new_commit_replaces_the_old_container_and_builds_from_the_registry_ca
         "the old container is gone"
     );
     let old = api.deployment(&first).await;
-    assert_eq!(old["status"], "superseded");
+    assert_eq!(old.status, DeploymentStatus::Superseded);
 
     // An engine without the app's images still builds from the cache in the registry.
     let repo = format!("{}/slipway/{app}", env("SLIPWAY_REGISTRY"));
@@ -251,8 +249,8 @@ async fn a_new_commit_replaces_the_old_container_and_builds_from_the_registry_ca
     git.commit("cached", &[("www/index.html", "v3")]);
     let third = api.deploy_app(&app).await;
     let d3 = api.settle(&third).await;
-    assert_eq!(d3["status"], "running", "{d3}");
-    assert_eq!(d3["cacheHit"], true, "the registry cache was used");
+    assert_eq!(d3.status, DeploymentStatus::Running, "{d3:?}");
+    assert_eq!(d3.cache_hit, Some(true), "the registry cache was used");
     let log = api.logs(&third).await;
     assert!(
         log.contains("Pulled") && log.contains("Using cache"),
@@ -275,7 +273,7 @@ async fn a_build_that_fails_with_cached_layers_is_retried_without_cache() {
     );
     let _runner = Runner::start(&api.res, &[]);
     let (app, first) = api.deploy(deploy_body("flaky", &git.url("flaky"))).await;
-    assert_eq!(api.settle(&first).await["status"], "running");
+    assert_eq!(api.settle(&first).await.status, DeploymentStatus::Running);
 
     tokio::time::sleep(Duration::from_secs(4)).await;
     // Passes only when /stamp was written moments ago: a cached (old) stamp fails it.
@@ -289,7 +287,7 @@ async fn a_build_that_fails_with_cached_layers_is_retried_without_cache() {
     );
     let second = api.deploy_app(&app).await;
     let d = api.settle(&second).await;
-    assert_eq!(d["status"], "running", "{d}");
+    assert_eq!(d.status, DeploymentStatus::Running, "{d:?}");
     let log = api.logs(&second).await;
     assert!(log.contains("retrying once without the cache"), "{log}");
     assert_eq!(fetch_upstream(&d).await.as_deref(), Some("two"));
@@ -315,7 +313,7 @@ async fn the_monorepo_layout_builds_and_a_dockerfile_symlinked_outside_fails() {
     body["context"] = "services/api".into();
     let (_, dep) = api.deploy(body).await;
     let d = api.settle(&dep).await;
-    assert_eq!(d["status"], "running", "{d}");
+    assert_eq!(d.status, DeploymentStatus::Running, "{d:?}");
     assert_eq!(fetch_upstream(&d).await.as_deref(), Some("api service"));
 
     for dockerfile in ["Dockerfile", "escape/Dockerfile"] {
@@ -323,8 +321,8 @@ async fn the_monorepo_layout_builds_and_a_dockerfile_symlinked_outside_fails() {
         body["dockerfile"] = dockerfile.into();
         let (_, dep) = api.deploy(body).await;
         let d = api.settle(&dep).await;
-        assert_eq!(d["status"], "failed", "{d}");
-        let reason = d["error"].as_str().unwrap();
+        assert_eq!(d.status, DeploymentStatus::Failed, "{d:?}");
+        let reason = d.error.as_deref().unwrap();
         assert!(reason.contains("leads outside the source"), "{reason}");
         let log = api.logs(&dep).await;
         assert!(!log.contains("root:x:0:0"), "nothing outside was read");
@@ -340,7 +338,7 @@ async fn a_container_that_never_listens_fails_and_the_previous_version_keeps_ser
     let _runner = Runner::start(&api.res, &[]);
     let (app, first) = api.deploy(deploy_body("deaf", &git.url("deaf"))).await;
     let d1 = api.settle(&first).await;
-    let url = api.app(&app).await["url"].clone();
+    let url = api.app(&app).await.url;
 
     // It prints a secret and never listens: the log shows its output, masked.
     let silent = format!(
@@ -352,21 +350,21 @@ async fn a_container_that_never_listens_fails_and_the_previous_version_keeps_ser
     body["secrets"] = json!({"APP_SECRET": SECRET});
     let (_, second) = api.deploy(body).await;
     let d2 = api.settle(&second).await;
-    assert_eq!(d2["status"], "failed", "{d2}");
+    assert_eq!(d2.status, DeploymentStatus::Failed, "{d2:?}");
     assert!(
-        d2["error"]
-            .as_str()
+        d2.error
+            .as_deref()
             .unwrap()
             .contains("did not accept connections"),
-        "{d2}"
+        "{d2:?}"
     );
     let log = api.logs(&second).await;
     assert!(log.contains("leaking [REDACTED]"), "{log}");
     assert!(!log.contains(SECRET));
     assert_eq!(fetch_upstream(&d1).await.as_deref(), Some("still here"));
     let shown = api.app(&app).await;
-    assert_eq!(shown["url"], url);
-    assert_eq!(shown["status"], "running");
+    assert_eq!(shown.url, url);
+    assert_eq!(shown.status, AppStatus::Running);
     assert_eq!(wait_containers(&app, 1).await.len(), 1);
 }
 
@@ -394,7 +392,7 @@ async fn an_older_deployment_going_live_leaves_a_newer_ones_starting_container_a
     let (app, older) = api
         .deploy(deploy_body("overlap", &git.url("overlap")))
         .await;
-    api.wait_for(&older, 60, |d| d["status"] == "deploying")
+    api.wait_for(&older, 60, |d| d.status == DeploymentStatus::Deploying)
         .await;
     git.commit(
         "overlap",
@@ -406,12 +404,14 @@ async fn an_older_deployment_going_live_leaves_a_newer_ones_starting_container_a
     let newer = api.deploy_app(&app).await;
 
     let d = api.settle(&newer).await;
-    assert_eq!(d["status"], "running", "{d}");
+    assert_eq!(d.status, DeploymentStatus::Running, "{d:?}");
     // The older one went live first (its start phase is written as it
     // does), then was replaced.
-    let (_, old) = api.wait_for(&older, 30, |d| d["status"] != "running").await;
-    assert!(old["phases"]["start"].is_object(), "{old}");
-    assert_eq!(old["status"], "superseded", "{old}");
+    let (_, old) = api
+        .wait_for(&older, 30, |d| d.status != DeploymentStatus::Running)
+        .await;
+    assert!(old.phases.contains_key("start"), "{old:?}");
+    assert_eq!(old.status, DeploymentStatus::Superseded, "{old:?}");
     assert_eq!(fetch_upstream(&d).await.as_deref(), Some("newer"));
     assert_eq!(wait_containers(&app, 1).await.len(), 1);
 }
@@ -431,17 +431,17 @@ async fn a_runner_killed_mid_build_leaves_the_deployment_to_another() {
     let (app, dep) = api
         .deploy(deploy_body("phoenix", &git.url("phoenix")))
         .await;
-    api.wait_for(&dep, 60, |d| d["phases"]["clone"].is_object())
+    api.wait_for(&dep, 60, |d| d.phases.contains_key("clone"))
         .await;
     first.signal("-KILL");
     first.wait().await;
 
     let _second = Runner::start(&api.res, &[]);
     let d = api.settle(&dep).await;
-    assert_eq!(d["status"], "running", "{d}");
+    assert_eq!(d.status, DeploymentStatus::Running, "{d:?}");
     assert!(
-        d["attempt"].as_u64().unwrap() >= 2,
-        "another runner finished it: {d}"
+        u64::from(d.attempt) >= 2,
+        "another runner finished it: {d:?}"
     );
     assert_eq!(fetch_upstream(&d).await.as_deref(), Some("risen"));
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -465,16 +465,20 @@ async fn sigterm_mid_build_hands_the_job_back_after_the_drain_deadline() {
     );
     let mut first = Runner::start(&api.res, &[("SLIPWAY_DRAIN_SECONDS", "1")]);
     let (_, dep) = api.deploy(deploy_body("drain", &git.url("drain"))).await;
-    api.wait_for(&dep, 60, |d| d["phases"]["clone"].is_object())
+    api.wait_for(&dep, 60, |d| d.phases.contains_key("clone"))
         .await;
     first.signal("-TERM");
     assert!(first.wait().await.success(), "a clean exit");
     let d = api.deployment(&dep).await;
-    assert_eq!(d["status"], "building", "handed back, not failed: {d}");
+    assert_eq!(
+        d.status,
+        DeploymentStatus::Building,
+        "handed back, not failed: {d:?}"
+    );
 
     let _second = Runner::start(&api.res, &[]);
     let d = api.settle(&dep).await;
-    assert_eq!(d["status"], "running", "{d}");
+    assert_eq!(d.status, DeploymentStatus::Running, "{d:?}");
     assert!(api.logs(&dep).await.contains("shutting down"));
 }
 
@@ -497,16 +501,15 @@ async fn cancel_mid_build_stops_it_pushes_nothing_and_keeps_the_old_version() {
         ],
     );
     let second = api.deploy_app(&app).await;
-    api.wait_for(&second, 60, |d| d["phases"]["clone"].is_object())
+    api.wait_for(&second, 60, |d| d.phases.contains_key("clone"))
         .await;
     let asked = std::time::Instant::now();
-    let (status, c) = api
-        .call("POST", &format!("/deployments/{second}/cancel"), None)
+    let c: DeploymentView = api
+        .expect(202, "POST", &format!("/deployments/{second}/cancel"), None)
         .await;
-    assert_eq!(status, 202, "{c}");
-    assert_eq!(c["cancelRequested"], true);
+    assert!(c.cancel_requested);
     let d = api.settle(&second).await;
-    assert_eq!(d["status"], "cancelled", "{d}");
+    assert_eq!(d.status, DeploymentStatus::Cancelled, "{d:?}");
     assert!(
         asked.elapsed() < Duration::from_secs(10),
         "cancelled within 10 s"
@@ -528,8 +531,8 @@ async fn reconcile_restarts_a_dead_container_recreates_a_removed_one_and_removes
     let (app, dep) = api
         .deploy(deploy_body("phoenix", &git.url("phoenix")))
         .await;
-    let before = api.settle(&dep).await["upstream"].clone();
-    let host = api.app(&app).await["hostname"].as_str().unwrap().to_owned();
+    let before = api.settle(&dep).await.upstream.clone();
+    let host = api.app(&app).await.hostname;
 
     let name = containers_of(&app)[0].clone();
     sh(std::path::Path::new("/"), "docker", &["kill", &name]);
@@ -542,14 +545,14 @@ async fn reconcile_restarts_a_dead_container_recreates_a_removed_one_and_removes
     // Removed outright: it is started again from the registry image, on
     // another port (its old one is taken meanwhile), and the edge follows.
     sh(std::path::Path::new("/"), "docker", &["rm", "-f", &name]);
-    let _taken = std::net::TcpListener::bind(before.as_str().unwrap()).unwrap();
+    let _taken = std::net::TcpListener::bind(before.as_deref().unwrap()).unwrap();
     assert_eq!(
         runner.edge.wait_for(&host, "alive", 20).await,
         Some((200, "alive".to_owned())),
         "the removed container was recreated"
     );
     let now = api.deployment(&dep).await;
-    assert_ne!(now["upstream"], before, "it answers on another port now");
+    assert_ne!(now.upstream, before, "it answers on another port now");
     assert_eq!(fetch_upstream(&now).await.as_deref(), Some("alive"));
     assert!(api.logs(&dep).await.contains("Live again at"));
     assert_eq!(wait_containers(&app, 1).await.len(), 1);
@@ -589,15 +592,15 @@ async fn a_job_that_keeps_failing_ends_in_the_dead_letter_queue_and_its_deployme
     );
     let (_, dep) = api.deploy(deploy_body("doomed", &git.url("doomed"))).await;
     let d = api.settle(&dep).await;
-    assert_eq!(d["status"], "failed", "{d}");
+    assert_eq!(d.status, DeploymentStatus::Failed, "{d:?}");
     assert!(
-        d["error"]
-            .as_str()
+        d.error
+            .as_deref()
             .unwrap()
             .contains("attempted several times"),
-        "{d}"
+        "{d:?}"
     );
-    assert!(d["attempt"].as_u64().unwrap() >= 2, "{d}");
+    assert!(u64::from(d.attempt) >= 2, "{d:?}");
     assert_eq!(api.queue_depth().await, 0);
 }
 
@@ -614,7 +617,7 @@ async fn a_dead_copy_of_a_job_a_runner_is_building_leaves_the_build_alone() {
     );
     let _runner = Runner::start(&api.res, &[]);
     let (app, dep) = api.deploy(deploy_body("held", &git.url("held"))).await;
-    api.wait_for(&dep, 60, |d| d["phases"]["clone"].is_object())
+    api.wait_for(&dep, 60, |d| d.phases.contains_key("clone"))
         .await;
     // A duplicate of its job that ran out of tries while the first copy
     // builds, as SQS's at-least-once delivery and a long build can make.
@@ -630,8 +633,8 @@ async fn a_dead_copy_of_a_job_a_runner_is_building_leaves_the_build_alone() {
         .await
         .unwrap();
     let d = api.settle(&dep).await;
-    assert_eq!(d["status"], "running", "{d}");
-    assert_eq!(d["error"], Value::Null, "{d}");
+    assert_eq!(d.status, DeploymentStatus::Running, "{d:?}");
+    assert_eq!(d.error, None, "{d:?}");
 }
 
 #[tokio::test]
@@ -659,7 +662,7 @@ async fn a_push_the_recorder_gave_up_on_fails_its_deployment_saying_why() {
     let _runner = Runner::start(&api.res, &[]);
     // One whose job got through after all, building: it is left alone.
     let (kept_app, kept) = api.deploy(deploy_body("kept", &git.url("kept"))).await;
-    api.wait_for(&kept, 60, |d| d["phases"]["clone"].is_object())
+    api.wait_for(&kept, 60, |d| d.phases.contains_key("clone"))
         .await;
     for (app_id, deployment_id) in [(lost_app, &lost), (kept_app, &kept)] {
         let push = slipway_core::job::JobMessage {
@@ -675,9 +678,9 @@ async fn a_push_the_recorder_gave_up_on_fails_its_deployment_saying_why() {
             .unwrap();
     }
     let d = api.settle(&lost).await;
-    assert_eq!(d["status"], "failed", "{d}");
-    assert!(d["error"].as_str().unwrap().contains("push again"), "{d}");
-    assert!(d["phases"]["clone"].is_null(), "nothing was built: {d}");
+    assert_eq!(d.status, DeploymentStatus::Failed, "{d:?}");
+    assert!(d.error.as_deref().unwrap().contains("push again"), "{d:?}");
+    assert!(!d.phases.contains_key("clone"), "nothing was built: {d:?}");
     // Both handled: the dead-letter queue is empty.
     for _ in 0..100 {
         let attrs = api
@@ -703,7 +706,7 @@ async fn a_push_the_recorder_gave_up_on_fails_its_deployment_saying_why() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let k = api.settle(&kept).await;
-    assert_eq!(k["status"], "running", "{k}");
+    assert_eq!(k.status, DeploymentStatus::Running, "{k:?}");
 }
 
 #[tokio::test]
@@ -720,7 +723,7 @@ async fn an_older_commit_never_goes_live_after_a_newer_one() {
     let a = Runner::start(&api.res, &[]);
     let b = Runner::start(&api.res, &[]);
     let (app, older) = api.deploy(deploy_body("order", &git.url("order"))).await;
-    api.wait_for(&older, 60, |d| d["phases"]["clone"].is_object())
+    api.wait_for(&older, 60, |d| d.phases.contains_key("clone"))
         .await;
 
     git.commit(
@@ -732,14 +735,14 @@ async fn an_older_commit_never_goes_live_after_a_newer_one() {
     );
     let newer = api.deploy_app(&app).await;
     let d = api.settle(&newer).await;
-    assert_eq!(d["status"], "running", "{d}");
+    assert_eq!(d.status, DeploymentStatus::Running, "{d:?}");
     let old = api.settle(&older).await;
-    assert_eq!(old["status"], "superseded", "{old}");
+    assert_eq!(old.status, DeploymentStatus::Superseded, "{old:?}");
 
     tokio::time::sleep(Duration::from_secs(5)).await;
     let shown = api.app(&app).await;
-    assert_eq!(shown["liveDeploymentId"], newer.as_str());
-    let host = shown["hostname"].as_str().unwrap();
+    assert_eq!(shown.live_deployment_id.as_deref(), Some(newer.as_str()));
+    let host = shown.hostname.as_str();
     for edge in [&a.edge, &b.edge] {
         assert_eq!(
             edge.serves(host, "/", "newer").await.as_deref(),
@@ -755,30 +758,25 @@ async fn redeploy_runs_the_live_image_again_without_building() {
     let git = GitServer::start(None).await;
     let sha = git.commit("again", &files(&site("same image")));
     let (app, _) = api.deploy(deploy_body("again", &git.url("again"))).await;
-    let (status, early) = api
-        .call("POST", &format!("/apps/{app}/redeploy"), None)
+    let early = api
+        .refused(409, "POST", &format!("/apps/{app}/redeploy"), None)
         .await;
-    assert_eq!(status, 409, "nothing runs yet: {early}");
-    assert_eq!(early["error"]["code"], "nothing_to_redeploy");
+    assert_eq!(early.code, "nothing_to_redeploy", "nothing runs yet");
 
     let _runner = Runner::start(&api.res, &[]);
-    let (_, list) = api
-        .call("GET", &format!("/apps/{app}/deployments"), None)
-        .await;
-    let first = list["deployments"][0]["id"].as_str().unwrap().to_owned();
-    assert_eq!(api.settle(&first).await["status"], "running");
+    let first = api.deployments(&app).await[0].id.clone();
+    assert_eq!(api.settle(&first).await.status, DeploymentStatus::Running);
 
     git.commit("again", &[("www/index.html", "a newer commit, not built")]);
-    let (status, again) = api
-        .call("POST", &format!("/apps/{app}/redeploy"), None)
+    let again: Queued = api
+        .expect(202, "POST", &format!("/apps/{app}/redeploy"), None)
         .await;
-    assert_eq!(status, 202, "{again}");
-    let second = again["deploymentId"].as_str().unwrap();
+    let second = again.deployment_id.as_str();
     let d = api.settle(second).await;
-    assert_eq!(d["status"], "running", "{d}");
-    assert_eq!(d["trigger"], "redeploy");
-    assert_eq!(d["commit"], sha.as_str());
-    assert!(d["phases"]["build"].is_null(), "nothing was built: {d}");
+    assert_eq!(d.status, DeploymentStatus::Running, "{d:?}");
+    assert_eq!(d.trigger, Trigger::Redeploy);
+    assert_eq!(d.commit.as_deref(), Some(sha.as_str()));
+    assert!(!d.phases.contains_key("build"), "nothing was built: {d:?}");
     assert!(!api.logs(second).await.contains("Step 1/"));
     assert_eq!(fetch_upstream(&d).await.as_deref(), Some("same image"));
     assert_eq!(wait_containers(&app, 1).await.len(), 1);
@@ -798,7 +796,7 @@ async fn a_duplicate_delivery_does_not_steal_a_build_that_is_going_well() {
     let _a = Runner::start(&api.res, &[("SLIPWAY_RETRY_SECONDS", "1")]);
     let _b = Runner::start(&api.res, &[("SLIPWAY_RETRY_SECONDS", "1")]);
     let (app, dep) = api.deploy(deploy_body("dup", &git.url("dup"))).await;
-    api.wait_for(&dep, 60, |d| d["phases"]["clone"].is_object())
+    api.wait_for(&dep, 60, |d| d.phases.contains_key("clone"))
         .await;
     // SQS may deliver a message twice: send the same job again.
     api.sqs()
@@ -809,8 +807,8 @@ async fn a_duplicate_delivery_does_not_steal_a_build_that_is_going_well() {
         .await
         .unwrap();
     let d = api.settle(&dep).await;
-    assert_eq!(d["status"], "running", "{d}");
-    assert_eq!(d["attempt"], 1, "the first claim was kept: {d}");
+    assert_eq!(d.status, DeploymentStatus::Running, "{d:?}");
+    assert_eq!(d.attempt, 1, "the first claim was kept: {d:?}");
     for _ in 0..50 {
         if api.queue_depth().await == 0 {
             break;
@@ -835,8 +833,8 @@ async fn a_failure_reason_never_shows_a_secret_value() {
     body["secrets"] = json!({"APP_SECRET": SECRET});
     let (_, dep) = api.deploy(body).await;
     let d = api.settle(&dep).await;
-    assert_eq!(d["status"], "failed", "{d}");
-    let reason = d["error"].as_str().unwrap();
+    assert_eq!(d.status, DeploymentStatus::Failed, "{d:?}");
+    let reason = d.error.as_deref().unwrap();
     assert!(reason.contains("returned a non-zero code"), "{reason}");
     assert!(
         reason.contains("[REDACTED]") && !reason.contains(SECRET),
@@ -866,8 +864,8 @@ async fn redeploy_starts_the_built_image_with_the_new_env() {
     body["env"] = json!({"GREETING": "hello"});
     let (app, first) = api.deploy(body.clone()).await;
     let d = api.settle(&first).await;
-    assert_eq!(d["status"], "running", "{d}");
-    let host = api.app(&app).await["hostname"].as_str().unwrap().to_owned();
+    assert_eq!(d.status, DeploymentStatus::Running, "{d:?}");
+    let host = api.app(&app).await.hostname;
     assert_eq!(
         runner
             .edge
@@ -881,21 +879,20 @@ async fn redeploy_starts_the_built_image_with_the_new_env() {
     // build is superseded, nothing is built.
     body["env"] = json!({"GREETING": "bonjour"});
     let (_, build) = api.deploy(body).await;
-    let (status, again) = api
-        .call("POST", &format!("/apps/{app}/redeploy"), None)
+    let again: Queued = api
+        .expect(202, "POST", &format!("/apps/{app}/redeploy"), None)
         .await;
-    assert_eq!(status, 202, "{again}");
-    let redeploy = again["deploymentId"].as_str().unwrap();
+    let redeploy = again.deployment_id.as_str();
     let d = api.settle(redeploy).await;
-    assert_eq!(d["status"], "running", "{d}");
-    assert_eq!(d["commit"], sha.as_str());
-    assert!(d["phases"]["build"].is_null(), "nothing was built: {d}");
+    assert_eq!(d.status, DeploymentStatus::Running, "{d:?}");
+    assert_eq!(d.commit.as_deref(), Some(sha.as_str()));
+    assert!(!d.phases.contains_key("build"), "nothing was built: {d:?}");
     let log = api.logs(redeploy).await;
     assert!(!log.contains("Step 1/"), "{log}");
     assert!(log.contains("nothing is built"), "{log}");
     assert!(matches!(
-        api.settle(&build).await["status"].as_str(),
-        Some("superseded" | "cancelled")
+        api.settle(&build).await.status,
+        DeploymentStatus::Superseded | DeploymentStatus::Cancelled
     ));
     assert_eq!(
         runner

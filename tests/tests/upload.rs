@@ -26,39 +26,40 @@ fn archive_with(kind: &str, marker: &str, page: &str, dockerfile: &str) -> Vec<u
 }
 
 async fn create_upload_app(api: &Api, name: &str) -> String {
-    let (status, app) = api
-        .call("POST", "/apps", Some(json!({"name": name, "port": 8080})))
+    let app: AppView = api
+        .expect(
+            201,
+            "POST",
+            "/apps",
+            Some(json!({"name": name, "port": 8080})),
+        )
         .await;
-    assert_eq!(status, 201, "{app}");
-    assert_eq!(app["source"]["type"], "upload");
-    assert_eq!(app["webhook"], Value::Null);
-    app["id"].as_str().unwrap().to_owned()
+    assert!(matches!(app.source, SourceView::Upload { .. }), "{app:?}");
+    assert_eq!(app.webhook, None);
+    app.id
 }
 
 /// Gets an upload URL for `declared` bytes and PUTs `bytes` to it with
 /// `curl -T`, as the README shows; returns the URL's answer.
-async fn upload(api: &Api, app: &str, format: &str, bytes: Vec<u8>, declared: u64) -> Value {
-    let (status, url) = api
-        .call(
+async fn upload(api: &Api, app: &str, format: &str, bytes: Vec<u8>, declared: u64) -> UploadTicket {
+    let url: UploadTicket = api
+        .expect(
+            200,
             "POST",
             &format!("/apps/{app}/source"),
             Some(json!({"format": format, "size": declared})),
         )
         .await;
-    assert_eq!(status, 200, "{url}");
     let file = temp_dir("put").join(format!("archive.{format}"));
     std::fs::write(&file, bytes).unwrap();
     let mut curl = std::process::Command::new("curl");
     curl.args(["-sS", "--fail", "-T"]).arg(&file);
-    for (k, v) in url["headers"].as_object().unwrap() {
+    for (k, v) in &url.headers {
         if !k.eq_ignore_ascii_case("content-length") {
-            curl.args(["-H", &format!("{k}: {}", v.as_str().unwrap())]);
+            curl.args(["-H", &format!("{k}: {v}")]);
         }
     }
-    let out = curl
-        .arg(url["uploadUrl"].as_str().unwrap())
-        .output()
-        .unwrap();
+    let out = curl.arg(&url.upload_url).output().unwrap();
     assert!(
         out.status.success(),
         "{}",
@@ -79,42 +80,51 @@ async fn a_zip_put_to_its_url_deploys_and_is_kept_as_tar_gz() {
 
     let (status, answer) = deploy_now(&api, &app).await;
     assert_eq!(status, 409, "{answer}");
-    assert_eq!(answer["error"]["code"], "no_archive");
-    let (status, answer) = api
-        .call("POST", &format!("/apps/{app}/redeploy"), None)
+    assert_eq!(error_of(answer).code, "no_archive");
+    let e = api
+        .refused(409, "POST", &format!("/apps/{app}/redeploy"), None)
         .await;
-    assert_eq!(status, 409, "{answer}");
-    let (status, answer) = api
-        .call(
+    assert_eq!(e.code, "upload_app");
+    let e = api
+        .refused(
+            413,
             "POST",
             &format!("/apps/{app}/source"),
             Some(json!({"format": "zip", "size": 524_288_001u64})),
         )
         .await;
-    assert_eq!(status, 413, "{answer}");
+    assert_eq!(
+        (e.code.as_str(), e.field.as_deref()),
+        ("archive_too_large", Some("size"))
+    );
     assert!(api.source_keys(&app).await.is_empty());
 
     let zip = archive("site.zip", "-", "served from a zip");
     let size = zip.len() as u64;
     let url = upload(&api, &app, "zip", zip, size).await;
-    assert!(url["sourceArchivePath"]
-        .as_str()
-        .unwrap()
+    assert!(url
+        .source_archive_path
         .starts_with(&format!("sources/{app}/")));
-    assert_eq!(url["maxBytes"], 524_288_000u64);
-    assert_eq!(url["method"], "PUT");
-    let signed = url["uploadUrl"].as_str().unwrap();
+    assert_eq!(url.max_bytes, 524_288_000u64);
+    assert_eq!(url.method, "PUT");
+    let signed = url.upload_url.as_str();
     assert!(
         signed.contains("X-Amz-SignedHeaders=content-length%3B"),
         "the declared size is signed: {signed}"
     );
     let (status, queued) = deploy_now(&api, &app).await;
     assert_eq!(status, 202, "{queued}");
-    assert_eq!(queued["webhook"], Value::Null);
-    let dep = queued["deploymentId"].as_str().unwrap();
+    let queued: Queued = body_of(queued);
+    assert_eq!(queued.webhook, None);
+    let dep = queued.deployment_id.as_str();
     let d = api.settle(dep).await;
-    assert_eq!(d["status"], "running", "{d}\n{}", api.logs(dep).await);
-    assert_eq!(d["cacheHit"], false);
+    assert_eq!(
+        d.status,
+        DeploymentStatus::Running,
+        "{d:?}\n{}",
+        api.logs(dep).await
+    );
+    assert_eq!(d.cache_hit, Some(false));
     assert_eq!(
         fetch_upstream(&d).await.as_deref(),
         Some("served from a zip")
@@ -123,16 +133,23 @@ async fn a_zip_put_to_its_url_deploys_and_is_kept_as_tar_gz() {
     assert!(log.contains("Converting the .zip"), "{log}");
 
     let shown = api.app(&app).await;
-    let stored = shown["source"]["archive"]["path"].as_str().unwrap();
-    assert!(stored.ends_with(".tar.gz"), "{shown}");
+    let SourceView::Upload {
+        archive: Some(archive),
+        ..
+    } = &shown.source
+    else {
+        panic!("an upload app with its archive: {shown:?}")
+    };
+    let stored = archive.path.as_str();
+    assert!(stored.ends_with(".tar.gz"), "{shown:?}");
     assert_eq!(api.source_keys(&app).await, vec![stored.to_owned()]);
 
     // A deploy without a new upload rebuilds the stored (converted) archive.
     let (status, again) = deploy_now(&api, &app).await;
     assert_eq!(status, 202, "{again}");
-    let d = api.settle(again["deploymentId"].as_str().unwrap()).await;
-    assert_eq!(d["status"], "running", "{d}");
-    assert_eq!(d["archive"]["path"], stored);
+    let d = api.settle(&body_of::<Queued>(again).deployment_id).await;
+    assert_eq!(d.status, DeploymentStatus::Running, "{d:?}");
+    assert_eq!(d.archive.unwrap().path, stored);
 }
 
 #[tokio::test]
@@ -165,12 +182,10 @@ async fn each_hostile_archive_fails_naming_its_entry_and_writes_nothing_outside(
         let bytes = archive(kind, &marker, "x");
         let size = bytes.len() as u64;
         upload(&api, &app, format, bytes, size).await;
-        let (status, queued) = deploy_now(&api, &app).await;
-        assert_eq!(status, 202, "{kind}: {queued}");
-        let dep = queued["deploymentId"].as_str().unwrap();
+        let dep = &api.deploy_app(&app).await;
         let d = api.settle(dep).await;
-        assert_eq!(d["status"], "failed", "{kind}: {d}");
-        let error = d["error"].as_str().unwrap();
+        assert_eq!(d.status, DeploymentStatus::Failed, "{kind}: {d:?}");
+        let error = d.error.as_deref().unwrap();
         assert!(error.contains(reason), "{kind}: {error}");
         assert!(
             api.logs(dep).await.contains(reason),
@@ -193,13 +208,11 @@ async fn an_object_larger_than_declared_fails_at_the_runner() {
     let bytes = archive("site.tar.gz", "-", "x");
     let declared = bytes.len() as u64 - 10;
     upload(&api, &app, "tar.gz", bytes, declared).await;
-    let (status, queued) = deploy_now(&api, &app).await;
-    assert_eq!(status, 202, "{queued}");
-    let d = api.settle(queued["deploymentId"].as_str().unwrap()).await;
-    assert_eq!(d["status"], "failed", "{d}");
+    let d = api.settle(&api.deploy_app(&app).await).await;
+    assert_eq!(d.status, DeploymentStatus::Failed, "{d:?}");
     assert!(
-        d["error"].as_str().unwrap().contains("more than the"),
-        "{d}"
+        d.error.as_deref().unwrap().contains("more than the"),
+        "{d:?}"
     );
 }
 
@@ -218,27 +231,27 @@ async fn bad_upload_requests_write_nothing_and_secrets_stay_sealed() {
             "secrets.1BAD",
         ),
     ] {
-        let (status, answer) = api.call("POST", "/apps", Some(body)).await;
-        assert_eq!(status, 400, "{answer}");
-        assert_eq!(answer["error"]["field"], field, "{answer}");
+        let e = api.refused(400, "POST", "/apps", Some(body)).await;
+        assert_eq!(e.field.as_deref(), Some(field), "{e:?}");
     }
     assert!(api.written().await.is_empty(), "nothing was written");
 
     let secret = "upload-Secret-Value-31337";
-    let (status, app) = api
+    let (status, raw) = api
         .call(
             "POST",
             "/apps",
             Some(json!({"name": "site", "port": 8080, "secrets": {"API_KEY": secret}})),
         )
         .await;
-    assert_eq!(status, 201, "{app}");
-    assert_eq!(app["secretNames"], json!(["API_KEY"]));
-    assert!(!app.to_string().contains(secret));
+    assert_eq!(status, 201, "{raw}");
+    assert!(!raw.to_string().contains(secret));
+    let app: AppView = body_of(raw);
+    assert_eq!(app.secret_names, ["API_KEY"]);
     for item in api.items().await {
         assert!(!item_contains(&item, secret), "{item:?}");
     }
-    let id = app["id"].as_str().unwrap();
+    let id = app.id.as_str();
     let mallory = api.mint_token("mallory").await;
     for (method, path, body) in [
         (
@@ -249,48 +262,51 @@ async fn bad_upload_requests_write_nothing_and_secrets_stay_sealed() {
         ("POST", format!("/apps/{id}/deploy"), None),
         ("GET", format!("/apps/{id}"), None),
     ] {
-        let (status, answer) = api.call_as(&mallory, method, &path, body).await;
-        assert_eq!(status, 404, "another owner: {path} {answer}");
+        let e = api.refused_as(&mallory, 404, method, &path, body).await;
+        assert_eq!(e.code, "not_found", "another owner: {path}");
     }
-    let (status, again) = api
-        .call("POST", "/apps", Some(json!({"name": "site"})))
+    let again = api
+        .refused(409, "POST", "/apps", Some(json!({"name": "site"})))
         .await;
-    assert_eq!(status, 409, "{again}");
-    assert!(again["error"]["message"].as_str().unwrap().contains(id));
-    let (status, deploy) = api
-        .call(
+    assert_eq!(again.code, "name_taken");
+    assert!(again.message.contains(id));
+    let deploy = api
+        .refused(
+            409,
             "POST",
             "/deploy",
             Some(json!({"name": "site", "repo": "https://github.com/a/b"})),
         )
         .await;
     assert_eq!(
-        status, 409,
-        "an upload app does not turn into a Git app: {deploy}"
+        deploy.code, "upload_app",
+        "an upload app does not turn into a Git app"
     );
 
-    let (status, git_app) = api
-        .call(
+    let git_app: Queued = api
+        .expect(
+            202,
             "POST",
             "/deploy",
             Some(json!({"name": "from-git", "repo": "https://github.com/a/b"})),
         )
         .await;
-    assert_eq!(status, 202, "{git_app}");
-    let (status, refused) = api
-        .call(
+    let refused = api
+        .refused(
+            409,
             "POST",
-            &format!("/apps/{}/source", git_app["appId"].as_str().unwrap()),
+            &format!("/apps/{}/source", git_app.app_id),
             Some(json!({"format": "zip", "size": 10})),
         )
         .await;
-    assert_eq!(status, 409, "{refused}");
+    assert_eq!(refused.code, "git_app");
 
     // Deleting an upload app deletes its archives.
     upload(&api, id, "tar.gz", b"not even gzip".to_vec(), 13).await;
     assert_eq!(api.source_keys(id).await.len(), 1);
-    let (status, _) = api.call("DELETE", &format!("/apps/{id}"), None).await;
-    assert_eq!(status, 202);
+    let _: slipway_core::api::Deleted = api
+        .expect(202, "DELETE", &format!("/apps/{id}"), None)
+        .await;
     assert!(api.source_keys(id).await.is_empty());
 }
 
@@ -307,21 +323,20 @@ async fn a_runner_killed_after_converting_a_zip_leaves_the_rest_to_another() {
     );
     let size = zip.len() as u64;
     upload(&api, &app, "zip", zip, size).await;
-    let (_, queued) = deploy_now(&api, &app).await;
-    let dep = queued["deploymentId"].as_str().unwrap().to_owned();
+    let dep = api.deploy_app(&app).await;
     // The fetch phase ends once the .zip is converted, stored back and unpacked.
-    api.wait_for(&dep, 60, |d| d["phases"]["fetch"].is_object())
+    api.wait_for(&dep, 60, |d| d.phases.contains_key("fetch"))
         .await;
     first.signal("-KILL");
     first.wait().await;
 
     let _second = Runner::start(&api.res, &[]);
     let d = api.settle(&dep).await;
-    assert_eq!(d["status"], "running", "{d}");
-    assert!(d["attempt"].as_u64().unwrap() >= 2, "{d}");
+    assert_eq!(d.status, DeploymentStatus::Running, "{d:?}");
+    assert!(u64::from(d.attempt) >= 2, "{d:?}");
     assert!(
-        d["archive"]["path"].as_str().unwrap().ends_with(".tar.gz"),
-        "{d}"
+        d.archive.as_ref().unwrap().path.ends_with(".tar.gz"),
+        "{d:?}"
     );
     assert_eq!(
         fetch_upstream(&d).await.as_deref(),
@@ -337,8 +352,7 @@ async fn an_archive_gone_from_storage_fails_without_quoting_its_signed_url() {
     let bytes = archive("site.tar.gz", "-", "x");
     let size = bytes.len() as u64;
     let url = upload(&api, &app, "tar.gz", bytes, size).await;
-    let (status, queued) = deploy_now(&api, &app).await;
-    assert_eq!(status, 202, "{queued}");
+    let dep = &api.deploy_app(&app).await;
     aws_sdk_s3::Client::from_conf(
         aws_sdk_s3::config::Builder::from(&aws_config::load_from_env().await)
             .force_path_style(true)
@@ -346,22 +360,18 @@ async fn an_archive_gone_from_storage_fails_without_quoting_its_signed_url() {
     )
     .delete_object()
     .bucket(&api.res.bucket)
-    .key(url["sourceArchivePath"].as_str().unwrap())
+    .key(&url.source_archive_path)
     .send()
     .await
     .unwrap();
 
     let _runner = Runner::start(&api.res, &[]);
-    let dep = queued["deploymentId"].as_str().unwrap();
     let d = api.settle(dep).await;
-    assert_eq!(d["status"], "failed", "{d}");
+    assert_eq!(d.status, DeploymentStatus::Failed, "{d:?}");
     assert!(
-        d["error"]
-            .as_str()
-            .unwrap()
-            .contains("no longer in storage"),
-        "{d}"
+        d.error.as_deref().unwrap().contains("no longer in storage"),
+        "{d:?}"
     );
-    let said = format!("{d}{}", api.logs(dep).await);
+    let said = format!("{d:?}{}", api.logs(dep).await);
     assert!(!said.contains("X-Amz-"), "a signed URL leaked: {said}");
 }

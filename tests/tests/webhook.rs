@@ -10,22 +10,19 @@ const ZEROS: &str = "0000000000000000000000000000000000000000";
 
 /// Deploys `name` from `repo` and returns (app id, first deployment, webhook secret).
 async fn create(api: &Api, body: Value) -> (String, String, String) {
-    let (status, resp) = api.call("POST", "/deploy", Some(body)).await;
-    assert_eq!(status, 202, "{resp}");
-    assert_eq!(resp["webhook"]["contentType"], "application/json");
-    (
-        resp["appId"].as_str().unwrap().to_owned(),
-        resp["deploymentId"].as_str().unwrap().to_owned(),
-        resp["webhook"]["secret"].as_str().unwrap().to_owned(),
-    )
+    let resp: Queued = api.expect(202, "POST", "/deploy", Some(body)).await;
+    let hook = resp.webhook.unwrap();
+    assert_eq!(hook.content_type, "application/json");
+    (resp.app_id, resp.deployment_id, hook.secret.unwrap())
 }
 
-async fn deployments(api: &Api, app: &str) -> Vec<Value> {
-    let (status, list) = api
-        .call("GET", &format!("/apps/{app}/deployments"), None)
-        .await;
-    assert_eq!(status, 200, "{list}");
-    list["deployments"].as_array().unwrap().clone()
+async fn deployments(api: &Api, app: &str) -> Vec<DeploymentView> {
+    api.deployments(app).await
+}
+
+/// A delivery's answer that is not an error.
+fn hook(status: u16, body: Value) -> (u16, HookAnswer) {
+    (status, body_of(body))
 }
 
 #[tokio::test]
@@ -61,13 +58,10 @@ async fn only_signed_pushes_to_the_branch_queue_once_per_delivery() {
         )
         .await;
     assert_eq!(wrong_secret.0, 401, "{}", wrong_secret.1);
-    assert_eq!(wrong_secret.1["error"]["code"], "invalid_signature");
+    assert_eq!(error_of(wrong_secret.1.clone()).code, "invalid_signature");
     let unsigned = api.deliver(&app, &headers(None), push.clone()).await;
     assert_eq!(unsigned.0, 401, "{}", unsigned.1);
-    assert!(unsigned.1["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("missing"));
+    assert!(error_of(unsigned.1).message.contains("missing"));
     let other_body = push_payload(&repo, "refs/heads/main", &sha, &["other"]);
     let of_other_body = api
         .deliver(
@@ -133,57 +127,58 @@ async fn only_signed_pushes_to_the_branch_queue_once_per_delivery() {
     for (event, body, reason) in ignored {
         let (status, answer) = api.deliver_signed(&app, &secret, event, body).await;
         assert_eq!(status, 200, "{answer}");
-        assert_eq!(answer["result"], "ignored", "{answer}");
-        assert!(
-            answer["reason"].as_str().unwrap().contains(reason),
-            "{answer}"
-        );
+        let answer: HookAnswer = body_of(answer);
+        assert_eq!(answer.result, HookResult::Ignored, "{answer:?}");
+        assert!(answer.reason.unwrap().contains(reason));
     }
     let ping = json!({"zen": "Keep it logically awesome.", "hook_id": 1, "hook": {"type": "Repository", "events": ["push"]}});
     let (status, pong) = api
         .deliver_signed(&app, &secret, "ping", ping.to_string().into_bytes())
         .await;
-    assert_eq!((status, &pong["result"]), (200, &json!("pong")), "{pong}");
+    let (status, pong) = hook(status, pong);
+    assert_eq!((status, pong.result), (200, HookResult::Pong));
+    assert_eq!(pong.app_id.as_deref(), Some(app.as_str()));
     let form = format!("payload={}", String::from_utf8_lossy(&push)).into_bytes();
     let mut form_headers = headers(Some(github_signature(&secret, &form)));
     form_headers[0].1 = "application/x-www-form-urlencoded".into();
     let (status, answer) = api.deliver(&app, &form_headers, form).await;
     assert_eq!(status, 415, "{answer}");
-    assert!(answer["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("application/json"));
+    assert!(error_of(answer).message.contains("application/json"));
     let huge = vec![b' '; 25 * 1024 * 1024 + 1];
     let (status, answer) = api
         .deliver(&app, &headers(Some(github_signature(&secret, &huge))), huge)
         .await;
     assert_eq!(status, 413, "past GitHub's 25 MB cap: {answer}");
+    assert_eq!(error_of(answer).code, "payload_too_large");
     assert_eq!(deployments(&api, &app).await.len(), 1);
     assert_eq!(api.queue_depth().await, 1, "only the first deploy's job");
 
     // A signed push to the branch: one deployment of that commit, once.
     let signed = headers(Some(github_signature(&secret, &push)));
     let (status, queued) = api.deliver(&app, &signed, push.clone()).await;
-    assert_eq!(status, 202, "{queued}");
-    assert_eq!(queued["result"], "queued");
-    assert_eq!(queued["commit"], sha.as_str());
-    let dep = queued["deploymentId"].as_str().unwrap();
-    let d = api.deployment(dep).await;
-    assert_eq!(d["trigger"], "webhook", "{d}");
-    assert_eq!(d["pushedCommit"], sha.as_str(), "{d}");
-    assert_eq!(d["status"], "queued", "{d}");
+    let (status, queued) = hook(status, queued);
+    assert_eq!((status, queued.result), (202, HookResult::Queued));
+    assert_eq!(queued.commit.as_deref(), Some(sha.as_str()));
+    let dep = queued.deployment_id.unwrap();
+    let d = api.deployment(&dep).await;
+    assert_eq!(d.trigger, Trigger::Webhook, "{d:?}");
+    assert_eq!(d.pushed_commit.as_deref(), Some(sha.as_str()), "{d:?}");
+    assert_eq!(d.status, DeploymentStatus::Queued, "{d:?}");
 
     let (status, again) = api.deliver(&app, &signed, push.clone()).await;
-    assert_eq!(status, 200, "{again}");
-    assert_eq!(again["result"], "duplicate");
-    assert_eq!(again["deploymentId"], dep);
+    let (status, again) = hook(status, again);
+    assert_eq!((status, again.result), (200, HookResult::Duplicate));
+    assert_eq!(again.deployment_id.as_deref(), Some(dep.as_str()));
     assert_eq!(deployments(&api, &app).await.len(), 2);
     // The push recorder links it as the app's newest, supersedes the
     // queued first deploy and sends one job.
-    assert_eq!(api.settle(&first).await["status"], "superseded");
+    assert_eq!(
+        api.settle(&first).await.status,
+        DeploymentStatus::Superseded
+    );
     api.wait_queue_depth(2).await;
     let shown = api.app(&app).await;
-    assert_eq!(shown["latestDeploymentId"], dep, "{shown}");
+    assert_eq!(shown.latest_deployment_id, Some(dep), "{shown:?}");
     assert_eq!(deployments(&api, &app).await.len(), 2);
     for message in api.queued_messages().await {
         assert!(!message.contains(&secret));
@@ -211,16 +206,16 @@ async fn watch_paths_choose_which_pushes_deploy_a_monorepo_app() {
     )
     .await;
     let shown = api.app(&app).await;
-    assert_eq!(shown["source"]["watchPaths"], json!(["services/api/**"]));
+    let SourceView::Git { watch_paths, .. } = shown.source else {
+        panic!("a git app")
+    };
+    assert_eq!(watch_paths, ["services/api/**"]);
 
     let docs = push_payload(&repo, "refs/heads/main", &sha, &["docs/readme.md"]);
     let (status, answer) = api.deliver_signed(&app, &secret, "push", docs).await;
-    assert_eq!(status, 200, "{answer}");
-    assert_eq!(answer["result"], "ignored");
-    assert!(answer["reason"]
-        .as_str()
-        .unwrap()
-        .contains("services/api/**"));
+    let (status, answer) = hook(status, answer);
+    assert_eq!((status, answer.result), (200, HookResult::Ignored));
+    assert!(answer.reason.unwrap().contains("services/api/**"));
     assert_eq!(deployments(&api, &app).await.len(), 1);
 
     let code = push_payload(
@@ -243,17 +238,18 @@ async fn a_signed_push_deploys_its_commit_or_the_newer_head() {
     let _runner = Runner::start(&api.res, &[]);
     let (app, first, secret) =
         create(&api, json!({"name": "pushed", "repo": repo, "port": 8080})).await;
-    assert_eq!(api.settle(&first).await["status"], "running");
+    assert_eq!(api.settle(&first).await.status, DeploymentStatus::Running);
 
     let v2 = git.commit("app", &files(&site("v2")));
     let body = push_payload(&repo, "refs/heads/main", &v2, &["www/index.html"]);
     let (status, queued) = api.deliver_signed(&app, &secret, "push", body).await;
-    assert_eq!(status, 202, "{queued}");
-    let dep = queued["deploymentId"].as_str().unwrap().to_owned();
+    let (status, queued) = hook(status, queued);
+    assert_eq!((status, queued.result), (202, HookResult::Queued));
+    let dep = queued.deployment_id.unwrap();
     let d = api.settle(&dep).await;
-    assert_eq!(d["status"], "running", "{d}");
-    assert_eq!(d["commit"], v2.as_str());
-    assert_eq!(d["trigger"], "webhook");
+    assert_eq!(d.status, DeploymentStatus::Running, "{d:?}");
+    assert_eq!(d.commit.as_deref(), Some(v2.as_str()));
+    assert_eq!(d.trigger, Trigger::Webhook);
     assert_eq!(fetch_upstream(&d).await.as_deref(), Some("v2"));
 
     // The branch moves on before the runner clones: it builds the head and
@@ -262,12 +258,13 @@ async fn a_signed_push_deploys_its_commit_or_the_newer_head() {
     let v4 = git.commit("app", &files(&site("v4")));
     let body = push_payload(&repo, "refs/heads/main", &v3, &["www/index.html"]);
     let (status, queued) = api.deliver_signed(&app, &secret, "push", body).await;
-    assert_eq!(status, 202, "{queued}");
-    let dep = queued["deploymentId"].as_str().unwrap().to_owned();
+    let (status, queued) = hook(status, queued);
+    assert_eq!((status, queued.result), (202, HookResult::Queued));
+    let dep = queued.deployment_id.unwrap();
     let d = api.settle(&dep).await;
-    assert_eq!(d["status"], "running", "{d}");
-    assert_eq!(d["pushedCommit"], v3.as_str());
-    assert_eq!(d["commit"], v4.as_str());
+    assert_eq!(d.status, DeploymentStatus::Running, "{d:?}");
+    assert_eq!(d.pushed_commit.as_deref(), Some(v3.as_str()));
+    assert_eq!(d.commit.as_deref(), Some(v4.as_str()));
     assert!(api.logs(&dep).await.contains("has moved on"));
     assert_eq!(fetch_upstream(&d).await.as_deref(), Some("v4"));
 }
@@ -284,13 +281,13 @@ async fn ten_pushes_in_a_second_end_with_the_newest_commit_live() {
     ];
     let (app, first, secret) =
         create(&api, json!({"name": "busy", "repo": repo, "port": 8080})).await;
-    assert_eq!(api.settle(&first).await["status"], "running");
+    assert_eq!(api.settle(&first).await.status, DeploymentStatus::Running);
 
     // Watch what the app serves throughout, as a user hitting its URL
     // through one edge would.
     let served = Arc::new(Mutex::new(Vec::<u32>::new()));
     let watching = {
-        let host = api.app(&app).await["hostname"].as_str().unwrap().to_owned();
+        let host = api.app(&app).await.hostname;
         let (port, served) = (runners[0].edge.http, served.clone());
         tokio::spawn(async move {
             loop {
@@ -323,24 +320,24 @@ async fn ten_pushes_in_a_second_end_with_the_newest_commit_live() {
     let mut ids = Vec::new();
     for d in deliveries {
         let (status, answer) = d.await.unwrap();
-        assert_eq!(
-            (status, answer["result"].as_str()),
-            (202, Some("queued")),
-            "{answer}"
-        );
-        ids.push(answer["deploymentId"].as_str().unwrap().to_owned());
+        let (status, answer) = hook(status, answer);
+        assert_eq!((status, answer.result), (202, HookResult::Queued));
+        ids.push(answer.deployment_id.unwrap());
     }
     println!("ten pushes delivered in {:?}", started.elapsed());
 
     let newest = ids.iter().max().unwrap().clone();
     let d = api.settle(&newest).await;
-    assert_eq!(d["status"], "running", "{d}");
-    assert_eq!(d["commit"], last.as_str(), "{d}");
+    assert_eq!(d.status, DeploymentStatus::Running, "{d:?}");
+    assert_eq!(d.commit.as_deref(), Some(last.as_str()), "{d:?}");
     for id in ids.iter().filter(|id| **id != newest) {
         let d = api.settle(id).await;
         assert!(
-            matches!(d["status"].as_str(), Some("superseded" | "cancelled")),
-            "{d}"
+            matches!(
+                d.status,
+                DeploymentStatus::Superseded | DeploymentStatus::Cancelled
+            ),
+            "{d:?}"
         );
     }
     // Let the watcher see the final version, then check it never went back.
@@ -359,7 +356,7 @@ async fn ten_pushes_in_a_second_end_with_the_newest_commit_live() {
         "an older version was served after a newer one: {served:?}"
     );
     let shown = api.app(&app).await;
-    assert_eq!(shown["liveDeploymentId"], newest.as_str());
+    assert_eq!(shown.live_deployment_id.as_deref(), Some(newest.as_str()));
 }
 
 #[tokio::test]
@@ -390,14 +387,14 @@ async fn the_readme_curl_and_openssl_delivery_works() {
         .env("WEBHOOK_SECRET", &secret)
         .output()
         .unwrap();
-    let answer: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
+    let answer: HookAnswer = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
         panic!(
             "{}{}",
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         )
     });
-    assert_eq!(answer["result"], "queued", "{answer}");
+    assert_eq!(answer.result, HookResult::Queued, "{answer:?}");
 }
 
 #[tokio::test]
@@ -412,28 +409,18 @@ async fn a_changed_branch_applies_to_the_very_next_push() {
     let (status, answer) = api
         .deliver_signed(&app, &secret, "push", to_dev.clone())
         .await;
-    assert_eq!(
-        (status, &answer["result"]),
-        (200, &json!("ignored")),
-        "{answer}"
-    );
+    let (status, answer) = hook(status, answer);
+    assert_eq!((status, answer.result), (200, HookResult::Ignored));
 
     // The webhook has just read the app; the branch changes right after.
     let mut on_dev = body;
     on_dev["branch"] = "dev".into();
-    let (status, changed) = api.call("POST", "/deploy", Some(on_dev)).await;
-    assert_eq!(status, 202, "{changed}");
+    let _: Queued = api.expect(202, "POST", "/deploy", Some(on_dev)).await;
     let (status, answer) = api.deliver_signed(&app, &secret, "push", to_dev).await;
-    assert_eq!(
-        (status, &answer["result"]),
-        (202, &json!("queued")),
-        "{answer}"
-    );
+    let (status, answer) = hook(status, answer);
+    assert_eq!((status, answer.result), (202, HookResult::Queued));
     let to_main = push_payload(&repo, "refs/heads/main", &sha, &["www/index.html"]);
     let (status, answer) = api.deliver_signed(&app, &secret, "push", to_main).await;
-    assert_eq!(
-        (status, &answer["result"]),
-        (200, &json!("ignored")),
-        "{answer}"
-    );
+    let (status, answer) = hook(status, answer);
+    assert_eq!((status, answer.result), (200, HookResult::Ignored));
 }

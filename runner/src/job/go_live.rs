@@ -36,6 +36,9 @@ impl Job<'_> {
             .lock()
             .await
             .extend(replaced.iter().map(|c| c.deployment_id.clone()));
+        // The log is whole before the status a follower stops at.
+        self.log.line(format!("Going live at {}", self.app.url));
+        self.log.flush().await;
         // The start phase is written with the status, so a running deployment
         // always shows all its timings.
         let live = rt
@@ -63,7 +66,6 @@ impl Job<'_> {
             // The route is in the table: this edge catches up at its next poll.
             tracing::warn!(error = %Chain(&e), "could not update this host's edge");
         }
-        self.log.line(format!("Live at {}", self.app.url));
         tracing::info!(url = %self.app.url, %upstream, "deployment live");
         self.retire_previous(replaced).await;
         Ok(())

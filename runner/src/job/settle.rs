@@ -22,6 +22,8 @@ impl Job<'_> {
         if let Some(say) = say {
             self.log.line(say);
         }
+        // Whole before the final status, which a follower stops at.
+        self.log.flush().await;
         if remove_container {
             self.remove_new_container().await;
         }
