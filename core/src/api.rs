@@ -165,7 +165,8 @@ pub struct Webhook {
     pub content_type: String,
     /// Always `["push"]`.
     pub events: Vec<String>,
-    /// Shown by the deploy routes only.
+    /// Shown to the app's owner by the deploy routes, `GET /apps/{id}` and
+    /// the rotate route; never in the list of apps.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
 }

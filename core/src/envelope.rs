@@ -1,7 +1,10 @@
 //! KMS envelope encryption: a fresh AES-256 data key per sealed value from
-//! `GenerateDataKey`, AES-256-GCM over the value, the app id bound in twice
-//! (KMS encryption context and GCM associated data) so a sealed value copied
-//! onto another app does not open.
+//! `GenerateDataKey`, AES-256-GCM over the value, the app id and the value's
+//! purpose bound in twice (KMS encryption context and GCM associated data):
+//! a sealed value copied onto another app, or passed off as another kind of
+//! value, does not open. Key policies and IAM grants may name the purpose
+//! (`kms:EncryptionContext:purpose`), so a function allowed to open webhook
+//! secrets cannot open repo tokens or app secrets.
 
 use aes_gcm::aead::{Aead, Payload};
 use aes_gcm::{Aes256Gcm, KeyInit, Nonce};
@@ -12,7 +15,32 @@ use crate::error_chain::BoxError;
 
 const VERSION: u8 = 1;
 const NONCE_LEN: usize = 12;
-const CONTEXT_KEY: &str = "appId";
+const APP_KEY: &str = "appId";
+const PURPOSE_KEY: &str = "purpose";
+
+/// What a sealed value is; part of what it is sealed to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// An app's repo token and secret environment variables.
+    Credentials,
+    /// An app's GitHub webhook secret.
+    WebhookSecret,
+}
+
+impl Purpose {
+    /// As written in the KMS encryption context (and `template.yaml`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Purpose::Credentials => "credentials",
+            Purpose::WebhookSecret => "webhook-secret",
+        }
+    }
+}
+
+/// The GCM associated data: the app and the purpose, unambiguously joined.
+fn aad(app_id: &str, purpose: Purpose) -> Vec<u8> {
+    format!("{app_id}\0{}", purpose.as_str()).into_bytes()
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum EnvelopeError {
@@ -39,13 +67,19 @@ impl Envelope {
     }
 
     /// `version | len(encrypted key) u16 BE | encrypted key | nonce | ciphertext+tag`
-    pub async fn seal(&self, app_id: &str, plaintext: &[u8]) -> Result<Vec<u8>, EnvelopeError> {
+    pub async fn seal(
+        &self,
+        app_id: &str,
+        purpose: Purpose,
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, EnvelopeError> {
         let key = self
             .kms
             .generate_data_key()
             .key_id(&self.key_id)
             .key_spec(DataKeySpec::Aes256)
-            .encryption_context(CONTEXT_KEY, app_id)
+            .encryption_context(APP_KEY, app_id)
+            .encryption_context(PURPOSE_KEY, purpose.as_str())
             .send()
             .await
             .map_err(|e| EnvelopeError::Kms(e.into()))?;
@@ -62,7 +96,7 @@ impl Envelope {
                 Nonce::from_slice(&nonce),
                 Payload {
                     msg: plaintext,
-                    aad: app_id.as_bytes(),
+                    aad: &aad(app_id, purpose),
                 },
             )
             .map_err(|_| EnvelopeError::Malformed)?;
@@ -76,14 +110,20 @@ impl Envelope {
         Ok(out)
     }
 
-    pub async fn open(&self, app_id: &str, sealed: &[u8]) -> Result<Vec<u8>, EnvelopeError> {
+    pub async fn open(
+        &self,
+        app_id: &str,
+        purpose: Purpose,
+        sealed: &[u8],
+    ) -> Result<Vec<u8>, EnvelopeError> {
         let (wrapped, nonce, ciphertext) = split(sealed)?;
         let key = self
             .kms
             .decrypt()
             .key_id(&self.key_id)
             .ciphertext_blob(Blob::new(wrapped))
-            .encryption_context(CONTEXT_KEY, app_id)
+            .encryption_context(APP_KEY, app_id)
+            .encryption_context(PURPOSE_KEY, purpose.as_str())
             .send()
             .await
             .map_err(|e| match e.as_service_error() {
@@ -97,7 +137,7 @@ impl Envelope {
                 Nonce::from_slice(nonce),
                 Payload {
                     msg: ciphertext,
-                    aad: app_id.as_bytes(),
+                    aad: &aad(app_id, purpose),
                 },
             )
             .map_err(|_| EnvelopeError::Tampered)
@@ -125,6 +165,18 @@ fn split(sealed: &[u8]) -> Result<Parts<'_>, EnvelopeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_associated_data_tells_apps_and_purposes_apart() {
+        let all = [
+            aad("a", Purpose::Credentials),
+            aad("a", Purpose::WebhookSecret),
+            aad("b", Purpose::Credentials),
+        ];
+        assert_eq!(all[0], b"a\0credentials");
+        assert_eq!(all[1], b"a\0webhook-secret");
+        assert!(all[0] != all[1] && all[0] != all[2]);
+    }
 
     #[test]
     fn malformed_values_are_refused_before_kms_is_asked() {

@@ -10,7 +10,6 @@ pub mod openapi;
 pub mod path_ids;
 pub mod pushes;
 pub mod queue;
-pub mod recent_apps;
 pub mod registry;
 pub mod routes;
 pub mod sources;

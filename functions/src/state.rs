@@ -6,7 +6,6 @@ use slipway_core::envelope::Envelope;
 use slipway_core::store::Store;
 
 use crate::config::Config;
-use crate::recent_apps::RecentApps;
 use crate::registry::Registry;
 use crate::webhook_secrets::SecretCache;
 
@@ -18,7 +17,6 @@ pub struct AppState {
     pub sqs: aws_sdk_sqs::Client,
     pub s3: aws_sdk_s3::Client,
     pub webhook_secrets: SecretCache,
-    pub recent_apps: RecentApps,
     pub registry: Option<Registry>,
 }
 
@@ -31,7 +29,6 @@ impl AppState {
             sqs: aws_sdk_sqs::Client::new(&aws),
             s3: slipway_core::aws_clients::s3(&aws),
             webhook_secrets: SecretCache::default(),
-            recent_apps: RecentApps::default(),
             registry: config.registry.as_deref().map(Registry::new),
             config: Arc::new(config),
         }

@@ -75,14 +75,14 @@ pub fn deployment(d: &Deployment) -> DeploymentView {
     }
 }
 
-/// One app as `GET /apps/{id}` shows it, with its recent deployments when
-/// given. The webhook secret is shown by the deploy routes only, whose
-/// function may decrypt; this one may not.
+/// One app as `GET /apps/{id}` shows it, with its recent deployments and
+/// its webhook's secret when given (the list shows neither).
 pub fn app(
     base: &str,
     app: &App,
     latest: Option<&Deployment>,
     recent: Option<&[Deployment]>,
+    webhook_secret: Option<&str>,
 ) -> AppView {
     let c = &app.config;
     let source = match &c.source {
@@ -128,7 +128,7 @@ pub fn app(
         secret_names: c.secret_names.clone(),
         status: app_status(app, latest),
         url: app.url.clone(),
-        webhook: webhook(base, app, None),
+        webhook: webhook(base, app, webhook_secret),
         latest_deployment_id: app.latest_deployment_id.as_ref().map(ToString::to_string),
         live_deployment_id: app.live_deployment_id.as_ref().map(ToString::to_string),
         created_at: app.created_at.clone(),

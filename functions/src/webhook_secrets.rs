@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use base64::Engine;
-use slipway_core::envelope::Envelope;
+use slipway_core::envelope::{Envelope, Purpose};
 use slipway_core::ids::AppId;
 use slipway_core::model::App;
 
@@ -44,7 +44,9 @@ impl SecretCache {
 /// A new secret for `app_id`: the plain value and its sealed, base64 form.
 pub async fn new_secret(envelope: &Envelope, app_id: &str) -> Result<(String, String), ApiError> {
     let secret = slipway_core::ids::random_hex(32);
-    let sealed = envelope.seal(app_id, secret.as_bytes()).await?;
+    let sealed = envelope
+        .seal(app_id, Purpose::WebhookSecret, secret.as_bytes())
+        .await?;
     Ok((
         secret,
         base64::engine::general_purpose::STANDARD.encode(sealed),
@@ -58,7 +60,9 @@ pub async fn open(envelope: &Envelope, cache: &SecretCache, app: &App) -> Result
     let sealed = base64::engine::general_purpose::STANDARD
         .decode(&app.sealed_webhook_secret)
         .map_err(|e| ApiError::internal("reading the webhook secret", e))?;
-    let plain = envelope.open(&app.id, &sealed).await?;
+    let plain = envelope
+        .open(&app.id, Purpose::WebhookSecret, &sealed)
+        .await?;
     let secret = String::from_utf8(plain)
         .map_err(|e| ApiError::internal("reading the webhook secret", e))?;
     cache.put(app, &secret);

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use base64::Engine;
-use slipway_core::envelope::Envelope;
+use slipway_core::envelope::{Envelope, Purpose};
 use slipway_core::ids::DeploymentId;
 use slipway_core::model::{App, Credentials};
 use slipway_core::redact::Redactor;
@@ -87,7 +87,10 @@ impl Runtime {
             return Ok(Credentials::default());
         };
         let sealed = base64::engine::general_purpose::STANDARD.decode(sealed)?;
-        let plain = self.envelope.open(&app.id, &sealed).await?;
+        let plain = self
+            .envelope
+            .open(&app.id, Purpose::Credentials, &sealed)
+            .await?;
         Ok(serde_json::from_slice(&plain)?)
     }
 

@@ -424,3 +424,52 @@ async fn a_changed_branch_applies_to_the_very_next_push() {
     let (status, answer) = hook(status, answer);
     assert_eq!((status, answer.result), (200, HookResult::Ignored));
 }
+
+#[tokio::test]
+async fn the_owner_fetches_the_webhook_again_and_a_rotated_secret_stops_the_old_one() {
+    let api = Api::start().await;
+    let (app, _, secret) = create(
+        &api,
+        json!({"name": "rotating", "repo": "https://github.com/acme/api.git"}),
+    )
+    .await;
+    let shown = api.app(&app).await.webhook.unwrap();
+    assert_eq!(shown.secret.as_deref(), Some(secret.as_str()));
+    assert_eq!(shown.url, format!("{}/webhooks/github/{app}", api.base));
+    let ping = json!({"zen": "Design for failure.", "hook_id": 2}).to_string();
+    let pinged = |secret: String| {
+        let (api, app, ping) = (&api, &app, ping.clone());
+        async move {
+            api.deliver_signed(app, &secret, "ping", ping.into_bytes())
+                .await
+                .0
+        }
+    };
+    assert_eq!(pinged(secret.clone()).await, 200);
+
+    let rotate = format!("/apps/{app}/webhook/rotate");
+    let rotated: slipway_core::api::Webhook = api.expect(200, "POST", &rotate, None).await;
+    let new = rotated.secret.clone().unwrap();
+    assert_ne!(new, secret);
+    assert_eq!(new.len(), 64);
+    assert_eq!(rotated.content_type, "application/json");
+    assert_eq!(rotated.events, ["push"]);
+    assert_eq!(pinged(secret).await, 401, "the old secret stops at once");
+    assert_eq!(pinged(new.clone()).await, 200);
+    assert_eq!(api.app(&app).await.webhook.unwrap().secret, Some(new));
+
+    let mallory = api.mint_token("mallory").await;
+    api.refused_as(&mallory, 404, "POST", &rotate, None).await;
+    let upload: AppView = api
+        .expect(201, "POST", "/apps", Some(json!({"name": "up"})))
+        .await;
+    let e = api
+        .refused(
+            409,
+            "POST",
+            &format!("/apps/{}/webhook/rotate", upload.id),
+            None,
+        )
+        .await;
+    assert_eq!(e.code, "upload_app");
+}

@@ -232,6 +232,23 @@ impl Store {
         Ok(())
     }
 
+    /// Replaces the app's sealed webhook secret, as of `app.version`:
+    /// `Conflict` when the app changed or was deleted meanwhile.
+    pub async fn set_webhook_secret(&self, app: &App, sealed: &str) -> Result<(), StoreError> {
+        use attr::*;
+        Update::new(Key::app(&app.id))
+            .set(SEALED_WEBHOOK_SECRET, s(sealed))
+            .set_expr(format!("#{VERSION} = #{VERSION} + :one"))
+            .value(":one", n(1))
+            .when(format!(
+                "#{VERSION} = :v AND attribute_not_exists(#{DELETED_AT})"
+            ))
+            .value(":v", n(app.version))
+            .send(self)
+            .await?;
+        Ok(())
+    }
+
     /// Whether the app's live container is down and could not be restarted.
     pub async fn set_stopped(
         &self,

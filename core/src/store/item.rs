@@ -48,6 +48,7 @@ pub(crate) mod attr {
     pub const LIVE_DEPLOYMENT_ID: &str = "liveDeploymentId";
     pub const LIVE_RUNNER_ID: &str = "liveRunnerId";
     pub const STOPPED: &str = "stopped";
+    pub const SEALED_WEBHOOK_SECRET: &str = "sealedWebhookSecret";
     pub const DELETED_AT: &str = "deletedAt";
     pub const UPLOAD: &str = "upload";
     /// On apps and deployments alike.

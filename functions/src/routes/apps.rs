@@ -13,6 +13,7 @@ use crate::error::ApiError;
 use crate::path_ids::{AppPath, DeploymentPath};
 use crate::state::AppState;
 use crate::views;
+use crate::webhook_secrets;
 
 /// How many deployments `GET /apps/{id}` shows.
 const RECENT: i32 = 20;
@@ -39,7 +40,7 @@ pub async fn list(
             let l = latest
                 .iter()
                 .find(|d| Some(d.id.as_str()) == a.latest_deployment_id.as_deref());
-            views::app(&base, a, l, None)
+            views::app(&base, a, l, None, None)
         })
         .collect();
     Ok(Json(AppList { apps: views }))
@@ -48,7 +49,7 @@ pub async fn list(
 #[utoipa::path(
     get, path = "/apps/{id}", tag = "apps", params(("id" = String, Path, description = "The app's id")),
     responses(
-        (status = 200, description = "The app with its 20 newest deployments", body = AppView),
+        (status = 200, description = "The app with its 20 newest deployments and its webhook, secret included", body = AppView),
         (status = 404, description = "No such app", body = slipway_core::api::ErrorBody),
     ),
 )]
@@ -67,7 +68,19 @@ pub async fn show(
     let latest = recent
         .iter()
         .find(|d| Some(&d.id) == app.latest_deployment_id.as_ref());
-    Ok(Json(views::app(&base, &app, latest, Some(&recent))))
+    // Its owner may fetch the webhook again, secret included: this function
+    // may open webhook secrets, and only those (template.yaml).
+    let secret = match app.config.source.is_upload() {
+        true => None,
+        false => Some(webhook_secrets::open(&state.envelope, &state.webhook_secrets, &app).await?),
+    };
+    Ok(Json(views::app(
+        &base,
+        &app,
+        latest,
+        Some(&recent),
+        secret.as_deref(),
+    )))
 }
 
 /// Marks the app deleted and frees its name; work still queued or building

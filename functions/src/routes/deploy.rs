@@ -8,6 +8,7 @@ use axum::Json;
 use base64::Engine;
 use slipway_core::api::Queued;
 use slipway_core::deploy_request::{DeployRequest, RollbackRequest};
+use slipway_core::envelope::Purpose;
 use slipway_core::ids::{self, AppId, DeploymentId, Owner};
 use slipway_core::model::{App, AppConfig, Archive, Credentials, Deployment, Trigger};
 use slipway_core::store::StoreError;
@@ -341,7 +342,10 @@ pub(crate) async fn seal_credentials(
     }
     let json = serde_json::to_vec(credentials)
         .map_err(|e| ApiError::internal("encoding credentials", e))?;
-    let sealed = state.envelope.seal(app_id, &json).await?;
+    let sealed = state
+        .envelope
+        .seal(app_id, Purpose::Credentials, &json)
+        .await?;
     Ok(Some(
         base64::engine::general_purpose::STANDARD.encode(sealed),
     ))

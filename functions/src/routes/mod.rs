@@ -5,6 +5,7 @@ pub mod deploy;
 pub mod logs;
 pub mod upload;
 pub mod webhook;
+pub mod webhook_secret;
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
@@ -61,6 +62,7 @@ fn deploy_group() -> Router<AppState> {
         .route("/apps/{id}/deploy", post(deploy::deploy_app))
         .route("/apps/{id}/redeploy", post(deploy::redeploy))
         .route("/apps/{id}/rollback", post(deploy::rollback))
+        .route("/apps/{id}/webhook/rotate", post(webhook_secret::rotate))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
 }
 

@@ -85,7 +85,7 @@ pub async fn create(
     tracing::info!(app_id = %app.id, "upload app created");
     Ok((
         StatusCode::CREATED,
-        Json(views::app(&base, &app, None, Some(&[]))),
+        Json(views::app(&base, &app, None, Some(&[]), None)),
     ))
 }
 

@@ -68,13 +68,9 @@ pub async fn github(
     // this point an unknown app and a wrong signature answer the same.
     let digest =
         github::parse_signature(header("x-hub-signature-256")).map_err(|e| bad_signature(&e))?;
-    let remembered = state.recent_apps.get(&app_id);
-    let from_memory = remembered.is_some();
-    let app = match remembered {
-        Some(app) => Some(app),
-        None => read_app(&state, &app_id).await?,
-    };
-    let Some(mut app) = app else {
+    // Read consistently for every delivery: a rotated secret stops
+    // verifying at once, and a changed branch applies to the next push.
+    let Some(app) = read_app(&state, &app_id).await? else {
         return Err(bad_signature(&SignatureError::Mismatch));
     };
     let secret = webhook_secrets::open(&state.envelope, &state.webhook_secrets, &app).await?;
@@ -91,15 +87,7 @@ pub async fn github(
         ));
     }
     let event = header("x-github-event");
-    let mut verdict = decide(&app, event, &body)?;
-    if from_memory && matches!(verdict, Verdict::Ignore(_)) {
-        // Nothing is ignored on a remembered app's word: its branch or
-        // watch paths may have changed since.
-        app = read_app(&state, &app_id)
-            .await?
-            .ok_or_else(|| bad_signature(&SignatureError::Mismatch))?;
-        verdict = decide(&app, event, &body)?;
-    }
+    let verdict = decide(&app, event, &body)?;
     match verdict {
         Verdict::Pong => Ok((
             StatusCode::OK,
@@ -126,19 +114,13 @@ pub async fn github(
     }
 }
 
-/// The app a delivery names, if it is a live git app; remembered for the
-/// next deliveries.
+/// The app a delivery names, if it is a live git app.
 async fn read_app(state: &AppState, app_id: &str) -> Result<Option<App>, ApiError> {
-    let app = match AppId::parse(app_id) {
+    Ok(match AppId::parse(app_id) {
         Some(id) => state.store.get_app(&id).await?,
         None => None,
     }
-    .filter(|a| a.deleted_at.is_none() && !a.config.source.is_upload());
-    match &app {
-        Some(app) => state.recent_apps.put(app),
-        None => state.recent_apps.forget(app_id),
-    }
-    Ok(app)
+    .filter(|a| a.deleted_at.is_none() && !a.config.source.is_upload()))
 }
 
 fn decide(app: &App, event: Option<&str>, body: &[u8]) -> Result<Verdict, ApiError> {
