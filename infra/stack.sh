@@ -59,6 +59,7 @@ wait_for() {
 
 deps() {
   local missing=()
+  command -v npm >/dev/null || missing+=(nodejs npm)
   for pkg in docker.io docker-registry busybox-static git curl openssl caddy wrk; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
   done
@@ -168,7 +169,18 @@ services() {
   base_image
 }
 
+# The dashboard's assets, which the API's binaries embed.
+web() {
+  if [ ! -d "$ROOT/web/node_modules" ] || [ "$ROOT/web/package-lock.json" -nt "$ROOT/web/node_modules" ]; then
+    log "installing the dashboard's packages (npm ci)"
+    (cd "$ROOT/web" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+  log "building the dashboard (tsc, esbuild)"
+  (cd "$ROOT/web" && npx tsc --noEmit -p . && node build.mjs)
+}
+
 build() {
+  web
   log "building (cargo build --workspace --bins)"
   (cd "$ROOT" && cargo build --workspace --bins --quiet)
 }
@@ -283,6 +295,9 @@ up() {
   cat <<EOF
 
 Slipway is up. The example app is live at $url
+
+  Dashboard  http://127.0.0.1:$API_PORT/#token=$token
+             (signs you in as 'local'; the token stays in that browser tab)
   (try: curl $url
    or over HTTPS: curl --cacert .slipway/ca.crt https://$host:$EDGE_HTTPS_PORT
    its build log: curl -H "Authorization: Bearer \$SLIPWAY_TOKEN" \$SLIPWAY_API/deployments/$deployment/logs)
@@ -345,6 +360,11 @@ down() {
 
 test_all() {
   services
+  if ! command -v chromium >/dev/null; then
+    log "installing chromium (apt) for the dashboard's browser tests"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1 \
+      || { apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+  fi
   log "cfn-lint template.yaml"
   "$ROOT/.venv/bin/cfn-lint" "$ROOT/template.yaml"
   build

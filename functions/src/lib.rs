@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod authorizer;
 pub mod config;
+pub mod dashboard;
 pub mod domains;
 pub mod error;
 pub mod openapi;

@@ -28,7 +28,12 @@ pub fn upload_routes(state: AppState) -> Router {
 /// Served by the apps function: reads and light writes, no decryption;
 /// and the API's description, with no bearer.
 pub fn apps_routes(state: AppState) -> Router {
-    finish(apps_group().merge(document_group()), state)
+    finish(
+        apps_group()
+            .merge(document_group())
+            .merge(dashboard_group()),
+        state,
+    )
 }
 
 /// Served by the webhook function: no bearer, each delivery is signed.
@@ -47,9 +52,19 @@ pub fn all_routes(state: AppState) -> Router {
             crate::auth::authorize,
         ));
     finish(
-        authorized.merge(webhook_group()).merge(document_group()),
+        authorized
+            .merge(webhook_group())
+            .merge(document_group())
+            .merge(dashboard_group()),
         state,
     )
+}
+
+/// The dashboard's page and assets: no bearer, they hold no data.
+fn dashboard_group() -> Router<AppState> {
+    Router::new()
+        .route("/", get(crate::dashboard::index))
+        .route("/assets/{file}", get(crate::dashboard::file))
 }
 
 fn document_group() -> Router<AppState> {

@@ -1,0 +1,165 @@
+// The dashboard in Debian's Chromium, driven like a person would: signs in
+// from a link, creates a git app through the form, follows it to running,
+// reads the webhook, rotates it, follows a build's log and cancels it, and
+// looks as another owner. Prints one JSON line of what it saw for the Rust
+// test around it (tests/tests/dashboard.rs), which checks it against the API.
+//
+// Needs DASH_URL, DASH_TOKEN, DASH_OTHER_TOKEN, DASH_REPO, DASH_SLOW_REPO,
+// DASH_OUT (screenshots), and CHROMIUM (default /usr/bin/chromium).
+
+import { chromium } from "playwright-core";
+import { mkdirSync } from "node:fs";
+
+const base = process.env.DASH_URL;
+const out = process.env.DASH_OUT;
+mkdirSync(out, { recursive: true });
+const origin = new URL(base).origin;
+const seen = { consoleErrors: [], foreignRequests: [] };
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+  args: ["--no-sandbox"],
+});
+
+function fail(message) {
+  console.error(`dashboard test: ${message}`);
+  process.exitCode = 1;
+  throw new Error(message);
+}
+
+async function open(width) {
+  const page = await browser.newPage({ viewport: { width, height: 900 } });
+  page.setDefaultTimeout(20_000);
+  // A refusal the page shows (400, 404, 409) is also logged by Chromium as
+  // a failed load; anything else is an error of the page's own.
+  page.on("console", (m) => {
+    if (m.type() === "error" && !m.text().startsWith("Failed to load resource")) seen.consoleErrors.push(m.text());
+  });
+  page.on("pageerror", (e) => seen.consoleErrors.push(String(e)));
+  page.on("request", (r) => {
+    if (new URL(r.url()).origin !== origin) seen.foreignRequests.push(r.url());
+  });
+  page.on("dialog", (d) => d.accept(d.type() === "prompt" ? page.__promptAnswer ?? "" : undefined));
+  return page;
+}
+
+async function shoot(page, name) {
+  for (const width of [1280, 390]) {
+    await page.setViewportSize({ width, height: 900 });
+    await page.screenshot({ path: `${out}/${name}-${width}.png`, fullPage: true });
+  }
+  await page.setViewportSize({ width: 1280, height: 900 });
+}
+
+async function status(page) {
+  return page.locator("h1 [data-status]").first().getAttribute("data-status");
+}
+
+async function waitStatus(page, want, seconds) {
+  const deadline = Date.now() + seconds * 1000;
+  let now;
+  while (Date.now() < deadline) {
+    now = await status(page);
+    if (want.includes(now)) return now;
+    await page.waitForTimeout(250);
+  }
+  fail(`the page shows ${now}, not ${want.join(" or ")}`);
+}
+
+async function fill(page, fields) {
+  for (const [id, value] of Object.entries(fields)) {
+    await page.fill(`#${id}`, value);
+  }
+}
+
+try {
+  const page = await open(1280);
+
+  // Signed out: the sign-in page.
+  await page.goto(base);
+  await page.getByLabel("API token").waitFor();
+  await shoot(page, "signin");
+
+  // A sign-in link: the token moves to storage and out of the address bar.
+  await page.goto(`${base}/#token=${encodeURIComponent(process.env.DASH_TOKEN)}`);
+  await page.getByRole("heading", { name: "Applications" }).waitFor();
+  if (page.url().includes("token")) fail(`the token stayed in the address: ${page.url()}`);
+  await shoot(page, "apps-empty");
+
+  // A bad port: the API's message next to the field, nothing created.
+  await page.click("text=Create application");
+  await fill(page, { name: "shop", repo: process.env.DASH_REPO, port: "0" });
+  await page.click("button[type=submit]");
+  await page.locator("#port-error").filter({ hasText: "port" }).waitFor();
+  seen.portError = await page.locator("#port-error").textContent();
+  if ((await page.getAttribute("#port", "aria-invalid")) !== "true") fail("the port field is not marked invalid");
+  await shoot(page, "new-app-error");
+
+  // The real thing: building, then running, with the webhook shown.
+  await fill(page, { port: "8080" });
+  await page.click("button[type=submit]");
+  await page.waitForURL(/#\/apps\//);
+  seen.appId = page.url().split("#/apps/")[1];
+  seen.statuses = [await waitStatus(page, ["queued", "building", "deploying", "running"], 30)];
+  seen.statuses.push(await waitStatus(page, ["running"], 120));
+  seen.liveUrl = await page.locator("[data-live-url]").getAttribute("href");
+  seen.hook = {};
+  for (const key of ["url", "secret", "contentType", "events"]) {
+    seen.hook[key] = await page.locator(`[data-hook=${key}]`).textContent();
+  }
+  seen.redeployButtons = await page.getByRole("button", { name: "Redeploy" }).count();
+  await shoot(page, "app");
+
+  // Rotate: the secret on the page changes.
+  await page.click("text=Rotate secret");
+  await page.waitForFunction(
+    (old) => document.querySelector("[data-hook=secret]")?.textContent !== old,
+    seen.hook.secret,
+  );
+  seen.rotatedSecret = await page.locator("[data-hook=secret]").textContent();
+
+  // The list shows it running, with its link.
+  await page.click("header >> text=Apps");
+  await page.locator(`a[href="#/apps/${seen.appId}"]`).waitFor();
+  seen.listStatus = await page.locator("tbody [data-status]").first().getAttribute("data-status");
+  seen.listLink = await page.locator(`tbody a[href^="http"]`).first().getAttribute("href");
+  await shoot(page, "apps");
+
+  // The name is taken: said at the name field, nothing changed.
+  await page.click("text=Create application");
+  await fill(page, { name: "shop", repo: process.env.DASH_REPO, port: "8080" });
+  await page.click("button[type=submit]");
+  await page.locator("#name-error").filter({ hasText: "already have an app named shop" }).waitFor();
+
+  // A slow build: its log grows on the page without a reload; Cancel ends it.
+  await fill(page, { name: "slow", repo: process.env.DASH_SLOW_REPO, port: "8080" });
+  await page.click("button[type=submit]");
+  await page.waitForURL(/#\/apps\//);
+  seen.slowAppId = page.url().split("#/apps/")[1];
+  await page.locator("tbody a[href^='#/deployments/']").first().click();
+  await page.waitForURL(/#\/deployments\//);
+  await page.locator("[data-log]").filter({ hasText: "tick 2" }).waitFor({ timeout: 90_000 });
+  const before = (await page.locator("[data-log]").textContent()).length;
+  await page.locator("[data-log]").filter({ hasText: "tick 4" }).waitFor({ timeout: 30_000 });
+  const after = (await page.locator("[data-log]").textContent()).length;
+  seen.logGrew = after > before;
+  await shoot(page, "deployment");
+  await page.getByRole("button", { name: "Cancel" }).click();
+  seen.cancelled = await waitStatus(page, ["cancelled"], 60);
+
+  // Another owner: an empty list, and a 404 for the first owner's app.
+  const other = await open(1280);
+  await other.goto(`${base}/#token=${encodeURIComponent(process.env.DASH_OTHER_TOKEN)}`);
+  await other.getByRole("heading", { name: "Applications" }).waitFor();
+  await other.getByText("No apps yet").waitFor();
+  seen.otherRows = await other.locator("tbody tr").count();
+  await other.goto(`${base}/#/apps/${seen.appId}`);
+  await other.getByText("Not found").waitFor();
+  await shoot(other, "not-found");
+} catch (e) {
+  if (!process.exitCode) console.error(e);
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+  console.log(JSON.stringify(seen));
+}
