@@ -77,13 +77,35 @@ def create_queue(sqs, name, props, arns):
     return url, arn
 
 
+# What the dashboard is served from locally, in place of API Gateway's origin.
+LOCAL_ORIGINS = ["http://127.0.0.1:*", "http://localhost:*"]
+
+
+def allow_dashboard(s3, name, props):
+    cors = props.get("CorsConfiguration")
+    if not cors:
+        return
+    rules = [
+        {
+            "AllowedMethods": rule["AllowedMethods"],
+            "AllowedHeaders": rule.get("AllowedHeaders", []),
+            "AllowedOrigins": LOCAL_ORIGINS,
+            "MaxAgeSeconds": rule.get("MaxAge", 0),
+        }
+        for rule in cors["CorsRules"]
+    ]
+    s3.put_bucket_cors(Bucket=name, CORSConfiguration={"CORSRules": rules})
+
+
 def create_bucket(s3, name, props):
     try:
         s3.head_bucket(Bucket=name)
+        allow_dashboard(s3, name, props)
         return name
     except botocore.exceptions.ClientError:
         pass
     s3.create_bucket(Bucket=name)
+    allow_dashboard(s3, name, props)
     if "BucketEncryption" in props:
         # CloudFormation and the S3 API spell the default rule differently.
         rules = [

@@ -76,3 +76,22 @@ pub fn site(text: &str) -> Vec<(&'static str, String)> {
 pub fn files<'a>(list: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
     list.iter().map(|(p, c)| (*p, c.as_str())).collect()
 }
+
+/// An archive of `kind` (`site.zip`, `site.tar.gz`, or one of the hostile
+/// kinds) made by tests/fixtures/archives.py: `page` served by `dockerfile`,
+/// `marker` the file a hostile one tries to write outside.
+pub fn archive_with(kind: &str, marker: &str, page: &str, dockerfile: &str) -> Vec<u8> {
+    let out = crate::temp_dir("archive").join("archive");
+    let status = std::process::Command::new(env("SLIPWAY_PYTHON"))
+        .arg(format!(
+            "{}/tests/fixtures/archives.py",
+            env("SLIPWAY_ROOT")
+        ))
+        .args([kind, out.to_str().unwrap(), marker])
+        .env("DOCKERFILE", dockerfile)
+        .env("PAGE", page)
+        .status()
+        .unwrap();
+    assert!(status.success(), "archives.py {kind}");
+    std::fs::read(out).unwrap()
+}

@@ -23,6 +23,11 @@ struct Seen {
     log_grew: bool,
     cancelled: String,
     other_rows: u32,
+    upload_puts: u32,
+    upload_app_id: String,
+    upload_status: String,
+    upload_redeploy_buttons: u32,
+    upload_deployments: u32,
 }
 
 #[derive(serde::Deserialize, Debug)]
@@ -46,6 +51,12 @@ async fn a_person_deploys_watches_and_manages_a_git_app_from_the_browser() {
     );
     let runner = Runner::start(&api.res, &[]);
     let other = api.mint_token("mallory").await;
+    let files = temp_dir("dashboard-files");
+    for (name, page) in [("v1.zip", "uploaded v1"), ("v2.zip", "uploaded v2")] {
+        let zip = archive_with("site.zip", "-", page, &web_dockerfile(""));
+        std::fs::write(files.join(name), zip).unwrap();
+    }
+    std::fs::write(files.join("notes.txt"), "not an archive").unwrap();
     let root = env("SLIPWAY_ROOT");
     let out = tokio::process::Command::new("node")
         .arg(format!("{root}/web/test/dashboard.mjs"))
@@ -55,6 +66,9 @@ async fn a_person_deploys_watches_and_manages_a_git_app_from_the_browser() {
         .env("DASH_OTHER_TOKEN", &other)
         .env("DASH_REPO", git.url("site"))
         .env("DASH_SLOW_REPO", git.url("slow"))
+        .env("DASH_ZIP1", files.join("v1.zip"))
+        .env("DASH_ZIP2", files.join("v2.zip"))
+        .env("DASH_NOT_ARCHIVE", files.join("notes.txt"))
         .env("DASH_OUT", output_dir().join("dashboard"))
         .output()
         .await
@@ -119,12 +133,46 @@ async fn a_person_deploys_watches_and_manages_a_git_app_from_the_browser() {
     let apps: AppList = api.expect(200, "GET", "/apps", None).await;
     let mut names: Vec<&str> = apps.apps.iter().map(|a| a.name.as_str()).collect();
     names.sort();
-    assert_eq!(names, ["shop", "slow"]);
+    assert_eq!(names, ["shop", "slow", "upapp"]);
     assert!(seen.log_grew, "the log grew without a reload");
     assert_eq!(seen.cancelled, "cancelled");
     let slow = api.deployments(&seen.slow_app_id).await;
     assert_eq!(slow[0].status, DeploymentStatus::Cancelled);
     assert_eq!(seen.other_rows, 0, "another owner sees no app");
+
+    // The upload app: two archives PUT from the page, three deployments
+    // (the first, a new archive, the stored one again), no redeploy.
+    assert_eq!(
+        seen.upload_puts, 2,
+        "the only requests off the page's origin"
+    );
+    assert_eq!(seen.upload_status, "running");
+    assert_eq!(
+        seen.upload_redeploy_buttons, 0,
+        "an upload app has no redeploy"
+    );
+    assert_eq!(seen.upload_deployments, 3);
+    let up = api.app(&seen.upload_app_id).await;
+    let history = api.deployments(&up.id).await;
+    assert!(
+        history.iter().all(|d| d.status != DeploymentStatus::Failed),
+        "{history:?}"
+    );
+    assert_eq!(history[0].status, DeploymentStatus::Running);
+    assert_eq!(
+        history[0].archive.as_ref().map(|a| &a.path),
+        history[1].archive.as_ref().map(|a| &a.path),
+        "no file: the stored archive was built again"
+    );
+    assert_eq!(
+        runner
+            .edge
+            .serves(&up.hostname, "/", "uploaded v2")
+            .await
+            .as_deref(),
+        Some("uploaded v2"),
+        "the new archive's content serves"
+    );
 
     for page in [
         "signin",
@@ -133,6 +181,8 @@ async fn a_person_deploys_watches_and_manages_a_git_app_from_the_browser() {
         "app",
         "apps",
         "deployment",
+        "upload-app",
+        "deploy-modal",
         "not-found",
     ] {
         for width in [1280, 390] {

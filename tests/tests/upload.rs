@@ -3,26 +3,9 @@
 
 use slipway_e2e::*;
 
-/// An archive of `kind` made by tests/fixtures/archives.py.
+/// An archive of `kind` serving `page`.
 fn archive(kind: &str, marker: &str, page: &str) -> Vec<u8> {
     archive_with(kind, marker, page, &web_dockerfile(""))
-}
-
-fn archive_with(kind: &str, marker: &str, page: &str, dockerfile: &str) -> Vec<u8> {
-    let dir = temp_dir("archive");
-    let out = dir.join("archive");
-    let status = std::process::Command::new(env("SLIPWAY_PYTHON"))
-        .arg(format!(
-            "{}/tests/fixtures/archives.py",
-            env("SLIPWAY_ROOT")
-        ))
-        .args([kind, out.to_str().unwrap(), marker])
-        .env("DOCKERFILE", dockerfile)
-        .env("PAGE", page)
-        .status()
-        .unwrap();
-    assert!(status.success(), "archives.py {kind}");
-    std::fs::read(out).unwrap()
 }
 
 async fn create_upload_app(api: &Api, name: &str) -> String {

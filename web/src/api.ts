@@ -53,3 +53,32 @@ export async function call<T>(method: string, path: string, body?: unknown): Pro
   }
   return data as T;
 }
+
+/** The limit the API signs into every upload URL. */
+export const MAX_ARCHIVE_BYTES = 500 * 1024 * 1024;
+
+/** The archive format the API expects for a file, or why it is refused. */
+export function archiveFormat(file: File): { format: "zip" | "tar.gz" } | { error: string } {
+  const name = file.name.toLowerCase();
+  const format = name.endsWith(".zip") ? "zip" : name.endsWith(".tar.gz") || name.endsWith(".tgz") ? "tar.gz" : null;
+  if (!format) return { error: `${file.name} is not a .zip or a .tar.gz` };
+  if (file.size === 0) return { error: `${file.name} is empty` };
+  if (file.size > MAX_ARCHIVE_BYTES) return { error: `${file.name} is ${(file.size / 1e6).toFixed(0)} MB; archives may have up to 500 MB` };
+  return { format };
+}
+
+/** PUTs `file` straight to its presigned URL, reporting progress (0..1). */
+export function putArchive(ticket: import("./types").UploadTicket, file: File, progress: (done: number) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open("PUT", ticket.uploadUrl);
+    for (const [name, value] of Object.entries(ticket.headers)) {
+      // The browser sets the length itself (and refuses to be told it).
+      if (name.toLowerCase() !== "content-length") xhr.setRequestHeader(name, value);
+    }
+    xhr.upload.onprogress = (e) => e.lengthComputable && progress(e.loaded / e.total);
+    xhr.onload = () => (xhr.status < 300 ? (progress(1), resolve()) : reject(new Error(`the upload was refused (${xhr.status}); try again`)));
+    xhr.onerror = () => reject(new Unreachable("the upload did not get through; check your connection and try again"));
+    xhr.send(file);
+  });
+}

@@ -1,7 +1,7 @@
 import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
-import { call, Refused, signIn, signOut, token, Unreachable } from "./api";
-import type { AppView, DeploymentView, LogPage, Queued, Webhook } from "./types";
+import { archiveFormat, call, putArchive, Refused, signIn, signOut, token, Unreachable } from "./api";
+import type { AppView, DeploymentView, LogPage, Queued, UploadTicket, Webhook } from "./types";
 import { IN_PROGRESS } from "./types";
 
 /** Which page the URL's fragment names. */
@@ -168,11 +168,33 @@ function Field(props: {
   );
 }
 
+/** Uploads `file` as the app's next archive and deploys it. */
+async function uploadAndDeploy(appId: string, file: File, progress: (p: number) => void): Promise<Queued> {
+  const checked = archiveFormat(file);
+  if ("error" in checked) throw new Error(checked.error);
+  const ticket = await call<UploadTicket>("POST", `apps/${appId}/source`, { format: checked.format, size: file.size });
+  await putArchive(ticket, file, progress);
+  return call<Queued>("POST", `apps/${appId}/deploy`);
+}
+
+function Progress({ value }: { value: number | null }) {
+  if (value === null) return null;
+  const pct = Math.round(value * 100);
+  return (
+    <div class="progress">
+      <progress max={100} value={pct} aria-label="Upload progress" /> <span data-progress>{pct} %</span>
+    </div>
+  );
+}
+
 function NewApp() {
+  const [kind, setKind] = useState<"git" | "upload">("git");
   const [f, setF] = useState<Record<string, string>>({ branch: "main", port: "80" });
+  const [file, setFile] = useState<File | null>(null);
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [message, setMessage] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  const [progress, setProgress] = useState<number | null>(null);
   const field = (id: string, label: string, extra: Partial<Parameters<typeof Field>[0]> = {}) => (
     <Field id={id} label={label} errors={errors} value={f[id] ?? ""} set={(v) => setF({ ...f, [id]: v })} {...extra} />
   );
@@ -180,9 +202,17 @@ function NewApp() {
     e.preventDefault();
     setErrors({});
     setMessage(null);
-    setBusy(true);
     const opt = (k: string) => (f[k]?.trim() ? f[k].trim() : undefined);
     const num = (k: string) => (opt(k) === undefined ? undefined : Number(opt(k)));
+    if (kind === "upload") {
+      const checked = file ? archiveFormat(file) : { error: "choose a .zip or .tar.gz of your app's folder" };
+      if ("error" in checked) {
+        setErrors({ archive: checked.error });
+        return;
+      }
+    }
+    setBusy(true);
+    let created: string | null = null;
     try {
       // POST /deploy updates an app of the same name: creating here must
       // not change another app by accident.
@@ -191,20 +221,31 @@ function NewApp() {
         setErrors({ name: `You already have an app named ${opt("name")}; open it from the list to change it, or choose another name.` });
         return;
       }
-      const q = await call<Queued>("POST", "deploy", {
-        name: opt("name"), repo: opt("repo"), branch: opt("branch"), port: num("port"),
-        repoToken: opt("repoToken"), dockerfile: opt("dockerfile"), context: opt("context"),
+      const common = {
+        name: opt("name"), port: num("port"), dockerfile: opt("dockerfile"), context: opt("context"),
         cpu: num("cpu"), memory: num("memory"), domain: opt("domain"),
         env: vars(f.env ?? ""), secrets: vars(f.secrets ?? ""),
-      });
-      location.hash = `#/apps/${q.appId}`;
+      };
+      if (kind === "git") {
+        const q = await call<Queued>("POST", "deploy", {
+          ...common, repo: opt("repo"), branch: opt("branch"), repoToken: opt("repoToken"),
+        });
+        location.hash = `#/apps/${q.appId}`;
+      } else {
+        const app = await call<AppView>("POST", "apps", common);
+        created = app.id;
+        setProgress(0);
+        await uploadAndDeploy(app.id, file!, setProgress);
+        location.hash = `#/apps/${app.id}`;
+      }
     } catch (err) {
       if (err instanceof Refused && err.detail.field) {
         const name = err.detail.field.split(".")[0];
-        setErrors({ [name]: err.detail.message });
+        setErrors({ [name === "size" ? "archive" : name]: err.detail.message });
       } else {
         setMessage((err as Error).message);
       }
+      if (created) setMessage(`The app was created but its first archive did not go up: ${(err as Error).message}. Open it to try again.`);
     } finally {
       setBusy(false);
     }
@@ -212,14 +253,26 @@ function NewApp() {
   return (
     <main class="narrow">
       <h1>Create application</h1>
-      <p class="hint">From a Git repository with a Dockerfile. To deploy a folder without Git, use <code>slipway up</code>.</p>
+      <div class="toggle" role="radiogroup" aria-label="Source">
+        <label><input type="radio" name="kind" checked={kind === "git"} onChange={() => setKind("git")} /> Git repository</label>
+        <label><input type="radio" name="kind" checked={kind === "upload"} onChange={() => setKind("upload")} /> Upload source code</label>
+      </div>
       <form onSubmit={submit} noValidate>
         {field("name", "App name", { required: true, hint: "lowercase letters, digits and '-'" })}
-        {field("repo", "Git repository URL", { required: true, hint: "https://…" })}
-        {field("branch", "Branch")}
+        {kind === "git" && field("repo", "Git repository URL", { required: true, hint: "https://…" })}
+        {kind === "git" && field("branch", "Branch")}
+        {kind === "upload" && (
+          <div class="field">
+            <label for="archive">Source archive</label>
+            <input id="archive" type="file" accept=".zip,.tar.gz,.tgz" aria-invalid={!!errors.archive} aria-describedby="archive-error"
+              onChange={(e) => setFile((e.target as HTMLInputElement).files?.[0] ?? null)} />
+            <small>a .zip or .tar.gz of a folder with a Dockerfile, up to 500 MB</small>
+            <p class="error" id="archive-error" role={errors.archive ? "alert" : undefined}>{errors.archive ?? ""}</p>
+          </div>
+        )}
         {field("port", "Container port", { type: "number" })}
-        {field("repoToken", "Private repo token", { type: "password", hint: "optional; stored encrypted, never shown again" })}
-        <details>
+        {kind === "git" && field("repoToken", "Private repo token", { type: "password", hint: "optional; stored encrypted, never shown again" })}
+        <details open={["dockerfile", "context", "cpu", "memory", "domain", "env", "secrets"].some((k) => errors[k])}>
           <summary>Advanced</summary>
           {field("dockerfile", "Dockerfile path")}
           {field("context", "Build context")}
@@ -229,10 +282,60 @@ function NewApp() {
           {field("env", "Environment (KEY=value per line)", { multiline: true })}
           {field("secrets", "Secrets (KEY=value per line; values are never shown again)", { multiline: true })}
         </details>
+        <Progress value={progress} />
         {message && <p class="error form-error" role="alert">{message}</p>}
         <button type="submit" disabled={busy}>{busy ? "Deploying…" : "Deploy"}</button>
       </form>
     </main>
+  );
+}
+
+/** An upload app's Deploy: a new archive, or none to rebuild the stored one. */
+function DeployUpload({ app, done, close }: { app: AppView; done: () => void; close: () => void }) {
+  const [file, setFile] = useState<File | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [progress, setProgress] = useState<number | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [queued, setQueued] = useState<string | null>(null);
+  const go = async (e: Event) => {
+    e.preventDefault();
+    setError(null);
+    setBusy(true);
+    try {
+      let q: Queued;
+      if (file) {
+        setProgress(0);
+        q = await uploadAndDeploy(app.id, file, setProgress);
+      } else {
+        q = await call<Queued>("POST", `apps/${app.id}/deploy`);
+      }
+      setQueued(q.deploymentId);
+      done();
+    } catch (err) {
+      setError((err as Error).message);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <div class="modal" role="dialog" aria-modal="true" aria-labelledby="deploy-title">
+      <form class="card" onSubmit={go}>
+        <h2 id="deploy-title">Deploy {app.name}</h2>
+        <div class="field">
+          <label for="new-archive">New archive (optional)</label>
+          <input id="new-archive" type="file" accept=".zip,.tar.gz,.tgz"
+            onChange={(e) => setFile((e.target as HTMLInputElement).files?.[0] ?? null)} />
+          <small>None chosen: the stored archive is built again.</small>
+        </div>
+        <Progress value={progress} />
+        {error && <p class="error" role="alert">{error}</p>}
+        {queued && <p role="status">Deploying: <a href={`#/deployments/${queued}`}>follow its build</a>.</p>}
+        <div class="actions">
+          {!queued && <button type="submit" disabled={busy}>{busy ? "Deploying…" : "Deploy"}</button>}
+          <button type="button" class="danger" onClick={close}>Close</button>
+        </div>
+      </form>
+    </div>
   );
 }
 
@@ -278,6 +381,7 @@ function AppPage({ id }: { id: string }) {
     id,
   );
   const [actionError, setActionError] = useState<Error | null>(null);
+  const [deploying, setDeploying] = useState(false);
   const act = async (method: string, path: string) => {
     setActionError(null);
     try {
@@ -300,12 +404,13 @@ function AppPage({ id }: { id: string }) {
       <div class="head">
         <h1>{app.name} <Badge status={app.status} /></h1>
         <div class="actions">
-          <button onClick={() => act("POST", `apps/${app.id}/deploy`)}>Deploy</button>
+          <button onClick={() => (s.type === "upload" ? setDeploying(true) : act("POST", `apps/${app.id}/deploy`))}>Deploy</button>
           {s.type === "git" && <button onClick={() => act("POST", `apps/${app.id}/redeploy`)}>Redeploy</button>}
           <button class="danger" onClick={remove}>Delete</button>
         </div>
       </div>
       <Problem error={actionError ?? error} retry={reload} />
+      {deploying && <DeployUpload app={app} close={() => setDeploying(false)} done={reload} />}
       <section class="card">
         <dl>
           <dt>URL</dt><dd><a href={app.url} target="_blank" rel="noreferrer" data-live-url>{app.url}</a></dd>
@@ -324,7 +429,7 @@ function AppPage({ id }: { id: string }) {
           <thead><tr><th>Deployment</th><th>Status</th><th>Trigger</th><th>Commit</th><th>Cache</th><th>Took</th><th>Created</th><th></th></tr></thead>
           <tbody>
             {(app.deployments ?? []).map((d) => (
-              <tr key={d.id}>
+              <tr key={d.id} data-status={d.status}>
                 <td><a href={`#/deployments/${d.id}`}>{d.id.slice(-8)}</a></td>
                 <td><Badge status={d.status} /></td>
                 <td>{d.trigger}</td>

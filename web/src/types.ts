@@ -33,3 +33,4 @@ export interface Queued { appId: string; deploymentId: string; status: Deploymen
 export interface LogPage { deploymentId: string; status: DeploymentStatus; chunks: { seq: number; text: string }[]; next: number | null; more: boolean; done: boolean }
 
 export const IN_PROGRESS: string[] = ["queued", "building", "deploying"];
+export interface UploadTicket { uploadUrl: string; method: string; headers: Record<string, string>; expiresAt: string; maxBytes: number; sourceArchivePath: string }

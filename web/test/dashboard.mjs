@@ -5,7 +5,9 @@
 // test around it (tests/tests/dashboard.rs), which checks it against the API.
 //
 // Needs DASH_URL, DASH_TOKEN, DASH_OTHER_TOKEN, DASH_REPO, DASH_SLOW_REPO,
-// DASH_OUT (screenshots), and CHROMIUM (default /usr/bin/chromium).
+// DASH_ZIP1 and DASH_ZIP2 (two versions of a site), DASH_NOT_ARCHIVE (a
+// file of another kind), DASH_OUT (screenshots), CHROMIUM (default
+// /usr/bin/chromium).
 
 import { chromium } from "playwright-core";
 import { mkdirSync } from "node:fs";
@@ -14,7 +16,7 @@ const base = process.env.DASH_URL;
 const out = process.env.DASH_OUT;
 mkdirSync(out, { recursive: true });
 const origin = new URL(base).origin;
-const seen = { consoleErrors: [], foreignRequests: [] };
+const seen = { consoleErrors: [], foreignRequests: [], uploadPuts: 0 };
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
@@ -37,7 +39,10 @@ async function open(width) {
   });
   page.on("pageerror", (e) => seen.consoleErrors.push(String(e)));
   page.on("request", (r) => {
-    if (new URL(r.url()).origin !== origin) seen.foreignRequests.push(r.url());
+    if (new URL(r.url()).origin === origin) return;
+    // The one request allowed elsewhere: an archive PUT to its presigned URL.
+    if (r.method() === "PUT" && new URL(r.url()).pathname.includes("/sources/")) seen.uploadPuts += 1;
+    else if (r.method() !== "OPTIONS") seen.foreignRequests.push(r.url());
   });
   page.on("dialog", (d) => d.accept(d.type() === "prompt" ? page.__promptAnswer ?? "" : undefined));
   return page;
@@ -146,6 +151,42 @@ try {
   await shoot(page, "deployment");
   await page.getByRole("button", { name: "Cancel" }).click();
   seen.cancelled = await waitStatus(page, ["cancelled"], 60);
+
+  // An upload app: the archive is checked before anything is sent, goes
+  // straight to storage with a progress bar, and the first deploy starts.
+  await page.click("header >> text=New");
+  await page.getByLabel("Upload source code").check();
+  await fill(page, { name: "upapp", port: "8080" });
+  await page.setInputFiles("#archive", process.env.DASH_NOT_ARCHIVE);
+  await page.click("button[type=submit]");
+  await page.locator("#archive-error").filter({ hasText: "not a .zip or a .tar.gz" }).waitFor();
+  await page.setInputFiles("#archive", process.env.DASH_ZIP1);
+  await page.click("button[type=submit]");
+  await page.waitForURL(/#\/apps\//);
+  seen.uploadAppId = page.url().split("#/apps/")[1];
+  seen.uploadStatus = await waitStatus(page, ["running"], 120);
+  seen.uploadRedeployButtons = await page.getByRole("button", { name: "Redeploy" }).count();
+  await shoot(page, "upload-app");
+
+  // Deploy with a new archive, then with none (the stored one again).
+  const rows = () => page.locator("tbody tr").count();
+  for (const [file, count] of [[process.env.DASH_ZIP2, 2], [null, 3]]) {
+    await page.getByRole("button", { name: "Deploy", exact: true }).click();
+    await page.getByRole("dialog").waitFor();
+    if (file) await page.setInputFiles("#new-archive", file);
+    if (count === 2) await shoot(page, "deploy-modal");
+    await page.getByRole("dialog").getByRole("button", { name: "Deploy" }).click();
+    await page.getByRole("dialog").getByRole("status").waitFor();
+    if (file) await page.locator("[data-progress]").filter({ hasText: "100 %" }).waitFor();
+    await page.getByRole("dialog").getByRole("button", { name: "Close" }).click();
+    await page.getByRole("dialog").waitFor({ state: "detached" });
+    const deadline = Date.now() + 120_000;
+    while ((await rows()) < count || (await page.locator("tbody tr").first().getAttribute("data-status")) !== "running") {
+      if (Date.now() > deadline) fail(`deploy ${count} did not reach running`);
+      await page.waitForTimeout(300);
+    }
+  }
+  seen.uploadDeployments = await rows();
 
   // Another owner: an empty list, and a 404 for the first owner's app.
   const other = await open(1280);
