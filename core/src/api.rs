@@ -126,6 +126,45 @@ pub struct ConfigBody {
     pub secrets: Option<BTreeMap<String, String>>,
 }
 
+/// `PATCH /apps/{id}`: the settings to change; the rest are kept. Secrets
+/// and the repo token are replaced with the whole configuration by
+/// `POST /deploy`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct SettingsBody {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 65535))]
+    pub port: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0.1, maximum = 8))]
+    pub cpu: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 64, maximum = 16384))]
+    pub memory: Option<u32>,
+    /// A custom domain; `null` removes it. It routes at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<Option<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_only: Option<bool>,
+    /// Replaces the whole environment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(schema_with = openapi::env))]
+    pub env: Option<BTreeMap<String, String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 1024))]
+    pub dockerfile: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 1024))]
+    pub context: Option<String>,
+    /// Git apps only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
+    /// Git apps only; `null` or `[]`: every push deploys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watch_paths: Option<Vec<String>>,
+}
+
 /// `POST /apps/{id}/source`: the archive about to be uploaded.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
@@ -556,6 +595,46 @@ mod tests {
         })
         .unwrap();
         assert_eq!(minimal, br#"{"name":"shop"}"#, "unset fields are left out");
+    }
+
+    #[test]
+    fn a_settings_body_with_every_field_is_what_the_server_applies() {
+        let current = crate::model::AppConfig::from_request(
+            &DeployRequest::parse(
+                br#"{"name":"shop","repo":"https://github.com/acme/shop"}"#,
+                &Rules::for_tests(),
+            )
+            .unwrap(),
+            None,
+        );
+        let body = SettingsBody {
+            port: Some(9000),
+            cpu: Some(2.0),
+            memory: Some(1024),
+            domain: Some(Some("shop.example.org".into())),
+            read_only: Some(true),
+            env: Some([("MODE".into(), "prod".into())].into()),
+            dockerfile: Some("Dockerfile.prod".into()),
+            context: Some("app".into()),
+            branch: Some("release".into()),
+            watch_paths: Some(vec!["app/**".into()]),
+        };
+        let json = serde_json::to_vec(&body).unwrap();
+        let next = crate::config_patch::apply(&json, &Rules::for_tests(), &current).unwrap();
+        assert_eq!(
+            (next.port, next.millicpu, next.memory_mb),
+            (9000, 2000, 1024)
+        );
+        assert_eq!(next.domain.unwrap().as_str(), "shop.example.org");
+        assert_eq!(next.watch_paths.globs(), ["app/**"]);
+        let removal = SettingsBody {
+            domain: Some(None),
+            ..Default::default()
+        };
+        assert_eq!(
+            serde_json::to_string(&removal).unwrap(),
+            r#"{"domain":null}"#
+        );
     }
 
     #[test]

@@ -148,7 +148,7 @@ struct Common {
     secrets: BTreeMap<String, String>,
 }
 
-fn known_fields(
+pub(crate) fn known_fields(
     obj: &serde_json::Map<String, serde_json::Value>,
     known: &[&str],
 ) -> Result<(), FieldError> {
@@ -175,55 +175,13 @@ impl Common {
             optional_str(obj, "dockerfile")?.unwrap_or("Dockerfile"),
         )?;
         let context = RelativePath::parse("context", optional_str(obj, "context")?.unwrap_or("."))?;
-        let port = match obj.get("port") {
-            None | Some(serde_json::Value::Null) => 80,
-            Some(v) => v
-                .as_u64()
-                .filter(|p| (1..=65535).contains(p))
-                .map(|p| p as u16)
-                .ok_or_else(|| {
-                    FieldError::new(
-                        "port",
-                        format!("{v} is not a port; give an integer from 1 to 65535"),
-                    )
-                })?,
-        };
-        let millicpu = match obj.get("cpu") {
-            None | Some(serde_json::Value::Null) => 1000,
-            Some(v) => v
-                .as_f64()
-                .filter(|c| (0.1..=8.0).contains(c))
-                .map(|c| (c * 1000.0).round() as u32)
-                .ok_or_else(|| {
-                    FieldError::new(
-                        "cpu",
-                        format!("{v} is out of range; give a number of CPUs from 0.1 to 8"),
-                    )
-                })?,
-        };
-        let memory_mb = match obj.get("memory") {
-            None | Some(serde_json::Value::Null) => 512,
-            Some(v) => v
-                .as_u64()
-                .filter(|m| (64..=16384).contains(m))
-                .map(|m| m as u32)
-                .ok_or_else(|| {
-                    FieldError::new(
-                        "memory",
-                        format!(
-                            "{v} is out of range; give megabytes as an integer from 64 to 16384"
-                        ),
-                    )
-                })?,
-        };
+        let port = port(obj)?.unwrap_or(80);
+        let millicpu = millicpu(obj)?.unwrap_or(1000);
+        let memory_mb = memory_mb(obj)?.unwrap_or(512);
         let domain = optional_str(obj, "domain")?
             .map(|d| Domain::parse("domain", d, &rules.apps))
             .transpose()?;
-        let read_only = match obj.get("readOnly") {
-            None | Some(serde_json::Value::Null) => false,
-            Some(serde_json::Value::Bool(b)) => *b,
-            Some(_) => return Err(FieldError::new("readOnly", "must be true or false")),
-        };
+        let read_only = read_only(obj)?.unwrap_or(false);
         let env = vars(obj, "env")?;
         let secrets = vars(obj, "secrets")?;
         if let Some(both) = env.keys().find(|k| secrets.contains_key(*k)) {
@@ -246,6 +204,68 @@ impl Common {
             },
             secrets,
         })
+    }
+}
+
+type Object = serde_json::Map<String, serde_json::Value>;
+
+/// `port`, when given.
+pub(crate) fn port(obj: &Object) -> Result<Option<u16>, FieldError> {
+    match obj.get("port") {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(v) => v
+            .as_u64()
+            .filter(|p| (1..=65535).contains(p))
+            .map(|p| Some(p as u16))
+            .ok_or_else(|| {
+                FieldError::new(
+                    "port",
+                    format!("{v} is not a port; give an integer from 1 to 65535"),
+                )
+            }),
+    }
+}
+
+/// `cpu` in thousandths, when given.
+pub(crate) fn millicpu(obj: &Object) -> Result<Option<u32>, FieldError> {
+    match obj.get("cpu") {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(v) => v
+            .as_f64()
+            .filter(|c| (0.1..=8.0).contains(c))
+            .map(|c| Some((c * 1000.0).round() as u32))
+            .ok_or_else(|| {
+                FieldError::new(
+                    "cpu",
+                    format!("{v} is out of range; give a number of CPUs from 0.1 to 8"),
+                )
+            }),
+    }
+}
+
+/// `memory` in megabytes, when given.
+pub(crate) fn memory_mb(obj: &Object) -> Result<Option<u32>, FieldError> {
+    match obj.get("memory") {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(v) => v
+            .as_u64()
+            .filter(|m| (64..=16384).contains(m))
+            .map(|m| Some(m as u32))
+            .ok_or_else(|| {
+                FieldError::new(
+                    "memory",
+                    format!("{v} is out of range; give megabytes as an integer from 64 to 16384"),
+                )
+            }),
+    }
+}
+
+/// `readOnly`, when given.
+pub(crate) fn read_only(obj: &Object) -> Result<Option<bool>, FieldError> {
+    match obj.get("readOnly") {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::Bool(b)) => Ok(Some(*b)),
+        Some(_) => Err(FieldError::new("readOnly", "must be true or false")),
     }
 }
 
@@ -313,7 +333,9 @@ impl RollbackRequest {
     }
 }
 
-fn json_object(body: &[u8]) -> Result<serde_json::Map<String, serde_json::Value>, RequestError> {
+pub(crate) fn json_object(
+    body: &[u8],
+) -> Result<serde_json::Map<String, serde_json::Value>, RequestError> {
     if body.len() > MAX_BODY_BYTES {
         return Err(RequestError::TooLarge(body.len()));
     }
@@ -324,14 +346,14 @@ fn json_object(body: &[u8]) -> Result<serde_json::Map<String, serde_json::Value>
     }
 }
 
-fn required_str<'a>(
+pub(crate) fn required_str<'a>(
     obj: &'a serde_json::Map<String, serde_json::Value>,
     field: &str,
 ) -> Result<&'a str, FieldError> {
     optional_str(obj, field)?.ok_or_else(|| FieldError::new(field, "is required"))
 }
 
-fn optional_str<'a>(
+pub(crate) fn optional_str<'a>(
     obj: &'a serde_json::Map<String, serde_json::Value>,
     field: &str,
 ) -> Result<Option<&'a str>, FieldError> {
@@ -342,7 +364,7 @@ fn optional_str<'a>(
     }
 }
 
-fn vars(
+pub(crate) fn vars(
     obj: &serde_json::Map<String, serde_json::Value>,
     field: &str,
 ) -> Result<BTreeMap<String, String>, FieldError> {

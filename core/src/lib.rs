@@ -10,6 +10,7 @@ pub mod archive;
 pub mod aws_clients;
 pub mod base_images;
 pub mod build_share;
+pub mod config_patch;
 pub mod deploy_request;
 pub mod dockerignore;
 #[cfg(feature = "aws")]

@@ -493,3 +493,77 @@ async fn secrets_within_their_limits_that_would_not_fit_the_table_sealed_are_ref
     assert!(api.written().await.is_empty(), "nothing was written");
     assert!(api.queued_messages().await.is_empty());
 }
+
+#[tokio::test]
+async fn settings_change_alone_and_bad_ones_change_nothing() {
+    let api = Api::start().await;
+    let created: Queued = api.expect(202, "POST", "/deploy", Some(seed_body())).await;
+    let path = format!("/apps/{}", created.app_id);
+    let before = api.app(&created.app_id).await;
+    let changed: AppView = api
+        .expect(
+            200,
+            "PATCH",
+            &path,
+            Some(
+                json!({"port": 9090, "env": {"MODE": "prod"}, "branch": "release", "domain": null}),
+            ),
+        )
+        .await;
+    assert_eq!(changed.port, 9090);
+    assert_eq!(changed.env.keys().collect::<Vec<_>>(), ["MODE"]);
+    assert_eq!(changed.domain, None);
+    let shown = api.app(&created.app_id).await;
+    assert_eq!((shown.port, shown.domain.clone()), (9090, None));
+    assert!(matches!(&shown.source, SourceView::Git { branch, .. } if branch == "release"));
+    assert_eq!(shown.secret_names, before.secret_names, "secrets are kept");
+    assert_eq!(
+        shown.deployments.unwrap().len(),
+        1,
+        "a change of settings deploys nothing by itself"
+    );
+    assert_eq!(api.queued_messages().await.len(), 1);
+
+    let written = api.written().await;
+    for (body, field) in [
+        (json!({"port": 0}), "port"),
+        (json!({"secrets": {"DATABASE_URL": "x"}}), "secrets"),
+        (json!({"env": {"DATABASE_URL": "x"}}), "env.DATABASE_URL"),
+        (json!({"name": "renamed"}), "name"),
+    ] {
+        let e = api.refused(400, "PATCH", &path, Some(body)).await;
+        assert_eq!(e.field.as_deref(), Some(field), "{e:?}");
+    }
+    assert_eq!(
+        api.written().await,
+        written,
+        "refused changes write nothing"
+    );
+    let mallory = api.mint_token("mallory").await;
+    api.refused_as(&mallory, 404, "PATCH", &path, Some(json!({"port": 81})))
+        .await;
+    let theirs: Queued = api
+        .expect_as(
+            &mallory,
+            202,
+            "POST",
+            "/deploy",
+            Some(json!({"name": "theirs", "repo": "https://github.com/m/t.git", "domain": "taken.example.com"})),
+        )
+        .await;
+    assert_ne!(theirs.app_id, created.app_id);
+    let written = api.written().await;
+    let e = api
+        .refused(
+            409,
+            "PATCH",
+            &path,
+            Some(json!({"domain": "taken.example.com"})),
+        )
+        .await;
+    assert_eq!(
+        (e.code.as_str(), e.field.as_deref()),
+        ("domain_taken", Some("domain"))
+    );
+    assert_eq!(api.written().await, written, "nor does a taken domain");
+}

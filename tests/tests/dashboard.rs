@@ -28,6 +28,7 @@ struct Seen {
     upload_status: String,
     upload_redeploy_buttons: u32,
     upload_deployments: u32,
+    after_settings: String,
 }
 
 #[derive(serde::Deserialize, Debug)]
@@ -113,6 +114,14 @@ async fn a_person_deploys_watches_and_manages_a_git_app_from_the_browser() {
         ("application/json", "push")
     );
     assert_eq!(seen.redeploy_buttons, 1, "a git app can be redeployed");
+    assert_eq!(seen.after_settings, "running");
+    assert_eq!(app.memory, 256, "saved from the settings form");
+    assert_eq!(app.env["GREETING"], "from the settings");
+    let newest = &app.deployments.as_ref().unwrap()[0];
+    assert_eq!(
+        (newest.trigger, newest.status),
+        (Trigger::Redeploy, DeploymentStatus::Running)
+    );
     assert_eq!(hook.secret.as_deref(), Some(seen.rotated_secret.as_str()));
     let ping = json!({"zen": "Half measures are as bad as nothing at all.", "hook_id": 3})
         .to_string()
@@ -181,6 +190,7 @@ async fn a_person_deploys_watches_and_manages_a_git_app_from_the_browser() {
         "app",
         "apps",
         "deployment",
+        "settings",
         "upload-app",
         "deploy-modal",
         "not-found",

@@ -374,6 +374,69 @@ function WebhookPanel({ hook, appId, changed }: { hook: Webhook; appId: string; 
   );
 }
 
+/** The app's settings, changed in place (`PATCH /apps/{id}`). */
+function Settings({ app, saved }: { app: AppView; saved: () => void }) {
+  const s = app.source;
+  const initial = () => ({
+    port: String(app.port), cpu: String(app.cpu), memory: String(app.memory), domain: app.domain ?? "",
+    dockerfile: s.dockerfile, context: s.context,
+    env: Object.entries(app.env).map(([k, v]) => `${k}=${v}`).join("\n"),
+    branch: s.type === "git" ? s.branch : "", watchPaths: s.type === "git" ? s.watchPaths.join("\n") : "",
+  });
+  const [f, setF] = useState<Record<string, string>>(initial);
+  const [errors, setErrors] = useState<Record<string, string>>({});
+  const [message, setMessage] = useState<string | null>(null);
+  const field = (id: string, label: string, extra: Partial<Parameters<typeof Field>[0]> = {}) => (
+    <Field id={`set-${id}`} label={label} errors={errors} value={f[id] ?? ""} set={(v) => setF({ ...f, [id]: v })} {...extra} />
+  );
+  const save = async (e: Event) => {
+    e.preventDefault();
+    setErrors({});
+    setMessage(null);
+    const body: Record<string, unknown> = {
+      port: Number(f.port), cpu: Number(f.cpu), memory: Number(f.memory),
+      domain: f.domain.trim() || null, dockerfile: f.dockerfile.trim(), context: f.context.trim(),
+      env: vars(f.env) ?? {},
+    };
+    if (s.type === "git") {
+      body.branch = f.branch.trim();
+      body.watchPaths = f.watchPaths.split("\n").map((l) => l.trim()).filter(Boolean);
+    }
+    try {
+      await call<AppView>("PATCH", `apps/${app.id}`, body);
+      setMessage("Saved. The domain routes at once; the rest applies from the next deployment.");
+      saved();
+    } catch (err) {
+      if (err instanceof Refused && err.detail.field) {
+        setErrors({ [`set-${err.detail.field.split(".")[0]}`]: err.detail.message });
+      } else {
+        setMessage((err as Error).message);
+      }
+    }
+  };
+  return (
+    <details class="card">
+      <summary>Settings</summary>
+      <form onSubmit={save} noValidate>
+        {field("port", "Container port", { type: "number" })}
+        {field("cpu", "CPUs", { type: "number" })}
+        {field("memory", "Memory (MB)", { type: "number" })}
+        {field("domain", "Custom domain", { hint: "empty: none" })}
+        {s.type === "git" && field("branch", "Branch")}
+        {s.type === "git" && field("watchPaths", "Watch paths (one glob per line; none: every push deploys)", { multiline: true })}
+        {field("dockerfile", "Dockerfile path")}
+        {field("context", "Build context")}
+        {field("env", "Environment (KEY=value per line)", { multiline: true })}
+        <p class="hint">{s.type === "git"
+          ? <>Secrets and the repo token are replaced together, with the whole configuration: <code>slipway deploy --name {app.name} …</code> (POST /deploy).</>
+          : <>An upload app's secrets are set when it is created.</>}</p>
+        {message && <p role="status" data-settings-message>{message}</p>}
+        <button type="submit">Save settings</button>
+      </form>
+    </details>
+  );
+}
+
 function AppPage({ id }: { id: string }) {
   const { data: app, error, reload } = usePoll(
     () => call<AppView>("GET", `apps/${id}`),
@@ -422,6 +485,7 @@ function AppPage({ id }: { id: string }) {
           <dt>Secrets</dt><dd>{app.secretNames.join(", ") || "—"}</dd>
         </dl>
       </section>
+      <Settings app={app} saved={reload} />
       {app.webhook && <WebhookPanel hook={app.webhook} appId={app.id} changed={reload} />}
       <section>
         <h2>Deployments</h2>

@@ -115,6 +115,21 @@ try {
   seen.redeployButtons = await page.getByRole("button", { name: "Redeploy" }).count();
   await shoot(page, "app");
 
+  // Settings: a bad value is named at its field; a good one is saved, and
+  // a redeploy runs with it.
+  await page.click("summary >> text=Settings");
+  await page.fill("#set-memory", "1");
+  await page.click("text=Save settings");
+  await page.locator("#set-memory-error").filter({ hasText: "memory" }).waitFor();
+  await page.fill("#set-memory", "256");
+  await page.fill("#set-env", "GREETING=from the settings");
+  await page.click("text=Save settings");
+  await page.locator("[data-settings-message]").filter({ hasText: "Saved" }).waitFor();
+  await page.getByRole("button", { name: "Redeploy" }).click();
+  await page.locator("tbody tr").nth(1).waitFor();
+  seen.afterSettings = await waitStatus(page, ["running"], 60);
+  await shoot(page, "settings");
+
   // Rotate: the secret on the page changes.
   await page.click("text=Rotate secret");
   await page.waitForFunction(

@@ -232,6 +232,32 @@ impl Store {
         Ok(())
     }
 
+    /// Replaces the app's configuration, as of `app.version` (`Conflict`
+    /// when it changed or was deleted meanwhile, or the new domain is
+    /// another app's). A changed domain routes at once; the rest applies
+    /// from the next deployment.
+    pub async fn set_config(&self, app: &App, config: &AppConfig) -> Result<(), StoreError> {
+        use attr::*;
+        let mut items = self.change_domain(app, config)?;
+        let routes_change = !items.is_empty();
+        items.push(
+            Update::new(Key::app(&app.id))
+                .set(CONFIG, attribute(config)?)
+                .set_expr(format!("#{VERSION} = #{VERSION} + :one"))
+                .value(":one", n(1))
+                .when(format!(
+                    "#{VERSION} = :v AND attribute_not_exists(#{DELETED_AT})"
+                ))
+                .value(":v", n(app.version))
+                .in_transaction(&self.table)?,
+        );
+        self.transact(items).await?;
+        if routes_change {
+            self.routes_changed().await;
+        }
+        Ok(())
+    }
+
     /// Replaces the app's sealed webhook secret, as of `app.version`:
     /// `Conflict` when the app changed or was deleted meanwhile.
     pub async fn set_webhook_secret(&self, app: &App, sealed: &str) -> Result<(), StoreError> {

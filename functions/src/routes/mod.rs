@@ -3,6 +3,7 @@
 pub mod apps;
 pub mod deploy;
 pub mod logs;
+pub mod settings;
 pub mod upload;
 pub mod webhook;
 pub mod webhook_secret;
@@ -78,6 +79,7 @@ fn deploy_group() -> Router<AppState> {
         .route("/apps/{id}/redeploy", post(deploy::redeploy))
         .route("/apps/{id}/rollback", post(deploy::rollback))
         .route("/apps/{id}/webhook/rotate", post(webhook_secret::rotate))
+        .route("/apps/{id}", axum::routing::patch(settings::update))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
 }
 
