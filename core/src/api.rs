@@ -126,9 +126,7 @@ pub struct ConfigBody {
     pub secrets: Option<BTreeMap<String, String>>,
 }
 
-/// `PATCH /apps/{id}`: the settings to change; the rest are kept. Secrets
-/// and the repo token are replaced with the whole configuration by
-/// `POST /deploy`.
+/// `PATCH /apps/{id}`: the settings to change; the rest are kept.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 #[serde(rename_all = "camelCase")]
@@ -163,6 +161,15 @@ pub struct SettingsBody {
     /// Git apps only; `null` or `[]`: every push deploys.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub watch_paths: Option<Vec<String>>,
+    /// Secrets to set, or with `null` to remove; the others are kept.
+    /// Stored encrypted; only their names are ever shown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(write_only))]
+    pub secrets: Option<BTreeMap<String, Option<String>>>,
+    /// Git apps only: a new repo token, or `null` to remove it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(write_only, max_length = 4096))]
+    pub repo_token: Option<Option<String>>,
 }
 
 /// `POST /apps/{id}/source`: the archive about to be uploaded.
@@ -618,9 +625,13 @@ mod tests {
             context: Some("app".into()),
             branch: Some("release".into()),
             watch_paths: Some(vec!["app/**".into()]),
+            secrets: Some([("KEY".into(), Some("v".into())), ("OLD".into(), None)].into()),
+            repo_token: Some(None),
         };
         let json = serde_json::to_vec(&body).unwrap();
-        let next = crate::config_patch::apply(&json, &Rules::for_tests(), &current).unwrap();
+        let next = crate::config_patch::apply(&json, &Rules::for_tests(), &current)
+            .unwrap()
+            .config;
         assert_eq!(
             (next.port, next.millicpu, next.memory_mb),
             (9000, 2000, 1024)

@@ -1,18 +1,23 @@
 //! `PATCH /apps/{id}`: some of an app's settings changed, each field checked
 //! as `POST /deploy` checks it; the rest kept. The change applies from the
-//! app's next deployment. Secrets and the repo token are sealed together,
-//! so they are replaced as a whole by `POST /deploy`, not patched here.
+//! app's next deployment. Secrets are set or (with `null`) removed one by
+//! one; the caller opens the sealed ones, applies the [`CredentialsChange`]
+//! and seals the result.
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::deploy_request::{
-    json_object, known_fields, memory_mb, millicpu, optional_str, port, read_only, vars,
-    RequestError, Rules,
+    json_object, known_fields, memory_mb, millicpu, optional_str, port, read_only, repo_token,
+    vars, RequestError, Rules,
 };
-use crate::fields::{BranchName, FieldError, RelativePath};
+use crate::fields::{parse_vars, BranchName, FieldError, RelativePath, MAX_VARS};
 use crate::hostnames::Domain;
-use crate::model::{AppConfig, Source};
+use crate::model::{AppConfig, Credentials, Source};
 use crate::watch_paths::WatchPaths;
 
 const FIELDS: &[&str] = &[
+    "secrets",
+    "repoToken",
     "port",
     "cpu",
     "memory",
@@ -25,19 +30,108 @@ const FIELDS: &[&str] = &[
     "watchPaths",
 ];
 
-/// `current` with the body's fields applied.
-pub fn apply(body: &[u8], rules: &Rules, current: &AppConfig) -> Result<AppConfig, RequestError> {
-    let obj = json_object(body)?;
-    for sealed in ["secrets", "repoToken"] {
-        if obj.contains_key(sealed) {
+/// What a patch does to the sealed values.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CredentialsChange {
+    set: BTreeMap<String, String>,
+    remove: BTreeSet<String>,
+    /// `Some(None)` removes the token.
+    repo_token: Option<Option<String>>,
+}
+
+impl CredentialsChange {
+    /// `current` changed; refused (naming `secrets`) past the count limit.
+    pub fn apply(&self, mut current: Credentials) -> Result<Credentials, FieldError> {
+        current.secrets.retain(|k, _| !self.remove.contains(k));
+        current.secrets.extend(self.set.clone());
+        if current.secrets.len() > MAX_VARS {
             return Err(FieldError::new(
-                sealed,
-                "is stored sealed with the app's other secrets and replaced with them: send the app's whole configuration to POST /deploy",
-            )
-            .into());
+                "secrets",
+                format!(
+                    "would hold {} secrets; at most {MAX_VARS} are allowed",
+                    current.secrets.len()
+                ),
+            ));
+        }
+        if let Some(token) = &self.repo_token {
+            current.repo_token = token.clone();
+        }
+        Ok(current)
+    }
+}
+
+/// An app's settings after a patch, and what it does to the sealed values.
+#[derive(Debug)]
+pub struct Patched {
+    pub config: AppConfig,
+    pub credentials: Option<CredentialsChange>,
+}
+
+/// A variable both plain and secret, named in the field that set it last.
+pub fn check_distinct(
+    env: &BTreeMap<String, String>,
+    secrets: &Credentials,
+) -> Result<(), FieldError> {
+    match env.keys().find(|k| secrets.secrets.contains_key(*k)) {
+        Some(both) => Err(FieldError::new(
+            format!("env.{both}"),
+            "is also a secret of this app; give each variable once",
+        )),
+        None => Ok(()),
+    }
+}
+
+fn credentials_change(
+    obj: &serde_json::Map<String, serde_json::Value>,
+    current: &AppConfig,
+) -> Result<Option<CredentialsChange>, FieldError> {
+    let mut change = CredentialsChange::default();
+    let mut any = false;
+    match obj.get("secrets") {
+        None => {}
+        Some(serde_json::Value::Object(given)) => {
+            any = true;
+            let (removed, set): (Vec<_>, Vec<_>) = given.iter().partition(|(_, v)| v.is_null());
+            change.remove = removed.into_iter().map(|(k, _)| k.clone()).collect();
+            let set: serde_json::Map<_, _> = set
+                .into_iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            change.set = parse_vars("secrets", &serde_json::Value::Object(set))?;
+        }
+        Some(_) => {
+            return Err(FieldError::new(
+                "secrets",
+                "must be an object of NAME: \"value\" (or null to remove it)",
+            ))
         }
     }
+    match obj.get("repoToken") {
+        None => {}
+        Some(_) if current.source.is_upload() => {
+            return Err(FieldError::new(
+                "repoToken",
+                "belongs to apps built from a Git repo; this one is built from uploaded archives",
+            ))
+        }
+        Some(serde_json::Value::Null) => {
+            any = true;
+            change.repo_token = Some(None);
+        }
+        Some(_) => {
+            any = true;
+            let t = optional_str(obj, "repoToken")?.unwrap_or_default();
+            change.repo_token = Some(Some(repo_token(t)?));
+        }
+    }
+    Ok(any.then_some(change))
+}
+
+/// `current` with the body's fields applied.
+pub fn apply(body: &[u8], rules: &Rules, current: &AppConfig) -> Result<Patched, RequestError> {
+    let obj = json_object(body)?;
     known_fields(&obj, FIELDS)?;
+    let credentials = credentials_change(&obj, current)?;
     let mut next = current.clone();
     if let Some(p) = port(&obj)? {
         next.port = p;
@@ -61,13 +155,14 @@ pub fn apply(body: &[u8], rules: &Rules, current: &AppConfig) -> Result<AppConfi
     }
     if obj.contains_key("env") {
         next.env = vars(&obj, "env")?;
-        if let Some(both) = next.env.keys().find(|k| next.secret_names.contains(k)) {
-            return Err(FieldError::new(
-                format!("env.{both}"),
-                "is a secret of this app already; give each variable once",
-            )
-            .into());
-        }
+    }
+    if credentials.is_none() {
+        let names = next.secret_names.iter().map(|n| (n.clone(), String::new()));
+        let secrets = Credentials {
+            repo_token: None,
+            secrets: names.collect(),
+        };
+        check_distinct(&next.env, &secrets)?;
     }
     let (dockerfile, context) = match &mut next.source {
         Source::Git {
@@ -104,7 +199,10 @@ pub fn apply(body: &[u8], rules: &Rules, current: &AppConfig) -> Result<AppConfi
         Some(serde_json::Value::Null) => next.watch_paths = WatchPaths::default(),
         Some(v) => next.watch_paths = WatchPaths::parse("watchPaths", v)?,
     }
-    Ok(next)
+    Ok(Patched {
+        config: next,
+        credentials,
+    })
 }
 
 #[cfg(test)]
@@ -122,7 +220,61 @@ mod tests {
     }
 
     fn patch(current: &AppConfig, body: serde_json::Value) -> Result<AppConfig, RequestError> {
-        apply(body.to_string().as_bytes(), &Rules::for_tests(), current)
+        apply(body.to_string().as_bytes(), &Rules::for_tests(), current).map(|p| p.config)
+    }
+
+    fn change(body: serde_json::Value) -> Option<CredentialsChange> {
+        apply(body.to_string().as_bytes(), &Rules::for_tests(), &git())
+            .unwrap()
+            .credentials
+    }
+
+    #[test]
+    fn secrets_are_set_and_removed_one_by_one_and_the_token_kept_unless_named() {
+        assert_eq!(change(serde_json::json!({"port": 81})), None);
+        let current = Credentials {
+            repo_token: Some("t".into()),
+            secrets: [("A".into(), "1".into()), ("B".into(), "2".into())].into(),
+        };
+        let next = change(serde_json::json!({"secrets": {"A": null, "C": "3"}}))
+            .unwrap()
+            .apply(current.clone())
+            .unwrap();
+        assert_eq!(next.repo_token.as_deref(), Some("t"));
+        assert_eq!(
+            next.secrets,
+            [("B".into(), "2".into()), ("C".into(), "3".into())].into()
+        );
+        let next = change(serde_json::json!({"repoToken": null}))
+            .unwrap()
+            .apply(current.clone())
+            .unwrap();
+        assert_eq!(
+            (next.repo_token, next.secrets),
+            (None, current.secrets.clone())
+        );
+        let next = change(serde_json::json!({"repoToken": "new"}))
+            .unwrap()
+            .apply(current.clone())
+            .unwrap();
+        assert_eq!(next.repo_token.as_deref(), Some("new"));
+        let many: serde_json::Map<_, _> = (0..MAX_VARS)
+            .map(|i| (format!("S{i}"), serde_json::json!("v")))
+            .collect();
+        let e = change(serde_json::json!({ "secrets": many }))
+            .unwrap()
+            .apply(current)
+            .unwrap_err();
+        assert_eq!(e.field, "secrets", "the two kept ones count too");
+        let e = check_distinct(
+            &[("B".into(), "x".into())].into(),
+            &Credentials {
+                repo_token: None,
+                secrets: [("B".into(), "2".into())].into(),
+            },
+        )
+        .unwrap_err();
+        assert_eq!(e.field, "env.B");
     }
 
     fn field(r: Result<AppConfig, RequestError>) -> String {
@@ -198,8 +350,10 @@ mod tests {
             (serde_json::json!({"env": {"S": "v"}}), "env.S"),
             (serde_json::json!({"dockerfile": "../D"}), "dockerfile"),
             (serde_json::json!({"branch": "-x"}), "branch"),
-            (serde_json::json!({"secrets": {"S": "y"}}), "secrets"),
-            (serde_json::json!({"repoToken": "t"}), "repoToken"),
+            (serde_json::json!({"secrets": "S"}), "secrets"),
+            (serde_json::json!({"secrets": {"1S": "y"}}), "secrets.1S"),
+            (serde_json::json!({"repoToken": ""}), "repoToken"),
+            (serde_json::json!({"repoToken": 7}), "repoToken"),
             (serde_json::json!({"name": "other"}), "name"),
         ] {
             assert_eq!(field(patch(&git(), body.clone())), name, "{body}");
@@ -223,6 +377,10 @@ mod tests {
         assert_eq!(
             field(patch(&upload, serde_json::json!({"watchPaths": ["a"]}))),
             "watchPaths"
+        );
+        assert_eq!(
+            field(patch(&upload, serde_json::json!({"repoToken": "t"}))),
+            "repoToken"
         );
         let after = patch(&upload, serde_json::json!({"context": "web"})).unwrap();
         assert!(

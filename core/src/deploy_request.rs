@@ -260,6 +260,17 @@ pub(crate) fn memory_mb(obj: &Object) -> Result<Option<u32>, FieldError> {
     }
 }
 
+/// A repo token as it may be stored.
+pub(crate) fn repo_token(t: &str) -> Result<String, FieldError> {
+    if t.is_empty() || t.len() > MAX_REPO_TOKEN_BYTES || t.chars().any(|c| c.is_control()) {
+        return Err(FieldError::new(
+            "repoToken",
+            format!("must be 1 to {MAX_REPO_TOKEN_BYTES} bytes with no control characters"),
+        ));
+    }
+    Ok(t.to_owned())
+}
+
 /// `readOnly`, when given.
 pub(crate) fn read_only(obj: &Object) -> Result<Option<bool>, FieldError> {
     match obj.get("readOnly") {
@@ -279,21 +290,7 @@ impl DeployRequest {
         let branch = BranchName::parse("branch", optional_str(&obj, "branch")?.unwrap_or("main"))?;
         let common = Common::parse(&obj, rules)?;
         let repo_token = optional_str(&obj, "repoToken")?
-            .map(|t| {
-                if t.is_empty()
-                    || t.len() > MAX_REPO_TOKEN_BYTES
-                    || t.chars().any(|c| c.is_control())
-                {
-                    Err(FieldError::new(
-                        "repoToken",
-                        format!(
-                            "must be 1 to {MAX_REPO_TOKEN_BYTES} bytes with no control characters"
-                        ),
-                    ))
-                } else {
-                    Ok(t.to_owned())
-                }
-            })
+            .map(repo_token)
             .transpose()?;
         let watch_paths = match obj.get("watchPaths") {
             None | Some(serde_json::Value::Null) => WatchPaths::default(),

@@ -524,11 +524,43 @@ async fn settings_change_alone_and_bad_ones_change_nothing() {
     );
     assert_eq!(api.queued_messages().await.len(), 1);
 
+    // One secret set, one removed, the repo token kept: sealed again.
+    let changed: AppView = api
+        .expect(
+            200,
+            "PATCH",
+            &path,
+            Some(json!({"secrets": {"NEW_KEY": "n3w-Secret-Value", "DATABASE_URL": null}})),
+        )
+        .await;
+    assert_eq!(changed.secret_names, ["NEW_KEY"]);
+    assert_eq!(changed.status, AppStatus::Queued, "{changed:?}");
+    let stored = stored_app(&api, &created.app_id).await;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let sealed = b64
+        .decode(stored.config.sealed_credentials.unwrap())
+        .unwrap();
+    let creds: Credentials = serde_json::from_slice(
+        &Envelope::new(api.kms(), api.res.kms_key.clone())
+            .open(&created.app_id, Purpose::Credentials, &sealed)
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(creds.repo_token.as_deref(), Some(TOKEN));
+    assert_eq!(
+        creds.secrets,
+        [("NEW_KEY".to_owned(), "n3w-Secret-Value".to_owned())].into()
+    );
+    for item in api.items().await {
+        assert!(!item_contains(&item, "n3w-Secret-Value"), "{item:?}");
+    }
+
     let written = api.written().await;
     for (body, field) in [
         (json!({"port": 0}), "port"),
-        (json!({"secrets": {"DATABASE_URL": "x"}}), "secrets"),
-        (json!({"env": {"DATABASE_URL": "x"}}), "env.DATABASE_URL"),
+        (json!({"secrets": "DATABASE_URL"}), "secrets"),
+        (json!({"env": {"NEW_KEY": "x"}}), "env.NEW_KEY"),
         (json!({"name": "renamed"}), "name"),
     ] {
         let e = api.refused(400, "PATCH", &path, Some(body)).await;

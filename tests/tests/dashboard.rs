@@ -29,6 +29,8 @@ struct Seen {
     upload_redeploy_buttons: u32,
     upload_deployments: u32,
     after_settings: String,
+    secret_shown: bool,
+    upload_name_taken: String,
 }
 
 #[derive(serde::Deserialize, Debug)]
@@ -44,7 +46,7 @@ struct Hook {
 async fn a_person_deploys_watches_and_manages_a_git_app_from_the_browser() {
     let api = Api::start().await;
     let git = GitServer::start(None).await;
-    git.commit("site", &files(&site("served to the browser")));
+    let sha = git.commit("site", &files(&site("served to the browser")));
     let ticking = web_dockerfile("RUN for i in $(seq 1 60); do echo tick $i; sleep 1; done");
     git.commit(
         "slow",
@@ -117,6 +119,17 @@ async fn a_person_deploys_watches_and_manages_a_git_app_from_the_browser() {
     assert_eq!(seen.after_settings, "running");
     assert_eq!(app.memory, 256, "saved from the settings form");
     assert_eq!(app.env["GREETING"], "from the settings");
+    assert_eq!(app.secret_names, ["API_KEY"], "set from the settings form");
+    assert!(
+        !seen.secret_shown,
+        "a secret value is never shown once saved"
+    );
+    assert!(
+        seen.upload_name_taken
+            .contains("already have an app named shop"),
+        "the API's 409 at the name field: {}",
+        seen.upload_name_taken
+    );
     let newest = &app.deployments.as_ref().unwrap()[0];
     assert_eq!(
         (newest.trigger, newest.status),
@@ -133,10 +146,19 @@ async fn a_person_deploys_watches_and_manages_a_git_app_from_the_browser() {
         status, 401,
         "the secret rotated on the page stopped verifying"
     );
-    let (status, _) = api
-        .deliver_signed(&seen.app_id, &seen.rotated_secret, "ping", ping)
+    let push = push_payload(
+        &git.url("site"),
+        "refs/heads/main",
+        &sha,
+        &["www/index.html"],
+    );
+    let (status, answer) = api
+        .deliver_signed(&seen.app_id, &seen.rotated_secret, "push", push)
         .await;
-    assert_eq!(status, 200, "the new one verifies");
+    assert_eq!(
+        status, 202,
+        "a push signed with the page's secret deploys: {answer}"
+    );
 
     // Nothing was made by the refused forms: only shop and slow exist.
     let apps: AppList = api.expect(200, "GET", "/apps", None).await;

@@ -215,8 +215,8 @@ function NewApp() {
     let created: string | null = null;
     try {
       // POST /deploy updates an app of the same name: creating here must
-      // not change another app by accident.
-      const { apps } = await call<{ apps: AppView[] }>("GET", "apps");
+      // not change another app by accident. (POST /apps answers 409 itself.)
+      const { apps } = kind === "git" ? await call<{ apps: AppView[] }>("GET", "apps") : { apps: [] };
       if (apps.some((a) => a.name === opt("name"))) {
         setErrors({ name: `You already have an app named ${opt("name")}; open it from the list to change it, or choose another name.` });
         return;
@@ -384,6 +384,7 @@ function Settings({ app, saved }: { app: AppView; saved: () => void }) {
     branch: s.type === "git" ? s.branch : "", watchPaths: s.type === "git" ? s.watchPaths.join("\n") : "",
   });
   const [f, setF] = useState<Record<string, string>>(initial);
+  const [removed, setRemoved] = useState<string[]>([]);
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [message, setMessage] = useState<string | null>(null);
   const field = (id: string, label: string, extra: Partial<Parameters<typeof Field>[0]> = {}) => (
@@ -401,9 +402,15 @@ function Settings({ app, saved }: { app: AppView; saved: () => void }) {
     if (s.type === "git") {
       body.branch = f.branch.trim();
       body.watchPaths = f.watchPaths.split("\n").map((l) => l.trim()).filter(Boolean);
+      if (f.repoToken?.trim()) body.repoToken = f.repoToken.trim();
     }
+    const secrets: Record<string, string | null> = { ...(vars(f.secrets ?? "") ?? {}) };
+    for (const name of removed) secrets[name] = null;
+    if (Object.keys(secrets).length) body.secrets = secrets;
     try {
       await call<AppView>("PATCH", `apps/${app.id}`, body);
+      setF({ ...f, secrets: "", repoToken: "" });
+      setRemoved([]);
       setMessage("Saved. The domain routes at once; the rest applies from the next deployment.");
       saved();
     } catch (err) {
@@ -427,9 +434,20 @@ function Settings({ app, saved }: { app: AppView; saved: () => void }) {
         {field("dockerfile", "Dockerfile path")}
         {field("context", "Build context")}
         {field("env", "Environment (KEY=value per line)", { multiline: true })}
-        <p class="hint">{s.type === "git"
-          ? <>Secrets and the repo token are replaced together, with the whole configuration: <code>slipway deploy --name {app.name} …</code> (POST /deploy).</>
-          : <>An upload app's secrets are set when it is created.</>}</p>
+        {field("secrets", "Set secrets (KEY=value per line; values are never shown again)", { multiline: true })}
+        {app.secretNames.length > 0 && (
+          <fieldset>
+            <legend>Remove secrets</legend>
+            {app.secretNames.map((name) => (
+              <label key={name} class="check">
+                <input type="checkbox" checked={removed.includes(name)}
+                  onChange={(e) => setRemoved((e.target as HTMLInputElement).checked ? [...removed, name] : removed.filter((n) => n !== name))} />
+                {name}
+              </label>
+            ))}
+          </fieldset>
+        )}
+        {s.type === "git" && field("repoToken", "New repo token", { type: "password", hint: "empty: the current one is kept" })}
         {message && <p role="status" data-settings-message>{message}</p>}
         <button type="submit">Save settings</button>
       </form>

@@ -123,8 +123,12 @@ try {
   await page.locator("#set-memory-error").filter({ hasText: "memory" }).waitFor();
   await page.fill("#set-memory", "256");
   await page.fill("#set-env", "GREETING=from the settings");
+  await page.fill("#set-secrets", "API_KEY=s3t-From-The-Page");
   await page.click("text=Save settings");
   await page.locator("[data-settings-message]").filter({ hasText: "Saved" }).waitFor();
+  seen.secretShown = await page.evaluate((v) =>
+    document.body.innerText.includes(v) ||
+    [...document.querySelectorAll("input, textarea")].some((e) => e.value.includes(v)), "s3t-From-The-Page");
   await page.getByRole("button", { name: "Redeploy" }).click();
   await page.locator("tbody tr").nth(1).waitFor();
   seen.afterSettings = await waitStatus(page, ["running"], 60);
@@ -176,6 +180,11 @@ try {
   await page.click("button[type=submit]");
   await page.locator("#archive-error").filter({ hasText: "not a .zip or a .tar.gz" }).waitFor();
   await page.setInputFiles("#archive", process.env.DASH_ZIP1);
+  await fill(page, { name: "shop" });
+  await page.click("button[type=submit]");
+  await page.locator("#name-error").filter({ hasText: "already have an app named shop" }).waitFor();
+  seen.uploadNameTaken = await page.locator("#name-error").textContent();
+  await fill(page, { name: "upapp" });
   await page.click("button[type=submit]");
   await page.waitForURL(/#\/apps\//);
   seen.uploadAppId = page.url().split("#/apps/")[1];

@@ -1,13 +1,17 @@
 //! `PATCH /apps/{id}`: change some of an app's settings without sending
 //! them all again. Served by the deploy function, which may hold and free
-//! a custom domain.
+//! a custom domain, and open and seal an app's secrets (which it receives
+//! in plain text from `POST /deploy` anyway).
 
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
+use base64::Engine;
 use slipway_core::api::AppView;
 use slipway_core::config_patch;
+use slipway_core::envelope::Purpose;
+use slipway_core::model::{App, Credentials};
 use slipway_core::store::StoreError;
 
 use crate::auth::{Caller, PublicBase};
@@ -17,6 +21,23 @@ use crate::path_ids::AppPath;
 use crate::state::AppState;
 use crate::views;
 
+use super::deploy::seal_credentials;
+
+/// The app's sealed repo token and secrets, opened.
+async fn open_credentials(state: &AppState, app: &App) -> Result<Credentials, ApiError> {
+    let Some(sealed) = &app.config.sealed_credentials else {
+        return Ok(Credentials::default());
+    };
+    let sealed = base64::engine::general_purpose::STANDARD
+        .decode(sealed)
+        .map_err(|e| ApiError::internal("reading the app's secrets", e))?;
+    let plain = state
+        .envelope
+        .open(&app.id, Purpose::Credentials, &sealed)
+        .await?;
+    serde_json::from_slice(&plain).map_err(|e| ApiError::internal("reading the app's secrets", e))
+}
+
 /// How often a change re-reads the app when a concurrent change won.
 const ATTEMPTS: usize = 8;
 
@@ -25,7 +46,7 @@ const ATTEMPTS: usize = 8;
     params(("id" = String, Path, description = "The app's id")),
     request_body = slipway_core::api::SettingsBody,
     responses(
-        (status = 200, description = "The app with its new settings: a domain routes at once, the rest applies from the next deployment", body = AppView),
+        (status = 200, description = "The app with its new settings: a domain routes at once, the rest (secrets too) applies from the next deployment", body = AppView),
         (status = 400, description = "A field is invalid (`field` names it), or is not one this route changes", body = slipway_core::api::ErrorBody),
         (status = 404, description = "No such app", body = slipway_core::api::ErrorBody),
         (status = 409, description = "The domain is another app's, or the app is being changed by another request", body = slipway_core::api::ErrorBody),
@@ -46,13 +67,26 @@ pub async fn update(
             .get_owned_app(&owner, &id)
             .await?
             .ok_or_else(|| ApiError::not_found("app"))?;
-        let config = config_patch::apply(&body, &state.config.rules, &app.config)?;
+        let patched = config_patch::apply(&body, &state.config.rules, &app.config)?;
+        let mut config = patched.config;
+        if let Some(change) = &patched.credentials {
+            let next = change.apply(open_credentials(&state, &app).await?)?;
+            config_patch::check_distinct(&config.env, &next)?;
+            config.secret_names = next.secrets.keys().cloned().collect();
+            config.has_repo_token = next.repo_token.is_some();
+            config.sealed_credentials = seal_credentials(&state, &app.id, &next).await?;
+            config.check_size()?;
+        }
         domains::check_free(&state, &config, Some(&app.id)).await?;
         match state.store.set_config(&app, &config).await {
             Ok(()) => {
                 tracing::info!(app_id = %app.id, "settings changed");
-                let app = slipway_core::model::App { config, ..app };
-                return Ok(Json(views::app(&base, &app, None, None, None)));
+                let app = App { config, ..app };
+                let latest = match &app.latest_deployment_id {
+                    Some(id) => state.store.get_deployment(id).await?,
+                    None => None,
+                };
+                return Ok(Json(views::app(&base, &app, latest.as_ref(), None, None)));
             }
             Err(StoreError::Conflict) => continue,
             Err(e) => return Err(e.into()),
