@@ -261,6 +261,14 @@ mod tests {
         let many: serde_json::Map<_, _> = (0..MAX_VARS)
             .map(|i| (format!("S{i}"), serde_json::json!("v")))
             .collect();
+        let exactly: serde_json::Map<_, _> = (2..MAX_VARS)
+            .map(|i| (format!("S{i}"), serde_json::json!("v")))
+            .collect();
+        let full = change(serde_json::json!({ "secrets": exactly }))
+            .unwrap()
+            .apply(current.clone())
+            .unwrap();
+        assert_eq!(full.secrets.len(), MAX_VARS, "the limit itself is allowed");
         let e = change(serde_json::json!({ "secrets": many }))
             .unwrap()
             .apply(current)

@@ -387,6 +387,19 @@ mod tests {
     }
 
     #[test]
+    fn a_repo_token_is_1_to_4096_bytes_without_control_characters() {
+        assert!(repo_token(&"t".repeat(MAX_REPO_TOKEN_BYTES)).is_ok());
+        for bad in [
+            String::new(),
+            "t".repeat(MAX_REPO_TOKEN_BYTES + 1),
+            "tok\nen".to_owned(),
+        ] {
+            assert_eq!(repo_token(&bad).unwrap_err().field, "repoToken", "{bad:?}");
+        }
+        assert_eq!(repo_token("ghp_x").unwrap(), "ghp_x");
+    }
+
+    #[test]
     fn a_rollback_names_a_deployment_id() {
         let id = DeploymentId::new();
         let body = format!(r#"{{"deploymentId":"{id}"}}"#);

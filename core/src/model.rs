@@ -422,6 +422,23 @@ mod tests {
     use crate::deploy_request::{Rules, UploadAppRequest};
 
     #[test]
+    fn a_deployment_went_live_when_it_has_an_upstream() {
+        let request = UploadAppRequest::parse(br#"{"name":"n"}"#, &Rules::for_tests()).unwrap();
+        let app = App::new(
+            crate::ids::AppId::new(),
+            &Owner::new("o"),
+            "n",
+            AppConfig::for_upload(&request, None),
+            String::new(),
+            &Rules::for_tests().apps,
+        );
+        let mut d = Deployment::queued(&app, Trigger::Api);
+        assert!(!d.went_live());
+        d.upstream = Some("127.0.0.1:1".into());
+        assert!(d.went_live());
+    }
+
+    #[test]
     fn triggers_read_as_they_are_written_and_only_reruns_reuse_an_image() {
         for (t, reuses) in [
             (Trigger::Api, false),
