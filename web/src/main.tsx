@@ -318,12 +318,13 @@ function DeployUpload({ app, done, close }: { app: AppView; done: () => void; cl
     }
   };
   return (
-    <div class="modal" role="dialog" aria-modal="true" aria-labelledby="deploy-title">
+    <div class="modal" role="dialog" aria-modal="true" aria-labelledby="deploy-title"
+      onKeyDown={(e) => e.key === "Escape" && close()}>
       <form class="card" onSubmit={go}>
         <h2 id="deploy-title">Deploy {app.name}</h2>
         <div class="field">
           <label for="new-archive">New archive (optional)</label>
-          <input id="new-archive" type="file" accept=".zip,.tar.gz,.tgz"
+          <input id="new-archive" type="file" accept=".zip,.tar.gz,.tgz" autoFocus
             onChange={(e) => setFile((e.target as HTMLInputElement).files?.[0] ?? null)} />
           <small>None chosen: the stored archive is built again.</small>
         </div>
