@@ -4,12 +4,11 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::api::AppStatus;
 use crate::deploy_request::{DeployRequest, RunConfig, UploadAppRequest};
 use crate::fields::{BranchName, FieldError, RelativePath, RepoUrl};
 use crate::hostnames::{AppsDomain, Domain};
 use crate::ids::{AppId, DeploymentId, Owner};
-use crate::status::DeploymentStatus;
+use crate::status::{AppStatus, DeploymentStatus};
 use crate::upload::ArchiveFormat;
 use crate::watch_paths::WatchPaths;
 

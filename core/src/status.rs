@@ -73,6 +73,61 @@ impl std::fmt::Display for DeploymentStatus {
     }
 }
 
+/// What a user sees as an app's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum AppStatus {
+    /// Never deployed.
+    New,
+    Queued,
+    Building,
+    Deploying,
+    Running,
+    Failed,
+    Cancelled,
+    Superseded,
+    Stopped,
+    Deleted,
+}
+
+impl AppStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AppStatus::New => "new",
+            AppStatus::Stopped => "stopped",
+            AppStatus::Deleted => "deleted",
+            AppStatus::Queued => DeploymentStatus::Queued.as_str(),
+            AppStatus::Building => DeploymentStatus::Building.as_str(),
+            AppStatus::Deploying => DeploymentStatus::Deploying.as_str(),
+            AppStatus::Running => DeploymentStatus::Running.as_str(),
+            AppStatus::Failed => DeploymentStatus::Failed.as_str(),
+            AppStatus::Cancelled => DeploymentStatus::Cancelled.as_str(),
+            AppStatus::Superseded => DeploymentStatus::Superseded.as_str(),
+        }
+    }
+}
+
+impl From<DeploymentStatus> for AppStatus {
+    fn from(s: DeploymentStatus) -> Self {
+        match s {
+            DeploymentStatus::Queued => AppStatus::Queued,
+            DeploymentStatus::Building => AppStatus::Building,
+            DeploymentStatus::Deploying => AppStatus::Deploying,
+            DeploymentStatus::Running => AppStatus::Running,
+            DeploymentStatus::Failed => AppStatus::Failed,
+            DeploymentStatus::Cancelled => AppStatus::Cancelled,
+            DeploymentStatus::Superseded => AppStatus::Superseded,
+        }
+    }
+}
+
+impl std::fmt::Display for AppStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,6 +12,7 @@ pub mod path_ids;
 pub mod pushes;
 pub mod queue;
 pub mod registry;
+pub mod router;
 pub mod routes;
 pub mod sources;
 pub mod state;

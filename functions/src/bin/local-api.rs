@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use slipway_functions::{config::Config, pushes, routes, state::AppState, telemetry};
+use slipway_functions::{config::Config, pushes, router, routes, state::AppState, telemetry};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio_util::sync::CancellationToken;
 
@@ -36,7 +36,7 @@ async fn main() -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     // On AWS the push queue's event source invokes slipway-pushes.
     let pushes = tokio::spawn(pushes::consume(state.clone(), shutdown.clone()));
-    let app = routes::all_routes(state).fallback(routes::not_found);
+    let app = router::all_routes(state).fallback(routes::not_found);
     let server = tokio::spawn(std::future::IntoFuture::into_future(
         axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned()),
     ));

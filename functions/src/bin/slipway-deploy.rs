@@ -1,10 +1,10 @@
 //! Lambda: `POST /deploy`, `POST /apps/{id}/deploy`.
 
-use slipway_functions::{config::Config, routes, state::AppState, telemetry};
+use slipway_functions::{config::Config, router, routes, state::AppState, telemetry};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     telemetry::init_lambda();
     let state = AppState::from_env(Config::from_env()?).await;
-    lambda_http::run(routes::deploy_routes(state).fallback(routes::not_found)).await
+    lambda_http::run(router::deploy_routes(state).fallback(routes::not_found)).await
 }

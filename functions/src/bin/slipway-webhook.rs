@@ -1,10 +1,10 @@
 //! Lambda: `POST /webhooks/github/{appId}` (no authorizer; signed deliveries).
 
-use slipway_functions::{config::Config, routes, state::AppState, telemetry};
+use slipway_functions::{config::Config, router, routes, state::AppState, telemetry};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     telemetry::init_lambda();
     let state = AppState::from_env(Config::from_env()?).await;
-    lambda_http::run(routes::webhook_routes(state).fallback(routes::not_found)).await
+    lambda_http::run(router::webhook_routes(state).fallback(routes::not_found)).await
 }
