@@ -97,7 +97,8 @@ def main():
         "--no-color",
     ]
     try:
-        run = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+        # In its own directory: schemathesis keeps a cache where it runs.
+        run = subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=OUT)
     finally:
         left = cleanup()
     # The token stays out of what is printed.

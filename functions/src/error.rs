@@ -45,6 +45,16 @@ impl ApiError {
         )
     }
 
+    /// A concurrent change of the same app kept winning: the caller may
+    /// simply send the request again.
+    pub fn busy() -> Self {
+        Self::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            "the app is being changed by another request; try again",
+        )
+    }
+
     /// A failure of ours: the details (the whole cause chain) go to the
     /// log, once; the user gets an id-free generic message.
     pub fn internal(context: &str, err: impl std::error::Error) -> Self {

@@ -76,7 +76,7 @@ pub async fn deploy(
             Err(Recorded::Failed(e)) => return Err(e),
         }
     }
-    Err(busy())
+    Err(ApiError::busy())
 }
 
 #[utoipa::path(
@@ -231,7 +231,7 @@ async fn queue_for_app(
             Err(e) => return Err(e.into()),
         }
     }
-    Err(busy())
+    Err(ApiError::busy())
 }
 
 /// The commit the app runs now: what a redeploy runs again.
@@ -301,14 +301,6 @@ fn no_such_deployment() -> ApiError {
         field: Some("deploymentId".into()),
         ..ApiError::not_found("deployment of this app")
     }
-}
-
-fn busy() -> ApiError {
-    ApiError::new(
-        StatusCode::CONFLICT,
-        "conflict",
-        "the app is being changed by another request; try again",
-    )
 }
 
 /// Why a new deployment was not recorded: a concurrent change of the same

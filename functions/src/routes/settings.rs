@@ -5,7 +5,6 @@
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::Json;
 use base64::Engine;
 use slipway_core::api::AppView;
@@ -92,9 +91,5 @@ pub async fn update(
             Err(e) => return Err(e.into()),
         }
     }
-    Err(ApiError::new(
-        StatusCode::CONFLICT,
-        "conflict",
-        "the app is being changed by another request; try again",
-    ))
+    Err(ApiError::busy())
 }

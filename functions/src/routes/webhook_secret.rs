@@ -60,9 +60,5 @@ pub async fn rotate(
             Err(e) => return Err(e.into()),
         }
     }
-    Err(ApiError::new(
-        StatusCode::CONFLICT,
-        "conflict",
-        "the app is being changed by another request; try again",
-    ))
+    Err(ApiError::busy())
 }
