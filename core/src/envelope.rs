@@ -11,7 +11,10 @@ use aes_gcm::{Aes256Gcm, KeyInit, Nonce};
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::DataKeySpec;
 
+use base64::Engine;
+
 use crate::error_chain::BoxError;
+use crate::model::Credentials;
 
 const VERSION: u8 = 1;
 const NONCE_LEN: usize = 12;
@@ -50,6 +53,17 @@ pub enum EnvelopeError {
     Malformed,
     #[error("the sealed value does not open for this app")]
     Tampered,
+}
+
+/// Why an app's sealed credentials did not seal or open.
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialsError {
+    #[error("the sealed credentials are not base64")]
+    Encoding(#[from] base64::DecodeError),
+    #[error("the sealed credentials did not open")]
+    Open(#[from] EnvelopeError),
+    #[error("the credentials are not the expected JSON")]
+    Json(#[from] serde_json::Error),
 }
 
 #[derive(Clone)]
@@ -108,6 +122,37 @@ impl Envelope {
         out.extend_from_slice(&nonce);
         out.extend_from_slice(&sealed);
         Ok(out)
+    }
+
+    /// An app's repo token and secrets as the app item stores them: JSON,
+    /// sealed for [`Purpose::Credentials`], base64; `None` when there are none.
+    pub async fn seal_credentials(
+        &self,
+        app_id: &str,
+        credentials: &Credentials,
+    ) -> Result<Option<String>, CredentialsError> {
+        if credentials.is_empty() {
+            return Ok(None);
+        }
+        let json = serde_json::to_vec(credentials)?;
+        let sealed = self.seal(app_id, Purpose::Credentials, &json).await?;
+        Ok(Some(
+            base64::engine::general_purpose::STANDARD.encode(sealed),
+        ))
+    }
+
+    /// What [`Envelope::seal_credentials`] stored, opened.
+    pub async fn open_credentials(
+        &self,
+        app_id: &str,
+        sealed: Option<&str>,
+    ) -> Result<Credentials, CredentialsError> {
+        let Some(sealed) = sealed else {
+            return Ok(Credentials::default());
+        };
+        let sealed = base64::engine::general_purpose::STANDARD.decode(sealed)?;
+        let plain = self.open(app_id, Purpose::Credentials, &sealed).await?;
+        Ok(serde_json::from_slice(&plain)?)
     }
 
     pub async fn open(

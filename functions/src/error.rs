@@ -5,7 +5,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use slipway_core::api::{ErrorBody, ErrorDetail};
 use slipway_core::deploy_request::RequestError;
-use slipway_core::envelope::EnvelopeError;
+use slipway_core::envelope::{CredentialsError, EnvelopeError};
 use slipway_core::error_chain::Chain;
 use slipway_core::fields::FieldError;
 use slipway_core::store::StoreError;
@@ -113,6 +113,12 @@ impl From<UploadRequestError> for ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         Self::internal("the store failed", e)
+    }
+}
+
+impl From<CredentialsError> for ApiError {
+    fn from(e: CredentialsError) -> Self {
+        Self::internal("sealing or opening the app's secrets", e)
     }
 }
 

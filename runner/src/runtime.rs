@@ -4,8 +4,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use base64::Engine;
-use slipway_core::envelope::{Envelope, Purpose};
+use slipway_core::envelope::{CredentialsError, Envelope};
 use slipway_core::ids::DeploymentId;
 use slipway_core::model::{App, Credentials};
 use slipway_core::redact::Redactor;
@@ -16,17 +15,6 @@ use crate::config::Config;
 use crate::edge::Edge;
 use crate::engine::build_cgroup::Hierarchy;
 use crate::logs::LogWriter;
-
-/// Why an app's credentials did not open. No variant shows a value.
-#[derive(Debug, thiserror::Error)]
-pub enum CredentialsError {
-    #[error("the sealed credentials are not base64")]
-    Encoding(#[from] base64::DecodeError),
-    #[error("the sealed credentials did not open")]
-    Open(#[from] slipway_core::envelope::EnvelopeError),
-    #[error("the opened credentials are not the expected JSON")]
-    Json(#[from] serde_json::Error),
-}
 
 #[derive(Clone)]
 pub struct Runtime {
@@ -83,15 +71,9 @@ impl Runtime {
 impl Runtime {
     /// The app's repo token and secrets, opened with KMS.
     pub async fn open_credentials(&self, app: &App) -> Result<Credentials, CredentialsError> {
-        let Some(sealed) = &app.config.sealed_credentials else {
-            return Ok(Credentials::default());
-        };
-        let sealed = base64::engine::general_purpose::STANDARD.decode(sealed)?;
-        let plain = self
-            .envelope
-            .open(&app.id, Purpose::Credentials, &sealed)
-            .await?;
-        Ok(serde_json::from_slice(&plain)?)
+        self.envelope
+            .open_credentials(&app.id, app.config.sealed_credentials.as_deref())
+            .await
     }
 
     /// Whether reconcile must leave the container of `deployment_id` alone.

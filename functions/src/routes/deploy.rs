@@ -5,10 +5,8 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use base64::Engine;
 use slipway_core::api::Queued;
 use slipway_core::deploy_request::{DeployRequest, RollbackRequest};
-use slipway_core::envelope::Purpose;
 use slipway_core::ids::{self, AppId, DeploymentId, Owner};
 use slipway_core::model::{App, AppConfig, Archive, Credentials, Deployment, Trigger};
 use slipway_core::store::StoreError;
@@ -323,26 +321,6 @@ fn raced_or(e: StoreError) -> Recorded {
     }
 }
 
-/// Seals what must never be stored in plain text; `None` when there is none.
-pub(crate) async fn seal_credentials(
-    state: &AppState,
-    app_id: &str,
-    credentials: &Credentials,
-) -> Result<Option<String>, ApiError> {
-    if credentials.is_empty() {
-        return Ok(None);
-    }
-    let json = serde_json::to_vec(credentials)
-        .map_err(|e| ApiError::internal("encoding credentials", e))?;
-    let sealed = state
-        .envelope
-        .seal(app_id, Purpose::Credentials, &json)
-        .await?;
-    Ok(Some(
-        base64::engine::general_purpose::STANDARD.encode(sealed),
-    ))
-}
-
 fn credentials_of(req: &DeployRequest) -> Credentials {
     Credentials {
         repo_token: req.repo_token.clone(),
@@ -362,7 +340,10 @@ async fn create_and_queue(
     let id = AppId::new();
     let config = AppConfig::from_request(
         req,
-        seal_credentials(state, &id, &credentials_of(req)).await?,
+        state
+            .envelope
+            .seal_credentials(&id, &credentials_of(req))
+            .await?,
     );
     config.check_size()?;
     domains::check_free(state, &config, None).await?;
@@ -403,7 +384,10 @@ async fn update_and_queue(
     }
     let config = AppConfig::from_request(
         req,
-        seal_credentials(state, &app.id, &credentials_of(req)).await?,
+        state
+            .envelope
+            .seal_credentials(&app.id, &credentials_of(req))
+            .await?,
     );
     config.check_size()?;
     domains::check_free(state, &config, Some(&app.id)).await?;

@@ -6,11 +6,9 @@
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::Json;
-use base64::Engine;
 use slipway_core::api::AppView;
 use slipway_core::config_patch;
-use slipway_core::envelope::Purpose;
-use slipway_core::model::{App, Credentials};
+use slipway_core::model::App;
 use slipway_core::store::StoreError;
 
 use crate::auth::{Caller, PublicBase};
@@ -19,23 +17,6 @@ use crate::error::ApiError;
 use crate::path_ids::AppPath;
 use crate::state::AppState;
 use crate::views;
-
-use super::deploy::seal_credentials;
-
-/// The app's sealed repo token and secrets, opened.
-async fn open_credentials(state: &AppState, app: &App) -> Result<Credentials, ApiError> {
-    let Some(sealed) = &app.config.sealed_credentials else {
-        return Ok(Credentials::default());
-    };
-    let sealed = base64::engine::general_purpose::STANDARD
-        .decode(sealed)
-        .map_err(|e| ApiError::internal("reading the app's secrets", e))?;
-    let plain = state
-        .envelope
-        .open(&app.id, Purpose::Credentials, &sealed)
-        .await?;
-    serde_json::from_slice(&plain).map_err(|e| ApiError::internal("reading the app's secrets", e))
-}
 
 /// How often a change re-reads the app when a concurrent change won.
 const ATTEMPTS: usize = 8;
@@ -69,11 +50,15 @@ pub async fn update(
         let patched = config_patch::apply(&body, &state.config.rules, &app.config)?;
         let mut config = patched.config;
         if let Some(change) = &patched.credentials {
-            let next = change.apply(open_credentials(&state, &app).await?)?;
+            let current = state
+                .envelope
+                .open_credentials(&app.id, app.config.sealed_credentials.as_deref())
+                .await?;
+            let next = change.apply(current)?;
             config_patch::check_distinct(&config.env, &next)?;
             config.secret_names = next.secrets.keys().cloned().collect();
             config.has_repo_token = next.repo_token.is_some();
-            config.sealed_credentials = seal_credentials(&state, &app.id, &next).await?;
+            config.sealed_credentials = state.envelope.seal_credentials(&app.id, &next).await?;
             config.check_size()?;
         }
         domains::check_free(&state, &config, Some(&app.id)).await?;

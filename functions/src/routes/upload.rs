@@ -16,7 +16,6 @@ use slipway_core::model::{App, AppConfig, Credentials, PendingUpload};
 use slipway_core::store::StoreError;
 use slipway_core::upload::{archive_key, UploadRequest, MAX_ARCHIVE_BYTES, UPLOAD_URL_SECONDS};
 
-use super::deploy::seal_credentials;
 use crate::auth::{Caller, PublicBase};
 use crate::domains;
 use crate::error::ApiError;
@@ -55,7 +54,10 @@ pub async fn create(
         repo_token: None,
         secrets: req.secrets.clone(),
     };
-    let config = AppConfig::for_upload(&req, seal_credentials(&state, &id, &credentials).await?);
+    let config = AppConfig::for_upload(
+        &req,
+        state.envelope.seal_credentials(&id, &credentials).await?,
+    );
     config.check_size()?;
     domains::check_free(&state, &config, None).await?;
     // An upload app has no webhook, so no webhook secret.
