@@ -8,11 +8,20 @@ and a new thread; AWS endpoints keep connections alive and the SDK reuses
 them. Waitress does too, which keeps the local stack's latency figures
 comparable with production's.
 
-    aws_emulator.py --port 4566
+With --enforce-iam every request must be signed by an IAM user of the
+emulator and be allowed by that user's policies, as on AWS. The operator's
+user (`slipway-local`, key and secret `slipway-local`, allowed everything)
+exists from the start; provision.py makes one user per function of
+template.yaml from that function's statements.
+
+    aws_emulator.py --port 4566 [--enforce-iam]
 """
 import argparse
 import functools
+import json
 import os
+import sys
+from urllib.parse import parse_qs
 
 # Nothing in a browser calls the emulator; moto would add CORS headers to
 # every answer. Read when moto is imported.
@@ -30,11 +39,129 @@ def backend_app(service):
     return app
 
 
+OPERATOR = "slipway-local"
+
+
+def add_operator():
+    """The operator's IAM user, with the fixed key the local stack's
+    scripts, tests and slipway-admin sign with."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.iam.models import iam_backends
+
+    iam = iam_backends[DEFAULT_ACCOUNT_ID]["aws"]
+    iam.create_user("us-east-1", OPERATOR)
+    everything = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+    iam.put_user_policy(OPERATOR, "operator", json.dumps(everything))
+    key = iam.create_access_key(OPERATOR)
+    del iam.access_keys[key.access_key_id]
+    key.access_key_id = key.secret_access_key = OPERATOR
+    iam.access_keys[key.access_key_id] = key
+
+
+def presigned_by(query, region):
+    """The credential scope of a presigned URL's signer (SigV4, or SigV2
+    as boto3 still presigns S3 URLs), or None."""
+    if "X-Amz-Credential" in query:
+        return query["X-Amz-Credential"][0]
+    if "AWSAccessKeyId" in query:
+        return f"{query['AWSAccessKeyId'][0]}/00000000/{region}/s3/aws4_request"
+    return None
+
+
+def authorize_presigned_urls():
+    """moto authenticates only requests with an Authorization header; a
+    presigned URL carries its signer in the query string instead. Such a
+    request is authorized as its signer, as on AWS (moto does not check a
+    presigned URL's signature itself)."""
+    from moto.core.authorization import ActionAuthenticatorMixin
+
+    original = ActionAuthenticatorMixin._authenticate_and_authorize_action
+
+    def authorize(self, iam_request_cls, resource="*"):
+        if self.method == "OPTIONS":
+            # A browser's CORS preflight is never signed; the bucket's CORS
+            # rules answer it.
+            return
+        if "Authorization" not in self.headers:
+            credential = presigned_by(parse_qs(self.parsed_url.query), self.region)
+            if credential:
+                headers = dict(self.headers)
+                headers["Authorization"] = f"AWS4-HMAC-SHA256 Credential={credential}, SignedHeaders=host, Signature=-"
+                request = iam_request_cls(
+                    account_id=self.current_account,
+                    method=self.method,
+                    path=self.raw_path,
+                    data=self.data,
+                    body=b"",
+                    headers=headers,
+                    action=self._get_action(),
+                )
+                request.check_action_permitted(resource)
+                return
+        original(self, iam_request_cls, resource)
+
+    ActionAuthenticatorMixin._authenticate_and_authorize_action = authorize
+
+
+# AWS authorizes each item of a DynamoDB transaction by its own action;
+# moto would ask for one action named after the call, which no policy for
+# AWS grants.
+TRANSACTION_ITEMS = {
+    "dynamodb:TransactWriteItems": {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem",
+                                    "ConditionCheck": "ConditionCheckItem"},
+    "dynamodb:TransactGetItems": {"Get": "GetItem"},
+}
+
+
+def check_as_aws():
+    """Transactions authorized item by item, as AWS does; each refused
+    request on stderr: who, what, on which resource (moto's DynamoDB and
+    KMS answer a refusal in XML, which their SDKs cannot read)."""
+    from moto.iam.access_control import IAMRequestBase
+
+    original = IAMRequestBase.check_action_permitted
+
+    used = set()
+
+    def check_one(self, resource):
+        try:
+            original(self, resource)
+        except Exception:
+            print(f"IAM DENIED {self._access_key.arn} {self._action} {resource}", file=sys.stderr, flush=True)
+            raise
+        if (self._access_key.arn, self._action, resource) not in used:
+            used.add((self._access_key.arn, self._action, resource))
+            print(f"IAM USED {self._access_key.arn} {self._action} {resource}", file=sys.stderr, flush=True)
+
+    def check(self, resource):
+        kinds = TRANSACTION_ITEMS.get(self._action)
+        if kinds is None:
+            return check_one(self, resource)
+        items = json.loads(self._body or b"{}").get("TransactItems", [])
+        for action in sorted({kinds[kind] for item in items for kind in item}):
+            self._action = f"dynamodb:{action}"
+            check_one(self, resource)
+
+    IAMRequestBase.check_action_permitted = check
+
+
+def enforce_iam():
+    from moto import settings
+
+    add_operator()
+    authorize_presigned_urls()
+    check_as_aws()
+    settings.INITIAL_NO_AUTH_ACTION_COUNT = 0
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--enforce-iam", action="store_true")
     args = parser.parse_args()
     os.environ.setdefault("MOTO_PORT", str(args.port))
+    if args.enforce_iam:
+        enforce_iam()
     app = DomainDispatcherApplication(backend_app)
     # Which backend serves a host is fixed, but moto works it out anew for
     # every request (listing its own package directory and matching every

@@ -6,6 +6,13 @@ SQS queues, S3 buckets and KMS keys and creates each, named
 `<prefix>-<LogicalId>`, through the real AWS API at AWS_ENDPOINT_URL.
 Running it again with the same prefix finds what exists and changes nothing.
 Prints one JSON object with the names the binaries need.
+
+With --principals FILE it also makes, for each function of the template and
+for RunnerPolicy, an IAM user `<prefix>-<LogicalId>` whose one policy is
+that function's statements, and writes their keys to FILE (mode 0600):
+{"<LogicalId>": {"accessKeyId": ..., "secretAccessKey": ...}}. With the
+emulator's IAM enforcement on, each binary then acts with its own grants
+only, and a grant missing from template.yaml fails the test that needs it.
 """
 import argparse
 import json
@@ -131,10 +138,102 @@ def create_key(kms, name, props):
     return arn
 
 
+# moto authorizes DynamoDB and KMS requests by action only: it matches
+# their resource as "*", which no ARN matches. Statements on the table or
+# the key are given Resource "*" here; S3 and SQS keep their exact ARNs.
+BY_ACTION_ONLY = ("AWS::DynamoDB::Table", "AWS::KMS::Key")
+
+
+def resolve(value, resources, names):
+    """A statement's Resource, from CloudFormation's !GetAtt X.Arn and
+    !Sub "${X.Arn}/..." to the emulator's ARNs."""
+    if isinstance(value, list):
+        return [resolve(v, resources, names) for v in value]
+    if isinstance(value, str):
+        return value
+    if "!GetAtt" in value:
+        logical, attribute = value["!GetAtt"].split(".")
+        assert attribute == "Arn", value
+        return names[logical]
+    if "!Sub" in value:
+        text = value["!Sub"]
+        for logical in resources:
+            marker = "${" + logical + ".Arn}"
+            if marker in text:
+                if names[logical] == "*":
+                    return "*"
+                text = text.replace(marker, names[logical])
+        assert "${" not in text, value
+        return text
+    raise ValueError(f"cannot resolve {value}")
+
+
+def sam_poller(events, arns):
+    """What SAM adds to a function with an SQS event: the rights Lambda's
+    event source mapping uses to poll the queue for it (local-api polls in
+    the function's place)."""
+    statements = []
+    for event in (events or {}).values():
+        if event["Type"] == "SQS":
+            queue = event["Properties"]["Queue"]["!GetAtt"].split(".")[0]
+            statements.append({
+                "Effect": "Allow",
+                "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
+                           "sqs:ChangeMessageVisibility"],
+                "Resource": arns[queue],
+            })
+    return statements
+
+
+def policies(resources, arns):
+    """Each function's (and RunnerPolicy's) statements, resolved."""
+    names = {}
+    for logical, res in resources.items():
+        kind = res["Type"]
+        if kind in BY_ACTION_ONLY:
+            names[logical] = "*"
+        elif logical in arns:
+            names[logical] = arns[logical]
+    out = {}
+    for logical, res in resources.items():
+        props = res.get("Properties", {})
+        if res["Type"] == "AWS::Serverless::Function":
+            statements = [s for p in props.get("Policies", []) for s in p["Statement"]]
+            statements += sam_poller(props.get("Events"), arns)
+        elif res["Type"] == "AWS::IAM::ManagedPolicy":
+            statements = props["PolicyDocument"]["Statement"]
+        else:
+            continue
+        resolved = []
+        for statement in statements:
+            statement = dict(statement)
+            statement["Resource"] = resolve(statement["Resource"], resources, names)
+            resolved.append(statement)
+        out[logical] = {"Version": "2012-10-17", "Statement": resolved}
+    return out
+
+
+def make_principals(iam, prefix, documents):
+    """One IAM user per policy document, with a fresh access key."""
+    keys = {}
+    for logical, document in documents.items():
+        user = f"{prefix}-{logical}"
+        try:
+            iam.create_user(UserName=user)
+        except iam.exceptions.EntityAlreadyExistsException:
+            for old in iam.list_access_keys(UserName=user)["AccessKeyMetadata"]:
+                iam.delete_access_key(UserName=user, AccessKeyId=old["AccessKeyId"])
+        iam.put_user_policy(UserName=user, PolicyName=logical, PolicyDocument=json.dumps(document))
+        key = iam.create_access_key(UserName=user)["AccessKey"]
+        keys[logical] = {"accessKeyId": key["AccessKeyId"], "secretAccessKey": key["SecretAccessKey"]}
+    return keys
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--template", default="template.yaml")
     parser.add_argument("--prefix", required=True, help="lowercase name prefix, e.g. slipway-local")
+    parser.add_argument("--principals", help="make an IAM user per function; write their keys here")
     args = parser.parse_args()
     prefix = args.prefix.lower()
 
@@ -159,8 +258,14 @@ def main():
             out["queues"][logical] = url
         elif kind == "AWS::S3::Bucket":
             out["buckets"][logical] = create_bucket(s3, name.lower(), props)
+            arns[logical] = f"arn:aws:s3:::{name.lower()}"
         elif kind == "AWS::KMS::Key":
             out["keys"][logical] = create_key(kms, name, props)
+    if args.principals:
+        keys = make_principals(session.client("iam"), prefix, policies(resources, arns))
+        fd = os.open(args.principals, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump(keys, f)
     json.dump(out, sys.stdout)
     print()
 

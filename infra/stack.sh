@@ -29,6 +29,9 @@ export AWS_ENDPOINT_URL=http://127.0.0.1:$MOTO_PORT
 export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
 export AWS_ACCESS_KEY_ID=slipway-local AWS_SECRET_ACCESS_KEY=slipway-local
 export SLIPWAY_REGISTRY=127.0.0.1:$REGISTRY_PORT
+# The registry asks for a login, as any registry a build host pushes to
+# would; its password is made once per checkout (see registry()).
+export SLIPWAY_REGISTRY_USERNAME=slipway
 export SLIPWAY_BASE_IMAGE=$BASE_IMAGE
 export CARGO_TERM_COLOR=never
 # Apps are served at http://<name>-<id>.localhost:8088 (*.localhost is
@@ -71,18 +74,18 @@ deps() {
   fi
   if [ ! -x "$ROOT/.venv/bin/moto_server" ] || [ ! -x "$ROOT/.venv/bin/cfn-lint" ] \
     || [ ! -x "$ROOT/.venv/bin/waitress-serve" ] || [ ! -x "$ROOT/.venv/bin/st" ] \
-    || [ ! -x "$ROOT/.venv/bin/openapi-spec-validator" ]; then
-    log "installing moto, waitress, cfn-lint, schemathesis and openapi-spec-validator into .venv (pip)"
+    || [ ! -x "$ROOT/.venv/bin/openapi-spec-validator" ] || ! "$PY" -c 'import bcrypt' 2>/dev/null; then
+    log "installing moto, waitress, cfn-lint, schemathesis, openapi-spec-validator and bcrypt into .venv (pip)"
     python3 -m venv "$ROOT/.venv"
     "$ROOT/.venv/bin/pip" install -q 'moto[server,dynamodb,s3,sqs,kms]==5.2.5' waitress==3.0.2 cfn-lint \
-      schemathesis==4.32.5 openapi-spec-validator==0.9.0
+      schemathesis==4.32.5 openapi-spec-validator==0.9.0 bcrypt==4.3.0
   fi
 }
 
 moto() {
   if curl -s -o /dev/null "$AWS_ENDPOINT_URL"; then return; fi
   log "starting the AWS emulator on 127.0.0.1:$MOTO_PORT"
-  start_bg moto "$PY" "$ROOT/infra/aws_emulator.py" --port "$MOTO_PORT"
+  start_bg moto "$PY" "$ROOT/infra/aws_emulator.py" --port "$MOTO_PORT" --enforce-iam
   wait_for "the AWS emulator" curl -s -o /dev/null "$AWS_ENDPOINT_URL"
 }
 
@@ -123,10 +126,31 @@ edge_vars() {
   echo "SLIPWAY_EDGE_REDIRECT_HTTP=false"
 }
 
+# The registry's password, made once: exported for the runners, the API and
+# the tests.
+registry_password() {
+  if [ ! -s "$STATE/registry.password" ]; then
+    (umask 077 && openssl rand -hex 16 >"$STATE/registry.password")
+  fi
+  SLIPWAY_REGISTRY_PASSWORD=$(cat "$STATE/registry.password")
+  export SLIPWAY_REGISTRY_PASSWORD
+}
+
+registry_answers() {
+  curl -sf -u "$SLIPWAY_REGISTRY_USERNAME:$SLIPWAY_REGISTRY_PASSWORD" "http://$SLIPWAY_REGISTRY/v2/" >/dev/null \
+    && [ "$(curl -s -o /dev/null -w '%{http_code}' "http://$SLIPWAY_REGISTRY/v2/")" = 401 ]
+}
+
 registry() {
-  if curl -sf "http://$SLIPWAY_REGISTRY/v2/" >/dev/null; then return; fi
-  log "starting a registry on $SLIPWAY_REGISTRY"
+  registry_password
+  if registry_answers; then return; fi
+  # One started before the registry asked for a login.
+  stop registry
+  log "starting a registry on $SLIPWAY_REGISTRY (login $SLIPWAY_REGISTRY_USERNAME)"
   mkdir -p "$STATE/registry"
+  # bcrypt at a low cost: the registry checks the password on every request.
+  "$PY" -c 'import bcrypt, sys; print(sys.argv[1] + ":" + bcrypt.hashpw(sys.argv[2].encode(), bcrypt.gensalt(5)).decode())' \
+    "$SLIPWAY_REGISTRY_USERNAME" "$SLIPWAY_REGISTRY_PASSWORD" >"$STATE/registry.htpasswd"
   cat >"$STATE/registry.yml" <<EOF
 version: 0.1
 log:
@@ -138,9 +162,13 @@ storage:
     enabled: true
 http:
   addr: $SLIPWAY_REGISTRY
+auth:
+  htpasswd:
+    realm: slipway
+    path: $STATE/registry.htpasswd
 EOF
   start_bg registry docker-registry serve "$STATE/registry.yml"
-  wait_for "the registry" curl -sf "http://$SLIPWAY_REGISTRY/v2/"
+  wait_for "the registry" registry_answers
 }
 
 # No image can be pulled here: the base image is made from Debian's busybox-static.
@@ -185,11 +213,15 @@ build() {
   (cd "$ROOT" && cargo build --workspace --bins --quiet)
 }
 
-# Prints the resources of template.yaml for PREFIX as shell assignments.
+# Prints the resources of template.yaml for PREFIX as shell assignments,
+# with the file of its functions' IAM users' keys (the emulator enforces
+# their policies; see infra/aws_emulator.py).
 provision() {
-  "$PY" "$ROOT/infra/provision.py" --template "$ROOT/template.yaml" --prefix "$1" \
+  local principals=$STATE/$1.principals.json
+  "$PY" "$ROOT/infra/provision.py" --template "$ROOT/template.yaml" --prefix "$1" --principals "$principals" \
     | "$PY" -c '
 import json, sys
+print("SLIPWAY_LOCAL_PRINCIPALS=" + sys.argv[1])
 r = json.load(sys.stdin)
 print("SLIPWAY_TABLE=" + r["tables"]["Table"])
 print("SLIPWAY_QUEUE_URL=" + r["queues"]["JobQueue"])
@@ -197,7 +229,17 @@ print("SLIPWAY_PUSH_QUEUE_URL=" + r["queues"]["PushQueue"])
 print("SLIPWAY_DLQ_URL=" + r["queues"]["JobDeadLetterQueue"])
 print("SLIPWAY_PUSH_DLQ_URL=" + r["queues"]["PushDeadLetterQueue"])
 print("SLIPWAY_BUCKET=" + r["buckets"]["Bucket"])
-print("SLIPWAY_KMS_KEY_ID=" + r["keys"]["SealKey"])'
+print("SLIPWAY_KMS_KEY_ID=" + r["keys"]["SealKey"])' "$principals"
+}
+
+# The credentials of one of template.yaml's principals (a function's or
+# RunnerPolicy's logical id), as `env` arguments.
+principal() {
+  "$PY" -c '
+import json, sys
+key = json.load(open(sys.argv[1]))[sys.argv[2]]
+print("AWS_ACCESS_KEY_ID=" + key["accessKeyId"], "AWS_SECRET_ACCESS_KEY=" + key["secretAccessKey"])' \
+    "$SLIPWAY_LOCAL_PRINCIPALS" "$1"
 }
 
 api_answers() { curl -s -o /dev/null "http://127.0.0.1:$API_PORT/apps"; }
@@ -254,7 +296,7 @@ up() {
   edge
   log "starting slipway-runner"
   # shellcheck disable=SC2046
-  start_bg runner env $(edge_vars) SLIPWAY_RUNNER_ID=local-runner SLIPWAY_WORK_DIR="$STATE/work" \
+  start_bg runner env $(edge_vars) $(principal RunnerPolicy) SLIPWAY_RUNNER_ID=local-runner SLIPWAY_WORK_DIR="$STATE/work" \
     "$ROOT/target/debug/slipway-runner"
   local token=""
   if [ -f "$STATE/local.env" ]; then
@@ -466,9 +508,11 @@ bench() {
   XDG_DATA_HOME=$STATE/bench-caddy XDG_CONFIG_HOME=$STATE/bench-caddy \
     start_bg bench-caddy caddy run --config "$STATE/bench-caddy/init.json"
   wait_for "the bench edge" curl -s -o /dev/null "http://127.0.0.1:2039/config/"
+  # shellcheck disable=SC2046
   SLIPWAY_EDGE_ADMIN=127.0.0.1:2039 SLIPWAY_EDGE_HTTP=127.0.0.1:8098 SLIPWAY_EDGE_HTTPS=127.0.0.1:8453 \
     SLIPWAY_EDGE_ASK=127.0.0.1:2040 SLIPWAY_EDGE_TLS=internal SLIPWAY_EDGE_REDIRECT_HTTP=false \
-    SLIPWAY_RUNNER_ID=bench-runner SLIPWAY_WORK_DIR=$STATE/bench-work start_bg bench-runner "$bin/slipway-runner"
+    SLIPWAY_RUNNER_ID=bench-runner SLIPWAY_WORK_DIR=$STATE/bench-work start_bg bench-runner \
+    env $(principal RunnerPolicy) "$bin/slipway-runner"
   mkdir -p "$STATE/bench-git"
   stop bench-git
   start_bg bench-git "$PY" "$ROOT/infra/git_http.py" --root "$STATE/bench-git" --port 8791

@@ -21,6 +21,25 @@ pub struct Config {
     /// reach it: a rollback checks its image is still there. Unset, the
     /// runner finds out and fails the rollback saying so.
     pub registry: Option<String>,
+    /// Its login (`SLIPWAY_REGISTRY_USERNAME`, `SLIPWAY_REGISTRY_PASSWORD`),
+    /// when it asks for one.
+    pub registry_login: Option<RegistryLogin>,
+}
+
+/// A registry's user name and password. Its `Debug` hides the password.
+#[derive(Clone)]
+pub struct RegistryLogin {
+    pub username: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for RegistryLogin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistryLogin")
+            .field("username", &self.username)
+            .field("password", &"<hidden>")
+            .finish()
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +79,15 @@ impl Config {
             kms_key_id: required("SLIPWAY_KMS_KEY_ID")?,
             bucket: required("SLIPWAY_BUCKET")?,
             registry: var("SLIPWAY_REGISTRY"),
+            registry_login: match (
+                var("SLIPWAY_REGISTRY_USERNAME"),
+                var("SLIPWAY_REGISTRY_PASSWORD"),
+            ) {
+                (Some(username), Some(password)) => Some(RegistryLogin { username, password }),
+                (None, None) => None,
+                (Some(_), None) => return Err(ConfigError::Missing("SLIPWAY_REGISTRY_PASSWORD")),
+                (None, Some(_)) => return Err(ConfigError::Missing("SLIPWAY_REGISTRY_USERNAME")),
+            },
             public_api_url: var("SLIPWAY_PUBLIC_API_URL")
                 .map(|v| v.trim_end_matches('/').to_owned()),
             rules: Rules {

@@ -1,6 +1,7 @@
 //! The image registry the runners push to, as far as the API looks at it:
 //! whether an image a rollback would run is still there.
 
+use crate::config::RegistryLogin;
 use crate::error::ApiError;
 
 /// What a manifest may be: Docker's and OCI's, single or multi-platform.
@@ -12,12 +13,13 @@ application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+j
 pub struct Registry {
     http: reqwest::Client,
     base: String,
+    login: Option<RegistryLogin>,
 }
 
 impl Registry {
     /// `host[:port]` as the runners name it. Like Docker, a loopback
     /// registry is spoken to over plain HTTP, any other over HTTPS.
-    pub fn new(address: &str) -> Self {
+    pub fn new(address: &str, login: Option<RegistryLogin>) -> Self {
         let host = address.split(':').next().unwrap_or_default();
         let loopback = host == "localhost"
             || host
@@ -27,16 +29,21 @@ impl Registry {
         Self {
             http: reqwest::Client::new(),
             base: format!("{scheme}://{address}"),
+            login,
         }
     }
 
     /// Whether `slipway/<app>:<tag>` is in the registry.
     pub async fn has_image(&self, app_id: &str, tag: &str) -> Result<bool, ApiError> {
         let url = format!("{}/v2/slipway/{app_id}/manifests/{tag}", self.base);
-        let answer = self
+        let mut request = self
             .http
             .head(&url)
-            .header(reqwest::header::ACCEPT, MANIFEST_TYPES)
+            .header(reqwest::header::ACCEPT, MANIFEST_TYPES);
+        if let Some(login) = &self.login {
+            request = request.basic_auth(&login.username, Some(&login.password));
+        }
+        let answer = request
             .send()
             .await
             .map_err(|e| ApiError::internal("asking the registry", e))?;

@@ -36,23 +36,36 @@ pub fn webhook_routes(state: AppState) -> Router {
     finish(webhook_group(), state)
 }
 
+/// The state each function acts with. On AWS every function has a role of
+/// its own; `local-api` gives each group of routes the clients of the
+/// function that serves it, so each acts with that function's grants only.
+pub struct Functions {
+    pub authorizer: AppState,
+    pub deploy: AppState,
+    pub upload: AppState,
+    pub apps: AppState,
+    pub webhook: AppState,
+}
+
 /// Every route as `local-api` serves it: the webhook open, the rest behind
 /// the bearer authorizer.
-pub fn all_routes(state: AppState) -> Router {
+pub fn all_routes(functions: &Functions) -> Router {
     let authorized = deploy_group()
-        .merge(apps_group())
-        .merge(upload_group())
+        .with_state(functions.deploy.clone())
+        .merge(apps_group().with_state(functions.apps.clone()))
+        .merge(upload_group().with_state(functions.upload.clone()))
         .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
+            functions.authorizer.clone(),
             crate::auth::authorize,
         ));
-    finish(
-        authorized
-            .merge(webhook_group())
-            .merge(document_group())
-            .merge(dashboard_group()),
-        state,
-    )
+    authorized
+        .merge(webhook_group().with_state(functions.webhook.clone()))
+        .merge(
+            document_group()
+                .merge(dashboard_group())
+                .with_state(functions.apps.clone()),
+        )
+        .method_not_allowed_fallback(crate::routes::wrong_method)
 }
 
 /// The dashboard's page and assets: no bearer, they hold no data.

@@ -25,17 +25,24 @@ pub struct AppState {
 
 impl AppState {
     pub async fn from_env(config: Config) -> Self {
-        let aws = aws_config::load_from_env().await;
-        let s3 = slipway_core::aws_clients::s3(&aws);
+        Self::new(Arc::new(config), &aws_config::load_from_env().await).await
+    }
+
+    /// The clients of one principal (`aws`'s credentials).
+    pub async fn new(config: Arc<Config>, aws: &aws_config::SdkConfig) -> Self {
+        let s3 = slipway_core::aws_clients::s3(aws);
         Self {
             upload_origin: upload_origin(&s3, &config.bucket).await,
-            store: Store::connect(&aws, config.table.clone()),
-            envelope: Envelope::new(aws_sdk_kms::Client::new(&aws), config.kms_key_id.clone()),
-            sqs: aws_sdk_sqs::Client::new(&aws),
+            store: Store::connect(aws, config.table.clone()),
+            envelope: Envelope::new(aws_sdk_kms::Client::new(aws), config.kms_key_id.clone()),
+            sqs: aws_sdk_sqs::Client::new(aws),
             s3,
             webhook_secrets: SecretCache::default(),
-            registry: config.registry.as_deref().map(Registry::new),
-            config: Arc::new(config),
+            registry: config
+                .registry
+                .as_deref()
+                .map(|address| Registry::new(address, config.registry_login.clone())),
+            config,
         }
     }
 }

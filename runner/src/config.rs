@@ -18,6 +18,8 @@ pub struct Config {
     pub kms_key_id: String,
     /// `host:port` of the registry images are pushed to and cached from.
     pub registry: String,
+    /// The login the runner gives that registry, when it asks for one.
+    pub registry_login: Option<RegistryLogin>,
     /// Unset: bollard's default (`DOCKER_HOST` or the local socket).
     pub docker_socket: Option<String>,
     pub slots: usize,
@@ -48,6 +50,51 @@ pub struct Config {
     /// long a job of an owner at that cap waits before it asks again.
     pub owner_builds: usize,
     pub owner_wait: Duration,
+}
+
+/// A registry's user name and password (`SLIPWAY_REGISTRY_USERNAME`,
+/// `SLIPWAY_REGISTRY_PASSWORD`). Its `Debug` hides the password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RegistryLogin {
+    pub username: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for RegistryLogin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistryLogin")
+            .field("username", &self.username)
+            .field("password", &"<hidden>")
+            .finish()
+    }
+}
+
+impl Config {
+    /// What the engine hands the registry for this runner's pulls and pushes.
+    pub fn registry_credentials(&self) -> Option<bollard::auth::DockerCredentials> {
+        self.registry_login
+            .as_ref()
+            .map(|login| bollard::auth::DockerCredentials {
+                username: Some(login.username.clone()),
+                password: Some(login.password.clone()),
+                serveraddress: Some(self.registry.clone()),
+                ..Default::default()
+            })
+    }
+}
+
+impl RegistryLogin {
+    fn from_env() -> Result<Option<Self>, ConfigError> {
+        match (
+            var("SLIPWAY_REGISTRY_USERNAME"),
+            var("SLIPWAY_REGISTRY_PASSWORD"),
+        ) {
+            (Some(username), Some(password)) => Ok(Some(Self { username, password })),
+            (None, None) => Ok(None),
+            (Some(_), None) => Err(ConfigError::Missing("SLIPWAY_REGISTRY_PASSWORD")),
+            (None, Some(_)) => Err(ConfigError::Missing("SLIPWAY_REGISTRY_USERNAME")),
+        }
+    }
 }
 
 /// Whether the runner keeps tenants' traffic in with its own iptables rules
@@ -180,6 +227,7 @@ impl Config {
             bucket: required("SLIPWAY_BUCKET")?,
             kms_key_id: required("SLIPWAY_KMS_KEY_ID")?,
             registry: required("SLIPWAY_REGISTRY")?,
+            registry_login: RegistryLogin::from_env()?,
             docker_socket: var("SLIPWAY_DOCKER_SOCKET"),
             slots,
             publish_host: parsed("SLIPWAY_PUBLISH_HOST", IpAddr::from([127, 0, 0, 1]))?,
@@ -322,8 +370,21 @@ impl EdgeConfig {
 
 #[cfg(test)]
 mod tests {
-    use super::{slots_for, wait_within};
+    use super::{slots_for, wait_within, RegistryLogin};
     use std::time::Duration;
+
+    #[test]
+    fn a_registry_login_never_shows_its_password() {
+        let login = RegistryLogin {
+            username: "runner".into(),
+            password: "hunter2".into(),
+        };
+        let shown = format!("{login:?}");
+        assert!(
+            shown.contains("runner") && !shown.contains("hunter2"),
+            "{shown}"
+        );
+    }
 
     #[test]
     fn an_owners_wait_is_whole_seconds_the_queue_can_delay() {

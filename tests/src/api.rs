@@ -33,6 +33,7 @@ impl Api {
     pub async fn start_with(res: Resources, extra: &[(&str, &str)]) -> Self {
         let mut cmd = Command::new(bin("local-api"));
         cmd.envs(res.vars())
+            .env("SLIPWAY_LOCAL_PRINCIPALS", &res.principals)
             .env("SLIPWAY_LISTEN", "127.0.0.1:0")
             .env("SLIPWAY_ALLOW_LOOPBACK_REPOS", "true")
             .env("RUST_LOG", "info")

@@ -109,8 +109,18 @@ pub async fn invoke_lambda_with(
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let server = tokio::spawn(async move { axum::serve(listener, router).await });
+    let function = match binary {
+        "slipway-authorizer" => "AuthorizerFunction",
+        "slipway-deploy" => "DeployFunction",
+        "slipway-upload" => "UploadFunction",
+        "slipway-apps" => "AppsFunction",
+        "slipway-webhook" => "WebhookFunction",
+        "slipway-pushes" => "PushFunction",
+        other => panic!("{other} is not one of template.yaml's functions"),
+    };
     let mut child = Command::new(bin(binary))
         .envs(api.res.vars())
+        .envs(api.res.principal(function))
         .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
         .env("AWS_LAMBDA_FUNCTION_NAME", binary)
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")

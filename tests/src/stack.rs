@@ -29,17 +29,23 @@ pub struct Resources {
     pub push_dlq_url: String,
     pub bucket: String,
     pub kms_key: String,
+    /// The file of each function's IAM user's key (`provision.py
+    /// --principals`); the emulator enforces their policies.
+    pub principals: PathBuf,
 }
 
 impl Resources {
     pub async fn create() -> Self {
         let prefix = format!("e2e-{}", &slipway_core::ids::random_hex(5));
+        let principals = temp_dir("principals").join("principals.json");
         let out = Command::new(env("SLIPWAY_PYTHON"))
             .arg(PathBuf::from(env("SLIPWAY_ROOT")).join("infra/provision.py"))
             .arg("--template")
             .arg(PathBuf::from(env("SLIPWAY_ROOT")).join("template.yaml"))
             .arg("--prefix")
             .arg(&prefix)
+            .arg("--principals")
+            .arg(&principals)
             .output()
             .await
             .expect("provision.py runs");
@@ -64,7 +70,27 @@ impl Resources {
                 .to_owned(),
             bucket: r["buckets"]["Bucket"].as_str().unwrap().to_owned(),
             kms_key: r["keys"]["SealKey"].as_str().unwrap().to_owned(),
+            principals,
         }
+    }
+
+    /// The credentials of `logical`'s IAM user (a function's or
+    /// `RunnerPolicy`'s logical id in template.yaml), as environment.
+    pub fn principal(&self, logical: &str) -> Vec<(&'static str, String)> {
+        let keys: Value =
+            serde_json::from_slice(&std::fs::read(&self.principals).unwrap()).unwrap();
+        let key = &keys[logical];
+        assert!(key.is_object(), "provision.py made no principal {logical}");
+        vec![
+            (
+                "AWS_ACCESS_KEY_ID",
+                key["accessKeyId"].as_str().unwrap().to_owned(),
+            ),
+            (
+                "AWS_SECRET_ACCESS_KEY",
+                key["secretAccessKey"].as_str().unwrap().to_owned(),
+            ),
+        ]
     }
 
     /// The variables every Slipway binary reads.
@@ -237,6 +263,7 @@ impl Runner {
             .envs(res.vars())
             .env("SLIPWAY_DLQ_URL", &res.dlq_url)
             .env("SLIPWAY_PUSH_DLQ_URL", &res.push_dlq_url)
+            .envs(res.principal("RunnerPolicy"))
             .env("SLIPWAY_REGISTRY", env("SLIPWAY_REGISTRY"))
             .env("SLIPWAY_RUNNER_ID", &id)
             .env("SLIPWAY_WORK_DIR", &work_dir)
@@ -358,13 +385,26 @@ pub async fn wait_containers(app_id: &str, n: usize) -> Vec<String> {
     containers_of(app_id)
 }
 
+/// A request to the stack's registry at `path`, with the runners' login
+/// (the registry asks for one).
+pub fn registry_request(method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+    reqwest::Client::new()
+        .request(method, format!("http://{}{path}", env("SLIPWAY_REGISTRY")))
+        .basic_auth(
+            env("SLIPWAY_REGISTRY_USERNAME"),
+            Some(env("SLIPWAY_REGISTRY_PASSWORD")),
+        )
+}
+
 /// The tags of the app's image in the registry.
 pub async fn registry_tags(app_id: &str) -> Vec<String> {
-    let url = format!(
-        "http://{}/v2/slipway/{app_id}/tags/list",
-        env("SLIPWAY_REGISTRY")
-    );
-    let body: Value = match reqwest::get(&url).await {
+    let listed = registry_request(
+        reqwest::Method::GET,
+        &format!("/v2/slipway/{app_id}/tags/list"),
+    )
+    .send()
+    .await;
+    let body: Value = match listed {
         Ok(r) => r.json().await.unwrap_or(Value::Null),
         Err(_) => Value::Null,
     };

@@ -19,30 +19,29 @@ fn slipway(api: &Api, args: &[&str]) -> std::process::Output {
 
 /// Deletes `app:tag` from the registry, as a retention policy would.
 async fn delete_from_registry(app: &str, tag: &str) {
-    let registry = env("SLIPWAY_REGISTRY");
-    let http = reqwest::Client::new();
-    let manifest = format!("http://{registry}/v2/slipway/{app}/manifests/{tag}");
-    let head = http
-        .head(&manifest)
-        .header(
-            "accept",
-            "application/vnd.docker.distribution.manifest.v2+json",
-        )
-        .send()
-        .await
-        .unwrap();
+    let head = registry_request(
+        reqwest::Method::HEAD,
+        &format!("/v2/slipway/{app}/manifests/{tag}"),
+    )
+    .header(
+        "accept",
+        "application/vnd.docker.distribution.manifest.v2+json",
+    )
+    .send()
+    .await
+    .unwrap();
     assert_eq!(head.status(), 200, "the image is in the registry");
     let digest = head.headers()["docker-content-digest"]
         .to_str()
         .unwrap()
         .to_owned();
-    let gone = http
-        .delete(format!(
-            "http://{registry}/v2/slipway/{app}/manifests/{digest}"
-        ))
-        .send()
-        .await
-        .unwrap();
+    let gone = registry_request(
+        reqwest::Method::DELETE,
+        &format!("/v2/slipway/{app}/manifests/{digest}"),
+    )
+    .send()
+    .await
+    .unwrap();
     assert_eq!(gone.status(), 202);
 }
 

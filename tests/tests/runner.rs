@@ -605,6 +605,56 @@ async fn a_job_that_keeps_failing_ends_in_the_dead_letter_queue_and_its_deployme
 }
 
 #[tokio::test]
+async fn a_wrong_registry_password_fails_the_deployment_at_once_saying_the_login_was_refused() {
+    let status = |request: reqwest::RequestBuilder| async move {
+        request.send().await.unwrap().status().as_u16()
+    };
+    let registry = format!("http://{}/v2/", env("SLIPWAY_REGISTRY"));
+    assert_eq!(
+        status(reqwest::Client::new().get(&registry)).await,
+        401,
+        "the stack's registry asks for a login"
+    );
+    assert_eq!(
+        status(registry_request(reqwest::Method::GET, "/v2/")).await,
+        200
+    );
+
+    let api = Api::start().await;
+    let git = GitServer::start(None).await;
+    git.commit("locked", &files(&site("never")));
+    const WRONG: &str = "not-the-registry-password-77";
+    let runner = Runner::start(
+        &api.res,
+        &[
+            ("SLIPWAY_REGISTRY_PASSWORD", WRONG),
+            ("SLIPWAY_RETRY_SECONDS", "0.5"),
+        ],
+    );
+    let (_, dep) = api.deploy(deploy_body("locked", &git.url("locked"))).await;
+    let d = api.settle(&dep).await;
+    assert_eq!(d.status, DeploymentStatus::Failed, "{d:?}");
+    assert_eq!(d.attempt, 1, "not retried: {d:?}");
+    let error = d.error.as_deref().unwrap();
+    assert!(
+        error.contains("the registry refused the runner's login"),
+        "{error}"
+    );
+    let log = api.logs(&dep).await;
+    assert!(
+        log.contains("the registry refused the runner's login"),
+        "{log}"
+    );
+    for shown in [error, log.as_str(), output_of(&runner.id).as_str()] {
+        assert!(
+            !shown.contains(WRONG),
+            "the password is never shown: {shown}"
+        );
+    }
+    assert_eq!(api.queue_depth().await, 0);
+}
+
+#[tokio::test]
 async fn a_dead_copy_of_a_job_a_runner_is_building_leaves_the_build_alone() {
     let api = Api::start().await;
     let git = GitServer::start(None).await;

@@ -5,10 +5,19 @@
 //! On SIGTERM or SIGINT it stops taking requests and pushes, lets those in
 //! hand finish until the drain deadline (`SLIPWAY_DRAIN_SECONDS`, 10), then
 //! exits; a push not handled by then comes back from the queue.
+//!
+//! With `SLIPWAY_LOCAL_PRINCIPALS` (the file `provision.py --principals`
+//! writes) each function's routes act as that function's IAM user, as each
+//! function acts with its own role on AWS; without it, all act with the
+//! default credentials.
 
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use aws_sdk_sqs::config::Credentials;
+use slipway_functions::router::Functions;
 use slipway_functions::{config::Config, pushes, router, routes, state::AppState, telemetry};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio_util::sync::CancellationToken;
@@ -32,11 +41,33 @@ async fn main() -> anyhow::Result<()> {
     if config.public_api_url.is_none() {
         config.public_api_url = Some(format!("http://{addr}"));
     }
-    let state = AppState::from_env(config).await;
+    let principals = match std::env::var("SLIPWAY_LOCAL_PRINCIPALS") {
+        Ok(path) => Some(Principals::read(&path)?),
+        Err(_) => None,
+    };
+    let config = Arc::new(config);
+    let state = |function: &'static str| {
+        let config = config.clone();
+        let principals = &principals;
+        async move {
+            let aws = aws_for(principals.as_ref(), function).await?;
+            anyhow::Ok(AppState::new(config, &aws).await)
+        }
+    };
+    let functions = Functions {
+        authorizer: state("AuthorizerFunction").await?,
+        deploy: state("DeployFunction").await?,
+        upload: state("UploadFunction").await?,
+        apps: state("AppsFunction").await?,
+        webhook: state("WebhookFunction").await?,
+    };
     let shutdown = CancellationToken::new();
     // On AWS the push queue's event source invokes slipway-pushes.
-    let pushes = tokio::spawn(pushes::consume(state.clone(), shutdown.clone()));
-    let app = router::all_routes(state).fallback(routes::not_found);
+    let pushes = tokio::spawn(pushes::consume(
+        state("PushFunction").await?,
+        shutdown.clone(),
+    ));
+    let app = router::all_routes(&functions).fallback(routes::not_found);
     let server = tokio::spawn(std::future::IntoFuture::into_future(
         axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned()),
     ));
@@ -65,4 +96,47 @@ async fn main() -> anyhow::Result<()> {
     }
     tracing::info!("local API stopped");
     Ok(())
+}
+
+/// Each function's IAM user's key, by the function's logical id in
+/// template.yaml.
+#[derive(serde::Deserialize)]
+struct Principals(HashMap<String, Key>);
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Key {
+    access_key_id: String,
+    secret_access_key: String,
+}
+
+impl Principals {
+    fn read(path: &str) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading SLIPWAY_LOCAL_PRINCIPALS={path}"))?;
+        serde_json::from_str(&text)
+            .with_context(|| format!("SLIPWAY_LOCAL_PRINCIPALS={path} is not a principals file"))
+    }
+}
+
+/// The AWS configuration `function` acts with.
+async fn aws_for(
+    principals: Option<&Principals>,
+    function: &str,
+) -> anyhow::Result<aws_config::SdkConfig> {
+    let loader = aws_config::from_env();
+    let Some(Principals(keys)) = principals else {
+        return Ok(loader.load().await);
+    };
+    let key = keys
+        .get(function)
+        .with_context(|| format!("SLIPWAY_LOCAL_PRINCIPALS has no key for {function}"))?;
+    let credentials = Credentials::new(
+        &key.access_key_id,
+        &key.secret_access_key,
+        None,
+        None,
+        "slipway-local-principals",
+    );
+    Ok(loader.credentials_provider(credentials).load().await)
 }

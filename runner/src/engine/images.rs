@@ -2,6 +2,7 @@
 //! registry as cache (one retry without cache when a cached build fails),
 //! push `:<tag>` and `:latest`, pull an image the registry holds.
 
+use bollard::auth::DockerCredentials;
 use bollard::query_parameters::{
     BuildImageOptionsBuilder, CreateImageOptionsBuilder, PushImageOptionsBuilder,
     TagImageOptionsBuilder,
@@ -18,6 +19,25 @@ pub enum BuildError {
     Failed(String),
     #[error("the Docker engine failed: {0}")]
     Engine(String),
+    /// Trying again cannot help: the build host's registry login is wrong
+    /// or missing, which its operator must fix.
+    #[error("the registry refused the runner's login ({0}); the build host's SLIPWAY_REGISTRY_USERNAME and SLIPWAY_REGISTRY_PASSWORD must be fixed")]
+    RegistryLogin(String),
+}
+
+/// Whether the registry's answer, in the engine's words, refuses the
+/// runner's login: none given, a wrong one, or one without access.
+fn login_refused(message: &str) -> bool {
+    let message = message.to_ascii_lowercase();
+    ["unauthorized", "no basic auth credentials", "denied:"]
+        .iter()
+        .any(|word| message.contains(word))
+}
+
+/// The engine's reason a pull or push failed, as a [`BuildError`] when the
+/// registry refused the login.
+fn refused_login(reason: &str) -> Option<BuildError> {
+    login_refused(reason).then(|| BuildError::RegistryLogin(reason.to_owned()))
 }
 
 /// What a build produced.
@@ -31,32 +51,48 @@ pub fn repository(registry: &str, app_id: &str) -> String {
     format!("{registry}/slipway/{app_id}")
 }
 
+/// Why a pull's stream item failed, if it did.
+fn pull_failure(
+    item: Result<bollard::models::CreateImageInfo, bollard::errors::Error>,
+) -> Option<String> {
+    match item {
+        Ok(info) => info.error_detail.map(|d| d.message.unwrap_or_default()),
+        Err(bollard::errors::Error::DockerResponseServerError { message, .. }) => Some(message),
+        Err(e) => Some(e.to_string()),
+    }
+}
+
 /// Makes the app's `:latest` available locally so `cachefrom` can use it,
 /// pulling it from the registry when this engine lacks it. No image yet (a
-/// first build) is not an error.
-pub async fn prepare_cache(docker: &Docker, repo: &str, log: &BuildLog) -> Option<String> {
+/// first build) is not an error; a refused login is.
+pub async fn prepare_cache(
+    docker: &Docker,
+    repo: &str,
+    credentials: Option<DockerCredentials>,
+    log: &BuildLog,
+) -> Result<Option<String>, BuildError> {
     let latest = format!("{repo}:latest");
     if docker.inspect_image(&latest).await.is_ok() {
-        return Some(latest);
+        return Ok(Some(latest));
     }
     let options = CreateImageOptionsBuilder::default()
         .from_image(repo)
         .tag("latest")
         .build();
-    let mut pull = docker.create_image(Some(options), None, None);
+    let mut pull = docker.create_image(Some(options), None, credentials);
     while let Some(item) = pull.next().await {
-        match item {
-            Ok(info) if info.error_detail.is_none() => {}
-            _ => {
-                log.line("No cached image of this app yet: building from scratch.");
-                return None;
+        if let Some(reason) = pull_failure(item) {
+            if let Some(refused) = refused_login(&reason) {
+                return Err(refused);
             }
+            log.line("No cached image of this app yet: building from scratch.");
+            return Ok(None);
         }
     }
     log.line(format!(
         "Pulled {latest} from the registry for the layer cache."
     ));
-    Some(latest)
+    Ok(Some(latest))
 }
 
 /// Makes `repo:tag` available on this engine, from the registry if need be.
@@ -64,6 +100,7 @@ pub async fn ensure_image(
     docker: &Docker,
     repo: &str,
     tag: &str,
+    credentials: Option<DockerCredentials>,
     log: &BuildLog,
 ) -> Result<(), BuildError> {
     if docker.inspect_image(&format!("{repo}:{tag}")).await.is_ok() {
@@ -74,13 +111,12 @@ pub async fn ensure_image(
         .from_image(repo)
         .tag(tag)
         .build();
-    let mut pull = docker.create_image(Some(options), None, None);
+    let mut pull = docker.create_image(Some(options), None, credentials);
     while let Some(item) = pull.next().await {
-        let failed = match item {
-            Ok(info) => info.error_detail.and_then(|d| d.message),
-            Err(e) => Some(e.to_string()),
-        };
-        if let Some(reason) = failed {
+        if let Some(reason) = pull_failure(item) {
+            if let Some(refused) = refused_login(&reason) {
+                return Err(refused);
+            }
             return Err(BuildError::Failed(format!(
                 "the image of commit {tag} is not in the registry any more ({reason}); deploy the app to build it again"
             )));
@@ -240,6 +276,7 @@ pub async fn publish(
     docker: &Docker,
     repo: &str,
     sha: &str,
+    credentials: Option<DockerCredentials>,
     log: &BuildLog,
 ) -> Result<(), BuildError> {
     docker
@@ -259,16 +296,20 @@ pub async fn publish(
         let mut push = docker.push_image(
             repo,
             Some(PushImageOptionsBuilder::default().tag(tag).build()),
-            None,
+            credentials.clone(),
         );
         while let Some(item) = push.next().await {
-            let info =
-                item.map_err(|e| BuildError::Engine(format!("pushing {repo}:{tag}: {e}")))?;
-            if let Some(detail) = info.error_detail {
-                return Err(BuildError::Engine(format!(
-                    "pushing {repo}:{tag}: {}",
-                    detail.message.unwrap_or_default()
-                )));
+            let failed = match item {
+                Ok(info) => info.error_detail.map(|d| d.message.unwrap_or_default()),
+                Err(bollard::errors::Error::DockerResponseServerError { message, .. }) => {
+                    Some(message)
+                }
+                Err(e) => Some(e.to_string()),
+            };
+            if let Some(reason) = failed {
+                return Err(refused_login(&reason).unwrap_or_else(|| {
+                    BuildError::Engine(format!("pushing {repo}:{tag}: {reason}"))
+                }));
             }
         }
     }
@@ -302,5 +343,28 @@ mod tests {
         );
         assert_eq!(refused(&server_error(500, "no space left on device")), None);
         assert_eq!(refused(&bollard::errors::Error::RequestTimeoutError), None);
+    }
+
+    #[test]
+    fn a_registry_refusing_the_login_is_told_from_a_missing_image() {
+        // What the engine says for distribution's htpasswd, no login and a
+        // wrong one; ECR's expired token; Docker Hub's push without access.
+        for refusal in [
+            "unauthorized: authentication required",
+            "Head \"http://127.0.0.1:5001/v2/slipway/x/manifests/latest\": no basic auth credentials",
+            "denied: Your authorization token has expired. Reauthenticate and try again.",
+            "denied: requested access to the resource is denied",
+        ] {
+            assert!(
+                matches!(refused_login(refusal), Some(BuildError::RegistryLogin(r)) if r == refusal),
+                "{refusal}"
+            );
+        }
+        for other in [
+            "manifest for 127.0.0.1:5000/slipway/a:latest not found: manifest unknown: manifest unknown",
+            "Get \"http://127.0.0.1:9/v2/\": dial tcp 127.0.0.1:9: connect: connection refused",
+        ] {
+            assert!(refused_login(other).is_none(), "{other}");
+        }
     }
 }

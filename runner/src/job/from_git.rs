@@ -49,8 +49,14 @@ impl Job<'_> {
         // The registry cache is fetched while the clone runs.
         let (cloned, cache) = tokio::join!(
             clone,
-            images::prepare_cache(&self.rt.docker, &repository, &self.log)
+            images::prepare_cache(
+                &self.rt.docker,
+                &repository,
+                self.rt.config.registry_credentials(),
+                &self.log
+            )
         );
+        let cache = cache.map_err(super::image::build_failure)?;
         let sha = cloned
             .map_err(Failure::infra("cloning"))?
             .map_err(|e| Failure::User(e.to_string()))?;

@@ -77,9 +77,15 @@ impl Job<'_> {
             return Ok(());
         };
         let clock = self.clock("push");
-        images::publish(&self.rt.docker, repository, tag, &self.log)
-            .await
-            .map_err(Failure::infra("pushing the image"))?;
+        images::publish(
+            &self.rt.docker,
+            repository,
+            tag,
+            self.rt.config.registry_credentials(),
+            &self.log,
+        )
+        .await
+        .map_err(super::image::build_failure)?;
         clock.done().await
     }
 

@@ -26,11 +26,13 @@ pub(super) struct Tree<'a> {
     pub dockerfile: &'a RelativePath,
 }
 
-/// The engine's verdict: a failed build is the user's, a failed engine ours.
-fn build_failure(e: BuildError) -> Failure {
+/// The engine's verdict: a failed build is the user's, a failed engine
+/// ours, a refused registry login the operator's.
+pub(super) fn build_failure(e: BuildError) -> Failure {
     match e {
         BuildError::Failed(reason) => Failure::User(reason),
         BuildError::Engine(reason) => Failure::Infra(anyhow::anyhow!(reason)),
+        refused @ BuildError::RegistryLogin(_) => Failure::Operator(refused.to_string()),
     }
 }
 
@@ -127,9 +129,15 @@ impl Job<'_> {
             ),
         });
         let clock = self.clock("pull");
-        images::ensure_image(&self.rt.docker, &repository, sha, &self.log)
-            .await
-            .map_err(build_failure)?;
+        images::ensure_image(
+            &self.rt.docker,
+            &repository,
+            sha,
+            self.rt.config.registry_credentials(),
+            &self.log,
+        )
+        .await
+        .map_err(build_failure)?;
         clock.done().await?;
         Ok(Image {
             name: format!("{repository}:{sha}"),

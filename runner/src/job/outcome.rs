@@ -37,6 +37,10 @@ pub(super) enum Failure {
     User(String),
     /// Our infrastructure failed, with its causes: try again later.
     Infra(anyhow::Error),
+    /// Our side is set up wrong in a way only the operator can fix (the
+    /// registry refused the runner's login): the deployment ends `failed`
+    /// saying so, since trying again cannot help.
+    Operator(String),
     Stopped(Stop),
 }
 
@@ -64,7 +68,9 @@ impl From<StoreError> for Failure {
 /// what happened.
 pub(super) fn prefer_stop(result: Result<(), Failure>, stop: Option<Stop>) -> Result<(), Failure> {
     match (result, stop) {
-        (Err(Failure::User(_) | Failure::Infra(_)), Some(stop)) => Err(Failure::Stopped(stop)),
+        (Err(Failure::User(_) | Failure::Infra(_) | Failure::Operator(_)), Some(stop)) => {
+            Err(Failure::Stopped(stop))
+        }
         (result, _) => result,
     }
 }
@@ -102,7 +108,7 @@ pub(super) fn settlement(result: Result<(), Failure>, redactor: &Redactor) -> Se
     let end = |to, why: &str| Then::End(to, why.to_owned());
     match result {
         Ok(()) => settle(None, false, Then::Nothing),
-        Err(Failure::User(reason)) => {
+        Err(Failure::User(reason) | Failure::Operator(reason)) => {
             let reason = redactor.redact(&reason);
             Settlement {
                 say: Some(format!("Deployment failed: {reason}")),
@@ -175,6 +181,7 @@ mod tests {
             Ok(()) => "ok".into(),
             Err(Failure::User(r)) => format!("user {r}"),
             Err(Failure::Infra(e)) => format!("infra {e}"),
+            Err(Failure::Operator(r)) => format!("operator {r}"),
             Err(Failure::Stopped(s)) => format!("stopped {s:?}"),
         }
     }

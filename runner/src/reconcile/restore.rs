@@ -34,7 +34,8 @@ pub async fn restore(rt: &Runtime, app: &App) -> anyhow::Result<()> {
     log.line("The live container disappeared from its host; starting it again.");
     let repository = images::repository(&rt.config.registry, &app.id);
     let result: anyhow::Result<()> = async {
-        images::ensure_image(&rt.docker, &repository, &tag, &log).await?;
+        let login = rt.config.registry_credentials();
+        images::ensure_image(&rt.docker, &repository, &tag, login, &log).await?;
         let image = format!("{repository}:{tag}");
         let upstream = launch(rt, app, &d.id, &credentials, &image, &log).await?;
         rt.store.set_upstream(&app.id, live, &upstream).await?;
