@@ -21,6 +21,7 @@ import functools
 import json
 import os
 import sys
+import threading
 from urllib.parse import parse_qs
 
 # Nothing in a browser calls the emulator; moto would add CORS headers to
@@ -154,12 +155,33 @@ def enforce_iam():
     settings.INITIAL_NO_AUTH_ACTION_COUNT = 0
 
 
+def atomic_dynamodb_writes():
+    """DynamoDB applies each conditional write (and each transaction) as
+    one: moto checks the condition and writes in two steps, so two threads
+    of this server could both pass the check. One lock orders them."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    lock = threading.RLock()
+
+    def serialized(method):
+        @functools.wraps(method)
+        def under_lock(*args, **kwargs):
+            with lock:
+                return method(*args, **kwargs)
+
+        return under_lock
+
+    for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
+        setattr(DynamoDBBackend, name, serialized(getattr(DynamoDBBackend, name)))
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--enforce-iam", action="store_true")
     args = parser.parse_args()
     os.environ.setdefault("MOTO_PORT", str(args.port))
+    atomic_dynamodb_writes()
     if args.enforce_iam:
         enforce_iam()
     app = DomainDispatcherApplication(backend_app)

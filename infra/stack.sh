@@ -407,8 +407,8 @@ test_all() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1 \
       || { apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
   fi
-  log "cfn-lint template.yaml"
-  "$ROOT/.venv/bin/cfn-lint" "$ROOT/template.yaml"
+  log "cfn-lint template.yaml infra/runner-fleet.yaml"
+  "$ROOT/.venv/bin/cfn-lint" "$ROOT/template.yaml" "$ROOT/infra/runner-fleet.yaml"
   build
   log "cargo test --workspace"
   export SLIPWAY_ROOT=$ROOT SLIPWAY_PYTHON=$PY SLIPWAY_BIN_DIR=$ROOT/target/debug

@@ -62,9 +62,11 @@ impl Client {
         path: &str,
         req: reqwest::RequestBuilder,
     ) -> Result<T, ApiError> {
+        // With its causes: "error sending request" alone hides a refused
+        // connection or an untrusted certificate.
         let unreachable = |e: reqwest::Error| ApiError::Unreachable {
             api: self.api.clone(),
-            reason: e.to_string(),
+            reason: slipway_core::error_chain::Chain(&e).to_string(),
         };
         let resp = req
             .bearer_auth(&self.token)

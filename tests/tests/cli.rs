@@ -219,3 +219,70 @@ async fn slipway_deploy_follows_a_git_app_to_running() {
         said(&out)
     );
 }
+
+/// `cargo install --path cli`, as a user installs the CLI: built alone, with
+/// none of the workspace's other crates to lend it their TLS.
+fn install_cli() -> std::path::PathBuf {
+    let root = temp_dir("cli-install");
+    let workspace = std::path::PathBuf::from(env("SLIPWAY_ROOT"));
+    let out = std::process::Command::new("cargo")
+        .args(["install", "--locked", "--debug", "--quiet", "--path"])
+        .arg(workspace.join("cli"))
+        .arg("--root")
+        .arg(&root)
+        // Its own target directory: kept between runs, apart from the
+        // workspace's (whose features differ).
+        .env("CARGO_TARGET_DIR", workspace.join("target/cli-alone"))
+        .output()
+        .expect("cargo install runs");
+    assert!(out.status.success(), "{}", said(&out));
+    root.join("bin/slipway")
+}
+
+#[tokio::test]
+async fn the_cli_installed_alone_speaks_https() {
+    let api = Api::start().await;
+    let certs = temp_dir("tls");
+    let mut proxy = tokio::process::Command::new(env("SLIPWAY_PYTHON"))
+        .arg(std::path::PathBuf::from(env("SLIPWAY_ROOT")).join("tests/fixtures/tls_proxy.py"))
+        .arg(&api.base)
+        .arg(&certs)
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the TLS proxy starts");
+    let mut lines =
+        tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(proxy.stdout.take().unwrap()));
+    let first = lines
+        .next_line()
+        .await
+        .unwrap()
+        .expect("the proxy prints its address");
+    let https = first.strip_prefix("listening on ").unwrap().to_owned();
+    let slipway = tokio::task::spawn_blocking(install_cli).await.unwrap();
+    let run = |ca: Option<&Path>| {
+        let mut cmd = std::process::Command::new(&slipway);
+        cmd.args(["--output", "json", "apps"])
+            .env("SLIPWAY_API", &https)
+            .env("SLIPWAY_TOKEN", &api.token)
+            .env_remove("SSL_CERT_DIR");
+        match ca {
+            Some(ca) => cmd.env("SSL_CERT_FILE", ca),
+            None => cmd.env_remove("SSL_CERT_FILE"),
+        };
+        cmd.output().expect("slipway runs")
+    };
+    let trusted = run(Some(&certs.join("ca.pem")));
+    assert!(trusted.status.success(), "{}", said(&trusted));
+    let listed: AppList = serde_json::from_slice(&trusted.stdout).unwrap();
+    assert!(listed.apps.is_empty(), "{listed:?}");
+    // The certificate is checked: signed by a CA the system does not trust,
+    // the same request fails.
+    let untrusted = run(None);
+    assert!(!untrusted.status.success(), "{}", said(&untrusted));
+    assert!(
+        said(&untrusted).to_lowercase().contains("certificate"),
+        "{}",
+        said(&untrusted)
+    );
+}
