@@ -8,6 +8,7 @@
 #   infra/stack.sh bench   the benchmarks
 #   infra/stack.sh mutants cargo-mutants over core's security rules, with a pass mark
 #   infra/stack.sh fuzz    schemathesis over every route, from /openapi.json
+#   infra/stack.sh package `sam build` of the Lambda functions, their sizes and cold init
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -444,7 +445,7 @@ fuzz() {
 MUTANT_FILES=(
   core/src/archive.rs core/src/fields.rs core/src/github.rs core/src/redact.rs
   core/src/status.rs core/src/dockerignore/mod.rs core/src/hostnames.rs
-  core/src/base_images.rs core/src/config_patch.rs
+  core/src/base_images.rs core/src/config_patch.rs core/src/registry_login.rs
 )
 MUTANTS_PASS=95
 MUTANTS_VERSION=27.1.0
@@ -531,6 +532,28 @@ bench() {
   log "figures written to .slipway/bench.json"
 }
 
+# `sam build` as an operator runs it (one multi-binary cargo build through
+# the Makefile), timed; then each bootstrap's size and cold init. SAM and
+# cargo-lambda live in a venv of their own (their pins differ from moto's).
+# LAMBDA_ARCH=x86-64 where the arm64 Rust target cannot be installed.
+package() {
+  services
+  local venv=$ROOT/.venv-package
+  if [ ! -x "$venv/bin/sam" ] || [ ! -x "$venv/bin/cargo-lambda" ]; then
+    log "installing aws-sam-cli, cargo-lambda and ziglang into .venv-package (pip)"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q aws-sam-cli==1.170.0 cargo-lambda==1.9.2 ziglang==0.17.1
+  fi
+  log "sam build (LAMBDA_ARCH=${LAMBDA_ARCH:-arm64})"
+  local start end
+  start=$(date +%s)
+  (cd "$ROOT" && PATH=$venv/bin:$PATH sam build)
+  end=$(date +%s)
+  provision "slipway-package-$(date +%s)" >"$STATE/package-resources.env"
+  "$PY" "$ROOT/infra/lambda_report.py" --build "$ROOT/.aws-sam/build" --resources "$STATE/package-resources.env" \
+    --seconds $((end - start)) --out "$STATE/package.json"
+}
+
 case "${1:-}" in
   up) up ;;
   bench) bench ;;
@@ -539,5 +562,6 @@ case "${1:-}" in
   mutants) mutants ;;
   fuzz) services; build; fuzz ;;
   services) services ;;
-  *) die "usage: infra/stack.sh up|down|test|bench|mutants|fuzz|services" ;;
+  package) package ;;
+  *) die "usage: infra/stack.sh up|down|test|bench|mutants|fuzz|services|package" ;;
 esac

@@ -23,6 +23,7 @@ pub mod ids;
 pub mod job;
 pub mod model;
 pub mod redact;
+pub mod registry_login;
 pub mod s3_keys;
 pub mod status;
 #[cfg(feature = "aws")]

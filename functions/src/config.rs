@@ -3,6 +3,7 @@
 use slipway_core::deploy_request::Rules;
 use slipway_core::fields::RepoPolicy;
 use slipway_core::hostnames::AppsDomain;
+use slipway_core::registry_login::{HalfALogin, RegistryLogin};
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -24,22 +25,6 @@ pub struct Config {
     /// Its login (`SLIPWAY_REGISTRY_USERNAME`, `SLIPWAY_REGISTRY_PASSWORD`),
     /// when it asks for one.
     pub registry_login: Option<RegistryLogin>,
-}
-
-/// A registry's user name and password. Its `Debug` hides the password.
-#[derive(Clone)]
-pub struct RegistryLogin {
-    pub username: String,
-    pub password: String,
-}
-
-impl std::fmt::Debug for RegistryLogin {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RegistryLogin")
-            .field("username", &self.username)
-            .field("password", &"<hidden>")
-            .finish()
-    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -79,15 +64,14 @@ impl Config {
             kms_key_id: required("SLIPWAY_KMS_KEY_ID")?,
             bucket: required("SLIPWAY_BUCKET")?,
             registry: var("SLIPWAY_REGISTRY"),
-            registry_login: match (
+            registry_login: RegistryLogin::from_parts(
                 var("SLIPWAY_REGISTRY_USERNAME"),
                 var("SLIPWAY_REGISTRY_PASSWORD"),
-            ) {
-                (Some(username), Some(password)) => Some(RegistryLogin { username, password }),
-                (None, None) => None,
-                (Some(_), None) => return Err(ConfigError::Missing("SLIPWAY_REGISTRY_PASSWORD")),
-                (None, Some(_)) => return Err(ConfigError::Missing("SLIPWAY_REGISTRY_USERNAME")),
-            },
+            )
+            .map_err(|half| match half {
+                HalfALogin::NoPassword => ConfigError::Missing("SLIPWAY_REGISTRY_PASSWORD"),
+                HalfALogin::NoUsername => ConfigError::Missing("SLIPWAY_REGISTRY_USERNAME"),
+            })?,
             public_api_url: var("SLIPWAY_PUBLIC_API_URL")
                 .map(|v| v.trim_end_matches('/').to_owned()),
             rules: Rules {

@@ -1,8 +1,8 @@
 //! The image registry the runners push to, as far as the API looks at it:
 //! whether an image a rollback would run is still there.
 
-use crate::config::RegistryLogin;
 use crate::error::ApiError;
+use slipway_core::registry_login::RegistryLogin;
 
 /// What a manifest may be: Docker's and OCI's, single or multi-platform.
 const MANIFEST_TYPES: &str = "application/vnd.docker.distribution.manifest.v2+json, \

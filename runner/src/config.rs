@@ -5,6 +5,8 @@ use std::ops::RangeInclusive;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use slipway_core::registry_login::{HalfALogin, RegistryLogin};
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub queue_url: String,
@@ -40,6 +42,8 @@ pub struct Config {
     pub retry_after: Duration,
     /// How many bytes an uploaded archive may expand to.
     pub max_source_bytes: u64,
+    /// How many bytes a clone may receive.
+    pub max_clone_bytes: u64,
     /// How much of a deployment's log is kept.
     pub build_log_max_bytes: usize,
     pub edge: EdgeConfig,
@@ -50,23 +54,6 @@ pub struct Config {
     /// long a job of an owner at that cap waits before it asks again.
     pub owner_builds: usize,
     pub owner_wait: Duration,
-}
-
-/// A registry's user name and password (`SLIPWAY_REGISTRY_USERNAME`,
-/// `SLIPWAY_REGISTRY_PASSWORD`). Its `Debug` hides the password.
-#[derive(Clone, PartialEq, Eq)]
-pub struct RegistryLogin {
-    pub username: String,
-    pub password: String,
-}
-
-impl std::fmt::Debug for RegistryLogin {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RegistryLogin")
-            .field("username", &self.username)
-            .field("password", &"<hidden>")
-            .finish()
-    }
 }
 
 impl Config {
@@ -80,20 +67,6 @@ impl Config {
                 serveraddress: Some(self.registry.clone()),
                 ..Default::default()
             })
-    }
-}
-
-impl RegistryLogin {
-    fn from_env() -> Result<Option<Self>, ConfigError> {
-        match (
-            var("SLIPWAY_REGISTRY_USERNAME"),
-            var("SLIPWAY_REGISTRY_PASSWORD"),
-        ) {
-            (Some(username), Some(password)) => Ok(Some(Self { username, password })),
-            (None, None) => Ok(None),
-            (Some(_), None) => Err(ConfigError::Missing("SLIPWAY_REGISTRY_PASSWORD")),
-            (None, Some(_)) => Err(ConfigError::Missing("SLIPWAY_REGISTRY_USERNAME")),
-        }
     }
 }
 
@@ -227,7 +200,14 @@ impl Config {
             bucket: required("SLIPWAY_BUCKET")?,
             kms_key_id: required("SLIPWAY_KMS_KEY_ID")?,
             registry: required("SLIPWAY_REGISTRY")?,
-            registry_login: RegistryLogin::from_env()?,
+            registry_login: RegistryLogin::from_parts(
+                var("SLIPWAY_REGISTRY_USERNAME"),
+                var("SLIPWAY_REGISTRY_PASSWORD"),
+            )
+            .map_err(|half| match half {
+                HalfALogin::NoPassword => ConfigError::Missing("SLIPWAY_REGISTRY_PASSWORD"),
+                HalfALogin::NoUsername => ConfigError::Missing("SLIPWAY_REGISTRY_USERNAME"),
+            })?,
             docker_socket: var("SLIPWAY_DOCKER_SOCKET"),
             slots,
             publish_host: parsed("SLIPWAY_PUBLISH_HOST", IpAddr::from([127, 0, 0, 1]))?,
@@ -245,6 +225,7 @@ impl Config {
             build_timeout: seconds("SLIPWAY_BUILD_TIMEOUT_SECONDS", 1800.0)?,
             retry_after: seconds("SLIPWAY_RETRY_SECONDS", 15.0)?,
             max_source_bytes: parsed("SLIPWAY_MAX_SOURCE_BYTES", 2 * 1024 * 1024 * 1024)?,
+            max_clone_bytes: parsed("SLIPWAY_MAX_CLONE_BYTES", 2 * 1024 * 1024 * 1024)?,
             build_log_max_bytes: parsed("SLIPWAY_BUILD_LOG_MAX_BYTES", 10 * 1024 * 1024)?,
             edge: EdgeConfig::from_env()?,
             build_limits: BuildLimits {
@@ -370,21 +351,8 @@ impl EdgeConfig {
 
 #[cfg(test)]
 mod tests {
-    use super::{slots_for, wait_within, RegistryLogin};
+    use super::{slots_for, wait_within};
     use std::time::Duration;
-
-    #[test]
-    fn a_registry_login_never_shows_its_password() {
-        let login = RegistryLogin {
-            username: "runner".into(),
-            password: "hunter2".into(),
-        };
-        let shown = format!("{login:?}");
-        assert!(
-            shown.contains("runner") && !shown.contains("hunter2"),
-            "{shown}"
-        );
-    }
 
     #[test]
     fn an_owners_wait_is_whole_seconds_the_queue_can_delay() {

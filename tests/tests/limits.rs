@@ -1,7 +1,8 @@
 //! What a tenant's app container may use and do, seen from inside it and
 //! from the engine: a pids limit, capabilities dropped but a web server's
 //! few, no new privileges, its output kept within its rotation; and a
-//! container that cannot start is its author's mistake, failed at once.
+//! container that cannot start is its author's mistake, failed at once. A
+//! repository larger than the stack clones fails in one attempt.
 
 use std::time::{Duration, Instant};
 
@@ -435,4 +436,60 @@ async fn a_read_only_app_keeps_its_root_filesystem_unwritten_and_its_tmp_writabl
     bad["readOnly"] = json!("yes");
     let e = api.refused(400, "POST", "/deploy", Some(bad)).await;
     assert_eq!(e.field.as_deref(), Some("readOnly"));
+}
+
+/// Bytes of the files under `dir`.
+fn size_of(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| match e.file_type() {
+                    Ok(t) if t.is_dir() => size_of(&e.path()),
+                    _ => e.metadata().map_or(0, |m| m.len()),
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn a_repository_over_the_clone_limit_fails_once_naming_it_and_leaves_nothing() {
+    const LIMIT: u64 = 1024 * 1024;
+    let api = Api::start().await;
+    let git = GitServer::start(None).await;
+    git.commit("small", &files(&site("small enough")));
+    // Random text compresses to about half: some 2 MiB to receive.
+    let mut big = site("too big");
+    big.push((
+        "data/blob.txt",
+        slipway_core::ids::random_hex(2 * 1024 * 1024),
+    ));
+    git.commit("big", &files(&big));
+    let runner = Runner::start(
+        &api.res,
+        &[
+            ("SLIPWAY_MAX_CLONE_BYTES", "1048576"),
+            ("SLIPWAY_RETRY_SECONDS", "0.5"),
+        ],
+    );
+    let (_, small) = api.deploy(deploy_body("small", &git.url("small"))).await;
+    assert_eq!(
+        api.settle(&small).await.status,
+        DeploymentStatus::Running,
+        "a repository under the limit clones"
+    );
+
+    let (_, dep) = api.deploy(deploy_body("big", &git.url("big"))).await;
+    let d = api.settle(&dep).await;
+    assert_eq!(d.status, DeploymentStatus::Failed, "{d:?}");
+    assert_eq!(d.attempt, 1, "not retried: {d:?}");
+    let error = d.error.as_deref().unwrap();
+    assert!(
+        error.contains("the repository is larger than 1048576 bytes"),
+        "{error}"
+    );
+    assert!(api.logs(&dep).await.contains("larger than 1048576 bytes"));
+    let left = size_of(&runner.work_dir);
+    assert!(left < LIMIT, "{left} bytes left in the runner's work dir");
 }

@@ -29,11 +29,12 @@ impl Job<'_> {
         self.fresh_dir("").await?;
         let repository = self.repository();
         let clone = {
-            let (repo, branch, token, checkout, interrupt) = (
+            let (repo, branch, token, checkout, max, interrupt) = (
                 repo.clone(),
                 branch.clone(),
                 self.credentials.repo_token.clone(),
                 checkout.clone(),
+                self.rt.config.max_clone_bytes,
                 self.interrupt.clone(),
             );
             tokio::task::spawn_blocking(move || {
@@ -42,6 +43,7 @@ impl Job<'_> {
                     branch.as_str(),
                     token.as_deref(),
                     &checkout,
+                    max,
                     interrupt,
                 )
             })

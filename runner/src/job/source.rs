@@ -4,8 +4,9 @@
 
 use std::num::NonZeroU32;
 use std::path::Path;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use gix::credentials::helper::Action;
 use gix::credentials::protocol::Outcome;
@@ -25,22 +26,109 @@ pub enum CloneError {
     },
     #[error("the clone was interrupted")]
     Interrupted,
+    #[error("the repository is larger than {max} bytes, the most this Slipway clones; make it smaller (large files belong outside Git) or upload an archive instead")]
+    TooLarge { max: u64 },
+}
+
+/// How often the clone's size on disk is looked at while it is received.
+const SIZE_POLL: Duration = Duration::from_millis(50);
+
+/// Bytes of the files under `dir`, however deep (what cannot be read
+/// counts nothing: it is being written or removed).
+fn size_on_disk(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|entry| match entry.file_type() {
+            Ok(t) if t.is_dir() => size_on_disk(&entry.path()),
+            Ok(_) => entry.metadata().map_or(0, |m| m.len()),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+/// Stops the clone into `dir` when `interrupt` is set or once what it
+/// received passes `max` bytes (then `too_large` is set). Ends when `done`
+/// is set.
+fn watch_size(
+    dir: &Path,
+    max: u64,
+    interrupt: &AtomicBool,
+    stop: &AtomicBool,
+    too_large: &AtomicBool,
+    done: &AtomicBool,
+) {
+    while !done.load(Ordering::Relaxed) {
+        if interrupt.load(Ordering::Relaxed) {
+            stop.store(true, Ordering::Relaxed);
+        } else if size_on_disk(dir) > max {
+            too_large.store(true, Ordering::Relaxed);
+            stop.store(true, Ordering::Relaxed);
+            return;
+        }
+        std::thread::sleep(SIZE_POLL);
+    }
 }
 
 /// Clones `branch` of `repo` into `dir` (which must not exist) and returns
-/// the commit checked out.
+/// the commit checked out. What is received may be at most `max_bytes`:
+/// past it the clone stops and `dir` is removed.
 pub fn shallow_clone(
     repo: &str,
     branch: &str,
     token: Option<&str>,
     dir: &Path,
+    max_bytes: u64,
     interrupt: Arc<AtomicBool>,
 ) -> Result<String, CloneError> {
-    let failed = |reason: String| CloneError::Failed {
+    let (stop, too_large, received) = (
+        AtomicBool::new(false),
+        AtomicBool::new(false),
+        AtomicBool::new(false),
+    );
+    let fetched = std::thread::scope(|scope| {
+        scope.spawn(|| watch_size(dir, max_bytes, &interrupt, &stop, &too_large, &received));
+        let fetched = fetch(repo, branch, token, dir, &stop);
+        received.store(true, Ordering::Relaxed);
+        fetched
+    });
+    if too_large.load(Ordering::Relaxed) {
+        // Nothing of it stays on disk.
+        let _ = std::fs::remove_dir_all(dir);
+        return Err(CloneError::TooLarge { max: max_bytes });
+    }
+    if interrupt.load(Ordering::Relaxed) {
+        return Err(CloneError::Interrupted);
+    }
+    let mut checkout = fetched?;
+    let (repo_handle, _) = checkout
+        .main_worktree(gix::progress::Discard, &interrupt)
+        .map_err(|e| failure(repo, branch, token.is_some(), Chain(&e).to_string()))?;
+    let head = repo_handle
+        .head_id()
+        .map_err(|e| failure(repo, branch, token.is_some(), Chain(&e).to_string()))?;
+    Ok(head.to_string())
+}
+
+fn failure(repo: &str, branch: &str, had_token: bool, reason: String) -> CloneError {
+    CloneError::Failed {
         repo: repo.to_owned(),
         branch: branch.to_owned(),
-        reason: explain(&reason, token.is_some()),
-    };
+        reason: explain(&reason, had_token),
+    }
+}
+
+/// Receives `branch`'s last commit into `dir`, stopping when `stop` is set.
+fn fetch(
+    repo: &str,
+    branch: &str,
+    token: Option<&str>,
+    dir: &Path,
+    stop: &AtomicBool,
+) -> Result<gix::clone::PrepareCheckout, CloneError> {
+    let failed = |reason: String| failure(repo, branch, token.is_some(), reason);
     let token = token.map(str::to_owned);
     let mut prepare = gix::prepare_clone(repo, dir)
         .map_err(|e| failed(Chain(&e).to_string()))?
@@ -62,22 +150,16 @@ pub fn shallow_clone(
             });
             Ok(())
         });
-    let (mut checkout, _) = prepare
-        .fetch_then_checkout(gix::progress::Discard, &interrupt)
+    let (checkout, _) = prepare
+        .fetch_then_checkout(gix::progress::Discard, stop)
         .map_err(|e| {
-            if interrupt.load(std::sync::atomic::Ordering::Relaxed) {
+            if stop.load(Ordering::Relaxed) {
                 CloneError::Interrupted
             } else {
                 failed(Chain(&e).to_string())
             }
         })?;
-    let (repo_handle, _) = checkout
-        .main_worktree(gix::progress::Discard, &interrupt)
-        .map_err(|e| failed(Chain(&e).to_string()))?;
-    let head = repo_handle
-        .head_id()
-        .map_err(|e| failed(Chain(&e).to_string()))?;
-    Ok(head.to_string())
+    Ok(checkout)
 }
 
 /// Turns gix's wording into what the user should do.
