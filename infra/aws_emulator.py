@@ -115,9 +115,10 @@ TRANSACTION_ITEMS = {
 
 
 def check_as_aws():
-    """Transactions authorized item by item, as AWS does; each refused
-    request on stderr: who, what, on which resource (moto's DynamoDB and
-    KMS answer a refusal in XML, which their SDKs cannot read)."""
+    """Transactions authorized item by item, as AWS does. On stderr: each
+    refused request (who, what, on which resource: moto's DynamoDB and KMS
+    answer a refusal in XML, which their SDKs cannot read), and the first
+    use of each grant ("IAM USED"), which shows the grants no test uses."""
     from moto.iam.access_control import IAMRequestBase
 
     original = IAMRequestBase.check_action_permitted

@@ -12,13 +12,16 @@
 5. the webhook's answer time (p50/p99) for signed pushes that queue a
    deployment and for ones that are ignored (another branch),
 6. the latency the edge adds: p50/p99 through the edge (Caddy) and straight
-   to the container in the same run, under the same bounded wrk load.
+   to the container in the same run, under the same bounded wrk load,
+7. the clone: a ~200 MB repository (incompressible files) and one of ~1,000
+   commits, the runner's peak RSS during each deployment and its clone
+   phase next to `git clone --depth 1` of the same repository.
 
 A deployment counts as running once its page answers through the edge, at
 the app's hostname.
 
 BENCH_PARTS picks parts: "deploy" (1-3), "upload" (4), "webhook" (5),
-"edge" (6); all by default.
+"edge" (6), "clone" (7); all by default.
 
 Needs SLIPWAY_API, SLIPWAY_TOKEN, SLIPWAY_REGISTRY, SLIPWAY_BASE_IMAGE, a
 git server root (GIT_ROOT, served at GIT_BASE) and the runner's edge
@@ -183,6 +186,97 @@ def runner_pid():
     return int(open(os.environ["BENCH_RUNNER_PIDFILE"]).read())
 
 
+def peak_rss_reset():
+    """Resets the runner's peak RSS (VmHWM), so the next figure is the next
+    deployment's."""
+    with open(f"/proc/{runner_pid()}/clear_refs", "w") as f:
+        f.write("5")
+
+
+def peak_rss_mb():
+    status = open(f"/proc/{runner_pid()}/status").read()
+    return round(int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:"))) / 1024, 1)
+
+
+def clone_repo(name, megabytes, commits):
+    """A repository whose last commit holds `megabytes` MB of incompressible
+    files (in the build context, not copied into the image), after
+    `commits` commits that each rewrite a 16 KB file."""
+    bare = os.path.join(GIT_ROOT, f"{name}.git")
+    work = tempfile.mkdtemp(prefix="slipway-bench-clone-")
+    shutil.rmtree(bare, ignore_errors=True)
+    run("git", "init", "-q", "--bare", "-b", "main", bare)
+    run("git", "init", "-q", "-b", "main", cwd=work)
+    os.makedirs(os.path.join(work, "www"))
+    os.makedirs(os.path.join(work, "data"))
+    with open(os.path.join(work, "Dockerfile"), "w") as f:
+        f.write(f"FROM {BASE}\nCOPY www/ /www/\nEXPOSE 8080\nCMD [\"httpd\", \"-f\", \"-p\", \"8080\", \"-h\", \"/www\"]\n")
+    with open(os.path.join(work, "www", "index.html"), "w") as f:
+        f.write(name)
+    for i in range(megabytes // 10):
+        with open(os.path.join(work, "data", f"blob-{i}.bin"), "wb") as f:
+            f.write(os.urandom(10 << 20))
+    git = ["git", "-c", "user.name=bench", "-c", "user.email=bench@localhost"]
+    for i in range(commits):
+        with open(os.path.join(work, "data", "changing.bin"), "wb") as f:
+            f.write(os.urandom(16 << 10))
+        run("git", "add", "-A", cwd=work)
+        run(*git, "commit", "-q", "-m", f"commit {i}", cwd=work)
+    run("git", "push", "-q", "-f", bare, "main", cwd=work)
+    shutil.rmtree(work, ignore_errors=True)
+    size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(bare) for f in fs)
+    return f"{GIT_BASE}/{name}.git", size
+
+
+def git_clone_seconds(url):
+    work = tempfile.mkdtemp(prefix="slipway-bench-gitclone-")
+    start = time.monotonic()
+    run("git", "clone", "-q", "--depth", "1", url, os.path.join(work, "src"))
+    elapsed = time.monotonic() - start
+    shutil.rmtree(work, ignore_errors=True)
+    return elapsed
+
+
+def clone_figures(stamp):
+    """Each repository deployed twice (a first deploy and a redeploy of the
+    same commit, both clone it), next to three `git clone --depth 1`."""
+    figures = {}
+    repos = {
+        "large": (int(os.environ.get("BENCH_CLONE_MB", "200")), 1),
+        "history": (0, int(os.environ.get("BENCH_CLONE_COMMITS", "1000"))),
+    }
+    for kind, (megabytes, commits) in repos.items():
+        name = f"bench-clone-{kind}-{stamp}"
+        url, size = clone_repo(name, megabytes, commits)
+        peaks, clones = [], []
+        app_id = None
+        for _ in range(2):
+            peak_rss_reset()
+            if app_id is None:
+                answer = call("POST", "/deploy", {"name": name, "repo": url, "port": 8080})
+                app_id = answer["appId"]
+            else:
+                answer = call("POST", f"/apps/{app_id}/deploy")
+            d = until_running(answer["deploymentId"], name)
+            peaks.append(peak_rss_mb())
+            clones.append(d["phases"]["clone"]["millis"] / 1000)
+        gits = [git_clone_seconds(url) for _ in range(3)]
+        slipway, git = median(clones), median(gits)
+        figures[kind] = {
+            "bareRepoBytes": size,
+            "commits": commits,
+            "runnerPeakRssMB": max(peaks),
+            "cloneSeconds": round(slipway, 3),
+            "gitCloneDepth1Seconds": round(git, 3),
+            "cloneVsGit": round(slipway / git, 2),
+        }
+        print(f"  clone of a {size / 1e6:.0f} MB repository ({commits} commits): runner peak RSS {max(peaks)} MB "
+              f"(target <= 100 MB), clone {slipway:.3f} s vs git clone --depth 1 {git:.3f} s = {slipway / git:.2f} x "
+              f"(target <= 1.5)")
+        call("DELETE", f"/apps/{app_id}")
+    return figures
+
+
 def upload_rss(stamp):
     """A ~500 MB zip (incompressible content) through the runner."""
     import zipfile
@@ -203,20 +297,16 @@ def upload_rss(stamp):
     with open(archive, "rb") as f:
         req = urllib.request.Request(url["uploadUrl"], method="PUT", data=f, headers=url["headers"])
         urllib.request.urlopen(req).read()
-    pid = runner_pid()
-    # Resets the runner's peak RSS (VmHWM) so the figure is this deployment's.
-    with open(f"/proc/{pid}/clear_refs", "w") as f:
-        f.write("5")
+    peak_rss_reset()
     start = time.monotonic()
     d = until_running(call("POST", f"/apps/{app['id']}/deploy")["deploymentId"], name)
     elapsed = time.monotonic() - start
-    status = open(f"/proc/{pid}/status").read()
-    peak_kb = int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:")))
+    peak = peak_rss_mb()
     phases = {k: v.get("millis") for k, v in d["phases"].items()}
     fetch_s = phases.get("fetch", 0) / 1000
     figures = {
         "zipBytes": size,
-        "runnerPeakRssMB": round(peak_kb / 1024, 1),
+        "runnerPeakRssMB": peak,
         "triggerToRunningSeconds": round(elapsed, 2),
         "phasesMillis": phases,
         "fetchConvertUnpackMBPerSecond": round(size / 1e6 / fetch_s, 1) if fetch_s else None,
@@ -358,13 +448,15 @@ def median(values):
 
 
 def main():
-    parts = os.environ.get("BENCH_PARTS", "deploy,upload,edge,webhook").split(",")
+    parts = os.environ.get("BENCH_PARTS", "deploy,upload,clone,edge,webhook").split(",")
     stamp = str(int(time.time()))
     figures = {}
     if "deploy" in parts:
         figures.update(deploy_figures(stamp))
     if "upload" in parts:
         figures["upload"] = upload_rss(stamp)
+    if "clone" in parts:
+        figures["clone"] = clone_figures(stamp)
     # Before the webhook part, which stops the runner.
     if "edge" in parts:
         figures["edge"] = edge_latency(stamp)

@@ -166,7 +166,8 @@ mod tests {
         );
     }
 
-    /// `Path:` and `Method:` of template.yaml's API events, inline or not.
+    /// `Path:` and `Method:` of template.yaml's API events, inline or not
+    /// (words of their own: not the stage's `ResourcePath:`, `HttpMethod:`).
     fn template_routes() -> Vec<(String, String)> {
         let template = std::fs::read_to_string(
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml"),
@@ -185,10 +186,10 @@ mod tests {
         // The dashboard's page and assets are not the JSON API.
         let dashboard = |p: &str| p == "/" || p.starts_with("/assets/");
         for line in template.lines() {
-            if let Some(p) = value(line, "Path: ") {
+            if let Some(p) = value(line, " Path: ") {
                 path = Some(p);
             }
-            if let Some(m) = value(line, "Method: ").filter(|_| path.is_some()) {
+            if let Some(m) = value(line, " Method: ").filter(|_| path.is_some()) {
                 let p = path.take().unwrap_or_default();
                 if !dashboard(&p) {
                     routes.push((m.to_lowercase(), p));
