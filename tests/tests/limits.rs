@@ -371,6 +371,30 @@ async fn an_owner_at_its_build_cap_waits_while_another_owners_build_goes_ahead()
         )
         .await;
     let b_one = resp.deployment_id;
+    // The job that waits goes back to the queue as a new, delayed message
+    // (the runner's sqs:SendMessage): it is not left to come back on its
+    // own, which would count as a failed try.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut requeued = false;
+    while !requeued && Instant::now() < deadline {
+        let attributes = api
+            .sqs()
+            .get_queue_attributes()
+            .queue_url(&api.res.queue_url)
+            .attribute_names(
+                aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesDelayed,
+            )
+            .send()
+            .await
+            .unwrap();
+        requeued = attributes
+            .attributes
+            .unwrap_or_default()
+            .values()
+            .any(|v| v != "0");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(requeued, "the waiting job was queued again, delayed");
 
     let mut spans = Vec::new();
     for (token, dep) in [
