@@ -23,7 +23,22 @@ pub enum HalfALogin {
     NoUsername,
 }
 
+/// The variables a binary reads its login from.
+pub const USERNAME_VAR: &str = "SLIPWAY_REGISTRY_USERNAME";
+pub const PASSWORD_VAR: &str = "SLIPWAY_REGISTRY_PASSWORD";
+
 impl RegistryLogin {
+    /// The login from [`USERNAME_VAR`] and [`PASSWORD_VAR`] as `var` reads
+    /// them; an error names the variable missing beside the other.
+    pub fn from_vars(
+        var: impl Fn(&'static str) -> Option<String>,
+    ) -> Result<Option<Self>, &'static str> {
+        Self::from_parts(var(USERNAME_VAR), var(PASSWORD_VAR)).map_err(|half| match half {
+            HalfALogin::NoPassword => PASSWORD_VAR,
+            HalfALogin::NoUsername => USERNAME_VAR,
+        })
+    }
+
     /// Both halves or neither: one alone is a mistake worth refusing at
     /// start rather than a registry refusing every push later.
     pub fn from_parts(
@@ -75,5 +90,24 @@ mod tests {
             RegistryLogin::from_parts(None, some("p")),
             Err(HalfALogin::NoUsername)
         );
+    }
+
+    #[test]
+    fn a_half_login_names_the_variable_missing() {
+        let only = |name: &'static str| move |v: &'static str| (v == name).then(|| "x".to_owned());
+        assert_eq!(
+            RegistryLogin::from_vars(only(USERNAME_VAR)),
+            Err(PASSWORD_VAR)
+        );
+        assert_eq!(
+            RegistryLogin::from_vars(only(PASSWORD_VAR)),
+            Err(USERNAME_VAR)
+        );
+        assert_eq!(RegistryLogin::from_vars(|_| None), Ok(None));
+        let both = RegistryLogin::from_vars(|v| Some(v.to_lowercase()))
+            .unwrap()
+            .unwrap();
+        assert_eq!(both.username, "slipway_registry_username");
+        assert_eq!(both.password, "slipway_registry_password");
     }
 }

@@ -3,7 +3,7 @@
 use slipway_core::deploy_request::Rules;
 use slipway_core::fields::RepoPolicy;
 use slipway_core::hostnames::AppsDomain;
-use slipway_core::registry_login::{HalfALogin, RegistryLogin};
+use slipway_core::registry_login::RegistryLogin;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -64,14 +64,7 @@ impl Config {
             kms_key_id: required("SLIPWAY_KMS_KEY_ID")?,
             bucket: required("SLIPWAY_BUCKET")?,
             registry: var("SLIPWAY_REGISTRY"),
-            registry_login: RegistryLogin::from_parts(
-                var("SLIPWAY_REGISTRY_USERNAME"),
-                var("SLIPWAY_REGISTRY_PASSWORD"),
-            )
-            .map_err(|half| match half {
-                HalfALogin::NoPassword => ConfigError::Missing("SLIPWAY_REGISTRY_PASSWORD"),
-                HalfALogin::NoUsername => ConfigError::Missing("SLIPWAY_REGISTRY_USERNAME"),
-            })?,
+            registry_login: RegistryLogin::from_vars(var).map_err(ConfigError::Missing)?,
             public_api_url: var("SLIPWAY_PUBLIC_API_URL")
                 .map(|v| v.trim_end_matches('/').to_owned()),
             rules: Rules {

@@ -5,7 +5,7 @@ use std::ops::RangeInclusive;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use slipway_core::registry_login::{HalfALogin, RegistryLogin};
+use slipway_core::registry_login::RegistryLogin;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -200,14 +200,7 @@ impl Config {
             bucket: required("SLIPWAY_BUCKET")?,
             kms_key_id: required("SLIPWAY_KMS_KEY_ID")?,
             registry: required("SLIPWAY_REGISTRY")?,
-            registry_login: RegistryLogin::from_parts(
-                var("SLIPWAY_REGISTRY_USERNAME"),
-                var("SLIPWAY_REGISTRY_PASSWORD"),
-            )
-            .map_err(|half| match half {
-                HalfALogin::NoPassword => ConfigError::Missing("SLIPWAY_REGISTRY_PASSWORD"),
-                HalfALogin::NoUsername => ConfigError::Missing("SLIPWAY_REGISTRY_USERNAME"),
-            })?,
+            registry_login: RegistryLogin::from_vars(var).map_err(ConfigError::Missing)?,
             docker_socket: var("SLIPWAY_DOCKER_SOCKET"),
             slots,
             publish_host: parsed("SLIPWAY_PUBLISH_HOST", IpAddr::from([127, 0, 0, 1]))?,
