@@ -12,6 +12,8 @@ import http.server
 import os
 import subprocess
 import sys
+import threading
+import time
 
 
 def read_body(handler):
@@ -29,7 +31,16 @@ def read_body(handler):
     return handler.rfile.read(length) if length else b""
 
 
-def make_handler(root, token):
+def feed(pipe, body):
+    try:
+        pipe.write(body)
+    except BrokenPipeError:
+        pass
+    finally:
+        pipe.close()
+
+
+def make_handler(root, token, hold=0.0, trickle=0.0):
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.0"
 
@@ -78,22 +89,38 @@ def make_handler(root, token):
                 "HTTP_GIT_PROTOCOL": self.headers.get("Git-Protocol", ""),
                 "HTTP_CONTENT_ENCODING": self.headers.get("Content-Encoding", ""),
             }
-            out = subprocess.run(["git", "http-backend"], input=body, env=env, capture_output=True).stdout
-            sep = b"\r\n\r\n" if b"\r\n\r\n" in out else b"\n\n"
-            head, _, content = out.partition(sep)
+            # The answer is streamed as `git http-backend` writes it, as
+            # GitHub does: a large pack starts arriving while it is made.
+            backend = subprocess.Popen(["git", "http-backend"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+            feeder = threading.Thread(target=feed, args=(backend.stdin, body), daemon=True)
+            feeder.start()
             status, headers = 200, []
-            for line in head.decode("latin-1").splitlines():
+            for raw in iter(backend.stdout.readline, b""):
+                line = raw.decode("latin-1").rstrip("\r\n")
+                if not line:
+                    break
                 name, _, value = line.partition(":")
                 if name.lower() == "status":
                     status = int(value.strip().split()[0])
                 elif name:
                     headers.append((name, value.strip()))
+            slow = self.command == "POST"
+            if slow and hold:
+                time.sleep(hold)
             self.send_response(status)
             for name, value in headers:
                 self.send_header(name, value)
-            self.send_header("Content-Length", str(len(content)))
             self.end_headers()
-            self.wfile.write(content)
+            try:
+                while chunk := (backend.stdout.read(1 << 16) if slow and trickle else backend.stdout.read1(1 << 16)):
+                    self.wfile.write(chunk)
+                    if slow and trickle:
+                        self.wfile.flush()
+                        time.sleep(trickle)
+            finally:
+                backend.stdout.close()
+                backend.wait()
+                feeder.join()
 
     return Handler
 
@@ -103,8 +130,11 @@ def main():
     parser.add_argument("--root", required=True)
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--token", help="require HTTP Basic auth with this password")
+    parser.add_argument("--hold", type=float, default=0.0, help="a slow server: say nothing for this many seconds before answering each POST")
+    parser.add_argument("--trickle", type=float, default=0.0, help="a slow link: pause this many seconds after each 64 KiB of a POST's answer")
     args = parser.parse_args()
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", args.port), make_handler(os.path.abspath(args.root), args.token))
+    handler = make_handler(os.path.abspath(args.root), args.token, args.hold, args.trickle)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", args.port), handler)
     print(f"listening on http://127.0.0.1:{server.server_address[1]}", flush=True)
     server.serve_forever()
 

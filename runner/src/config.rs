@@ -42,8 +42,7 @@ pub struct Config {
     pub retry_after: Duration,
     /// How many bytes an uploaded archive may expand to.
     pub max_source_bytes: u64,
-    /// How many bytes a clone may receive.
-    pub max_clone_bytes: u64,
+    pub clone_limits: CloneLimits,
     /// How much of a deployment's log is kept.
     pub build_log_max_bytes: usize,
     pub edge: EdgeConfig,
@@ -79,6 +78,15 @@ pub enum Firewall {
         resolvers: Vec<Ipv4Addr>,
     },
     Off,
+}
+
+/// What every clone may take, the same for every tenant.
+#[derive(Debug, Clone, Copy)]
+pub struct CloneLimits {
+    /// How many bytes a clone may receive.
+    pub max_bytes: u64,
+    /// How long the repository's server may send nothing, mid-clone.
+    pub stall: Duration,
 }
 
 /// What every build's steps may use, the same for every tenant.
@@ -218,7 +226,10 @@ impl Config {
             build_timeout: seconds("SLIPWAY_BUILD_TIMEOUT_SECONDS", 1800.0)?,
             retry_after: seconds("SLIPWAY_RETRY_SECONDS", 15.0)?,
             max_source_bytes: parsed("SLIPWAY_MAX_SOURCE_BYTES", 2 * 1024 * 1024 * 1024)?,
-            max_clone_bytes: parsed("SLIPWAY_MAX_CLONE_BYTES", 2 * 1024 * 1024 * 1024)?,
+            clone_limits: CloneLimits {
+                max_bytes: parsed("SLIPWAY_MAX_CLONE_BYTES", 2 * 1024 * 1024 * 1024)?,
+                stall: seconds("SLIPWAY_CLONE_STALL_SECONDS", 60.0)?,
+            },
             build_log_max_bytes: parsed("SLIPWAY_BUILD_LOG_MAX_BYTES", 10 * 1024 * 1024)?,
             edge: EdgeConfig::from_env()?,
             build_limits: BuildLimits {

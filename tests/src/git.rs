@@ -18,11 +18,18 @@ pub struct GitServer {
 
 impl GitServer {
     pub async fn start(token: Option<&str>) -> Self {
+        Self::start_with(token, &[]).await
+    }
+
+    /// A server with more of `git_http.py`'s options, such as `--hold` or
+    /// `--trickle`.
+    pub async fn start_with(token: Option<&str>, options: &[&str]) -> Self {
         let root = temp_dir("git");
         let mut cmd = Command::new(env("SLIPWAY_PYTHON"));
         cmd.arg(PathBuf::from(env("SLIPWAY_ROOT")).join("infra/git_http.py"))
             .arg("--root")
             .arg(root.join("srv"))
+            .args(options)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .kill_on_drop(true);

@@ -517,3 +517,45 @@ async fn a_repository_over_the_clone_limit_fails_once_naming_it_and_leaves_nothi
     let left = size_of(&runner.work_dir);
     assert!(left < LIMIT, "{left} bytes left in the runner's work dir");
 }
+
+#[tokio::test]
+async fn a_clone_may_take_longer_than_the_stall_limit_but_a_silent_server_fails_it_once() {
+    let api = Api::start().await;
+    // Some 600 KB to receive, 64 KiB a second: a clone of about ten seconds.
+    let slow = GitServer::start_with(None, &["--trickle", "1"]).await;
+    let mut big = site("slowly");
+    big.push(("data/blob.txt", slipway_core::ids::random_hex(1200 * 1024)));
+    slow.commit("slow", &files(&big));
+    let silent = GitServer::start_with(None, &["--hold", "5"]).await;
+    silent.commit("silent", &files(&site("never")));
+    let _runner = Runner::start(
+        &api.res,
+        &[
+            ("SLIPWAY_CLONE_STALL_SECONDS", "2"),
+            ("SLIPWAY_RETRY_SECONDS", "0.5"),
+        ],
+    );
+
+    let (_, dep) = api.deploy(deploy_body("slow", &slow.url("slow"))).await;
+    let d = api.settle(&dep).await;
+    assert_eq!(d.status, DeploymentStatus::Running, "{d:?}");
+    let clone = d.phases["clone"].millis.unwrap();
+    assert!(
+        clone > 5_000,
+        "the clone took {clone} ms: not slow enough to show anything"
+    );
+    assert_eq!(d.attempt, 1);
+
+    let (_, dep) = api
+        .deploy(deploy_body("silent", &silent.url("silent")))
+        .await;
+    let d = api.settle(&dep).await;
+    assert_eq!(d.status, DeploymentStatus::Failed, "{d:?}");
+    assert_eq!(d.attempt, 1, "not retried: {d:?}");
+    let error = d.error.as_deref().unwrap();
+    assert!(
+        error.contains("the repository's server sent nothing for 2 s"),
+        "{error}"
+    );
+    assert!(api.logs(&dep).await.contains("sent nothing for 2 s"));
+}

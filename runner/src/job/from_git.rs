@@ -29,12 +29,12 @@ impl Job<'_> {
         self.fresh_dir("").await?;
         let repository = self.repository();
         let clone = {
-            let (repo, branch, token, checkout, max, interrupt) = (
+            let (repo, branch, token, checkout, limits, interrupt) = (
                 repo.clone(),
                 branch.clone(),
                 self.credentials.repo_token.clone(),
                 checkout.clone(),
-                self.rt.config.max_clone_bytes,
+                self.rt.config.clone_limits,
                 self.interrupt.clone(),
             );
             tokio::task::spawn_blocking(move || {
@@ -43,12 +43,20 @@ impl Job<'_> {
                     branch.as_str(),
                     token.as_deref(),
                     &checkout,
-                    max,
+                    limits,
                     interrupt,
                 )
             })
         };
-        // The registry cache is fetched while the clone runs.
+        // The clone phase ends with the clone; the registry's cache, fetched
+        // meanwhile, may go on into the build phase.
+        let clone = async {
+            let cloned = clone.await;
+            if matches!(cloned, Ok(Ok(_))) {
+                clock.done().await?;
+            }
+            Ok::<_, Failure>(cloned)
+        };
         let (cloned, cache) = tokio::join!(
             clone,
             images::prepare_cache(
@@ -59,7 +67,7 @@ impl Job<'_> {
             )
         );
         let cache = cache.map_err(super::image::build_failure)?;
-        let sha = cloned
+        let sha = cloned?
             .map_err(Failure::infra("cloning"))?
             .map_err(|e| Failure::User(e.to_string()))?;
         match &self.d.pushed_commit {
@@ -69,7 +77,6 @@ impl Job<'_> {
             _ => self.log.line(format!("Checked out commit {sha}")),
         }
         self.rt.store.record_commit(&self.claim, &sha).await?;
-        clock.done().await?;
         if let Ok(text) = tokio::fs::read_to_string(checkout.join(".gitmodules")).await {
             let paths = source::submodules(&text);
             if !paths.is_empty() {

@@ -2,16 +2,22 @@
 //! handed to gix through a credentials callback, so it lives in memory only:
 //! never in the URL, `.git/config`, a log line or the build context.
 
+use std::any::Any;
 use std::num::NonZeroU32;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
+use gix::bstr::ByteSlice;
 use gix::credentials::helper::Action;
 use gix::credentials::protocol::Outcome;
+use gix::remote::Direction;
 use gix::sec::identity::Account;
+use gix_transport::client::blocking_io::http::{self, reqwest};
 use slipway_core::error_chain::Chain;
+
+use crate::config::CloneLimits;
 
 /// GitHub accepts any user name with a token as password; so do most hosts.
 const TOKEN_USER: &str = "x-access-token";
@@ -24,6 +30,8 @@ pub enum CloneError {
         branch: String,
         reason: String,
     },
+    #[error("the repository's server sent nothing for {secs} s, the longest a clone waits; deploy again once it answers")]
+    Stalled { secs: u64 },
     #[error("the clone was interrupted")]
     Interrupted,
     #[error("the repository is larger than {max} bytes, the most this Slipway clones; make it smaller (large files belong outside Git) or upload an archive instead")]
@@ -50,17 +58,17 @@ fn size_on_disk(dir: &Path) -> u64 {
 }
 
 /// Stops the clone into `dir` when `interrupt` is set or once what it
-/// received passes `max` bytes (then `too_large` is set). Ends when `done`
-/// is set.
+/// received passes `max` bytes (then `too_large` is set). Ends as soon as
+/// `received` says so, or its sender is gone.
 fn watch_size(
     dir: &Path,
     max: u64,
     interrupt: &AtomicBool,
     stop: &AtomicBool,
     too_large: &AtomicBool,
-    done: &AtomicBool,
+    received: &mpsc::Receiver<()>,
 ) {
-    while !done.load(Ordering::Relaxed) {
+    while let Err(mpsc::RecvTimeoutError::Timeout) = received.recv_timeout(SIZE_POLL) {
         if interrupt.load(Ordering::Relaxed) {
             stop.store(true, Ordering::Relaxed);
         } else if size_on_disk(dir) > max {
@@ -68,7 +76,6 @@ fn watch_size(
             stop.store(true, Ordering::Relaxed);
             return;
         }
-        std::thread::sleep(SIZE_POLL);
     }
 }
 
@@ -80,18 +87,17 @@ pub fn shallow_clone(
     branch: &str,
     token: Option<&str>,
     dir: &Path,
-    max_bytes: u64,
+    limits: CloneLimits,
     interrupt: Arc<AtomicBool>,
 ) -> Result<String, CloneError> {
-    let (stop, too_large, received) = (
-        AtomicBool::new(false),
-        AtomicBool::new(false),
-        AtomicBool::new(false),
-    );
+    let max_bytes = limits.max_bytes;
+    let (stop, too_large) = (AtomicBool::new(false), AtomicBool::new(false));
+    let (received, watching) = mpsc::channel();
     let fetched = std::thread::scope(|scope| {
-        scope.spawn(|| watch_size(dir, max_bytes, &interrupt, &stop, &too_large, &received));
-        let fetched = fetch(repo, branch, token, dir, &stop);
-        received.store(true, Ordering::Relaxed);
+        let (interrupt, stop, too_large) = (&interrupt, &stop, &too_large);
+        scope.spawn(move || watch_size(dir, max_bytes, interrupt, stop, too_large, &watching));
+        let fetched = fetch(repo, branch, token, dir, limits.stall, stop);
+        drop(received);
         fetched
     });
     if too_large.load(Ordering::Relaxed) {
@@ -126,6 +132,7 @@ fn fetch(
     branch: &str,
     token: Option<&str>,
     dir: &Path,
+    stall: Duration,
     stop: &AtomicBool,
 ) -> Result<gix::clone::PrepareCheckout, CloneError> {
     let failed = |reason: String| failure(repo, branch, token.is_some(), reason);
@@ -136,6 +143,15 @@ fn fetch(
         .with_ref_name(Some(branch))
         .map_err(|e| failed(Chain(&e).to_string()))?
         .configure_connection(move |conn| {
+            let url = conn.remote().url(Direction::Fetch).map(|u| u.to_bstring());
+            if let Some(options) = url.and_then(|url| {
+                conn.remote()
+                    .repo()
+                    .transport_options(url.as_bstr(), None)
+                    .transpose()
+            }) {
+                conn.set_transport_options(with_stall_limit(options?, stall));
+            }
             let token = token.clone();
             conn.set_credentials(move |action| match action {
                 Action::Get(ctx) => Ok(Some(Outcome {
@@ -153,13 +169,34 @@ fn fetch(
     let (checkout, _) = prepare
         .fetch_then_checkout(gix::progress::Discard, stop)
         .map_err(|e| {
+            let reason = Chain(&e).to_string();
             if stop.load(Ordering::Relaxed) {
                 CloneError::Interrupted
+            } else if reason.contains("operation timed out") {
+                CloneError::Stalled {
+                    secs: stall.as_secs(),
+                }
             } else {
-                failed(Chain(&e).to_string())
+                failed(reason)
             }
         })?;
     Ok(checkout)
+}
+
+/// gix's HTTP client keeps reqwest's default limit of 30 s on each wait
+/// (for an answer, for each read). It becomes `stall`: a repository's
+/// server may take a while to make a large pack, but not fall silent.
+fn with_stall_limit(options: Box<dyn Any>, stall: Duration) -> Box<dyn Any> {
+    let mut options = match options.downcast::<http::Options>() {
+        Ok(options) => options,
+        Err(other) => return other,
+    };
+    let client = reqwest::Options {
+        configure_client: Some(Box::new(move |builder| Ok(builder.timeout(stall)))),
+        configure_request: None,
+    };
+    options.backend = Some(Arc::new(Mutex::new(client)));
+    options
 }
 
 /// Turns gix's wording into what the user should do.
