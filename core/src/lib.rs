@@ -17,6 +17,7 @@ pub mod dockerignore;
 pub mod envelope;
 pub mod error_chain;
 pub mod fields;
+pub mod fleet;
 pub mod github;
 pub mod hostnames;
 pub mod ids;

@@ -31,6 +31,11 @@ pub struct Config {
     pub work_dir: PathBuf,
     pub drain_deadline: Duration,
     pub reconcile_every: Duration,
+    /// How often the runner writes its record.
+    pub announce_every: Duration,
+    /// Not seen for this long, the runner counts as lost (it says so in
+    /// its record).
+    pub runner_deadline: Duration,
     /// How long a message stays invisible per heartbeat.
     pub visibility: Duration,
     pub cancel_poll: Duration,
@@ -220,6 +225,8 @@ impl Config {
                 .unwrap_or_else(|| std::env::temp_dir().join("slipway-runner")),
             drain_deadline: seconds("SLIPWAY_DRAIN_SECONDS", 300.0)?,
             reconcile_every: seconds("SLIPWAY_RECONCILE_SECONDS", 30.0)?,
+            announce_every: seconds("SLIPWAY_ANNOUNCE_SECONDS", 5.0)?,
+            runner_deadline: seconds("SLIPWAY_RUNNER_DEADLINE_SECONDS", 30.0)?,
             visibility: seconds("SLIPWAY_VISIBILITY_SECONDS", 120.0)?,
             cancel_poll: seconds("SLIPWAY_CANCEL_POLL_SECONDS", 2.0)?,
             ready_timeout: seconds("SLIPWAY_READY_TIMEOUT_SECONDS", 60.0)?,

@@ -2,6 +2,7 @@
 //! clones, builds, pushes, runs the app, keeps its containers in line with
 //! the table, and on SIGTERM drains before it exits.
 
+mod announce;
 mod config;
 mod edge;
 mod engine;
@@ -51,7 +52,8 @@ async fn main() -> anyhow::Result<()> {
     }
     tracing::info!(runner_id = %rt.config.runner_id, slots = rt.config.slots, "runner started");
 
-    let shutdown = CancellationToken::new();
+    let (shutdown, stopped) = (CancellationToken::new(), CancellationToken::new());
+    let announcer = tokio::spawn(announce::run(rt.clone(), shutdown.clone(), stopped.clone()));
     let ask = edge::ask::serve(rt.edge.clone(), rt.config.edge.ask_listen, shutdown.clone())
         .await
         .with_context(|| {
@@ -77,6 +79,8 @@ async fn main() -> anyhow::Result<()> {
     reconciler.await?;
     edge.await?;
     ask.await?;
+    stopped.cancel();
+    announcer.await?;
     tracing::info!("runner stopped");
     Ok(())
 }

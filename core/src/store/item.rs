@@ -13,12 +13,14 @@
 //! | host guard | `HOST#<hostname>`     | `HOST`        |                   |              |
 //! | route      | `ROUTES`              | `APP#<appId>` |                   |              |
 //! | routes ver.| `ROUTES`              | `VERSION`     |                   |              |
+//! | runner     | `RUNNERS`             | `RUNNER#<id>` |                   |              |
 //!
 //! Every route sits in one partition, so an edge reads them all with one
 //! strongly consistent query; the version item, bumped after each change,
 //! tells edges when to read them again.
 //!
-//! Webhook deliveries carry `expiresAt` (epoch seconds), the table's TTL.
+//! Webhook deliveries and runners' records carry `expiresAt` (epoch
+//! seconds), the table's TTL.
 
 use std::collections::HashMap;
 
@@ -82,6 +84,8 @@ pub(crate) mod attr {
 
 /// The partition of every route and of their version.
 pub(crate) const ROUTES: &str = "ROUTES";
+/// The partition of every runner's record.
+pub(crate) const RUNNERS: &str = "RUNNERS";
 
 /// An item's primary key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,6 +122,10 @@ impl Key {
     /// An owner's places in the fleet's builds.
     pub fn builds(owner: &Owner) -> Self {
         Self::new(format!("BUILDS#{owner}"), "BUILDS")
+    }
+    /// A runner's record (its placements are in [`Key::runner`]'s partition).
+    pub fn runner_record(runner_id: &str) -> Self {
+        Self::new(RUNNERS.to_owned(), format!("RUNNER#{runner_id}"))
     }
     pub fn routes_version() -> Self {
         Self::new(ROUTES.to_owned(), "VERSION")

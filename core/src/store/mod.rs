@@ -1,6 +1,6 @@
 //! The DynamoDB store: one table (its layout is in [`item`]), read and
 //! written by aggregate — [`tokens`], [`apps`], [`deployments`], webhook
-//! [`pushes`], runners' [`claims`] and [`placements`], and the edges'
+//! [`pushes`], runners' [`claims`], [`placements`] and [`runners`] records, and the edges'
 //! [`routes`]. Every state change is a conditional write.
 
 mod apps;
@@ -12,6 +12,7 @@ mod item;
 mod placements;
 mod pushes;
 pub(crate) mod routes;
+mod runners;
 mod table;
 mod tokens;
 mod update;
