@@ -92,6 +92,8 @@ pub struct CloneLimits {
     pub max_bytes: u64,
     /// How long the repository's server may send nothing, mid-clone.
     pub stall: Duration,
+    /// The data memory (`RLIMIT_DATA`) of the clone process.
+    pub memory_bytes: u64,
 }
 
 /// What every build's steps may use, the same for every tenant.
@@ -236,6 +238,7 @@ impl Config {
             clone_limits: CloneLimits {
                 max_bytes: parsed("SLIPWAY_MAX_CLONE_BYTES", 2 * 1024 * 1024 * 1024)?,
                 stall: seconds("SLIPWAY_CLONE_STALL_SECONDS", 60.0)?,
+                memory_bytes: parsed("SLIPWAY_CLONE_MEMORY_BYTES", 512 * 1024 * 1024)?,
             },
             build_log_max_bytes: parsed("SLIPWAY_BUILD_LOG_MAX_BYTES", 10 * 1024 * 1024)?,
             edge: EdgeConfig::from_env()?,

@@ -559,3 +559,51 @@ async fn a_clone_may_take_longer_than_the_stall_limit_but_a_silent_server_fails_
     );
     assert!(api.logs(&dep).await.contains("sent nothing for 2 s"));
 }
+
+#[tokio::test]
+async fn a_file_too_large_for_the_clones_memory_fails_once_naming_it_and_the_runner_goes_on() {
+    const MEMORY: &str = "41943040";
+    let api = Api::start().await;
+    let git = GitServer::start(None).await;
+    git.commit("small", &files(&site("small enough")));
+    // One 50 MB file: gix holds a whole object in memory as it receives it.
+    let mut huge = site("one huge file");
+    huge.push((
+        "data/huge.txt",
+        slipway_core::ids::random_hex(25 * 1024 * 1024),
+    ));
+    git.commit("huge", &files(&huge));
+    let runner = Runner::start(
+        &api.res,
+        &[
+            ("SLIPWAY_CLONE_MEMORY_BYTES", MEMORY),
+            ("SLIPWAY_RETRY_SECONDS", "0.5"),
+        ],
+    );
+
+    let (_, dep) = api.deploy(deploy_body("huge", &git.url("huge"))).await;
+    let d = api.settle(&dep).await;
+    assert_eq!(d.status, DeploymentStatus::Failed, "{d:?}");
+    assert_eq!(d.attempt, 1, "not retried: {d:?}");
+    let error = d.error.as_deref().unwrap();
+    assert!(
+        error.contains(&format!(
+            "the repository holds a file too large to clone within the {MEMORY} bytes of memory a clone may use"
+        )),
+        "{error}"
+    );
+    assert!(api.logs(&dep).await.contains("too large to clone"));
+    assert!(
+        size_of(&runner.work_dir) < 1024 * 1024,
+        "the clone's files are removed"
+    );
+
+    // The runner lives on, and a repository of ordinary files clones within
+    // the same memory.
+    let (_, small) = api.deploy(deploy_body("small", &git.url("small"))).await;
+    assert_eq!(
+        api.settle(&small).await.status,
+        DeploymentStatus::Running,
+        "a repository of ordinary files clones"
+    );
+}

@@ -5,7 +5,8 @@ use slipway_core::model::Source;
 
 use super::image::{Image, Tree};
 use super::outcome::Failure;
-use super::{source, Job};
+use super::source::{self, CloneError};
+use super::{clone_process, Job};
 use crate::engine::images;
 
 impl Job<'_> {
@@ -28,31 +29,19 @@ impl Job<'_> {
         let checkout = self.dir.join("src");
         self.fresh_dir("").await?;
         let repository = self.repository();
-        let clone = {
-            let (repo, branch, token, checkout, limits, interrupt) = (
-                repo.clone(),
-                branch.clone(),
-                self.credentials.repo_token.clone(),
-                checkout.clone(),
-                self.rt.config.clone_limits,
-                self.interrupt.clone(),
-            );
-            tokio::task::spawn_blocking(move || {
-                source::shallow_clone(
-                    repo.as_str(),
-                    branch.as_str(),
-                    token.as_deref(),
-                    &checkout,
-                    limits,
-                    interrupt,
-                )
-            })
-        };
+        let clone = clone_process::clone(
+            repo.as_str(),
+            branch.as_str(),
+            self.credentials.repo_token.as_deref(),
+            &checkout,
+            self.rt.config.clone_limits,
+            self.interrupt.clone(),
+        );
         // The clone phase ends with the clone; the registry's cache, fetched
         // meanwhile, may go on into the build phase.
         let clone = async {
             let cloned = clone.await;
-            if matches!(cloned, Ok(Ok(_))) {
+            if cloned.is_ok() {
                 clock.done().await?;
             }
             Ok::<_, Failure>(cloned)
@@ -67,9 +56,10 @@ impl Job<'_> {
             )
         );
         let cache = cache.map_err(super::image::build_failure)?;
-        let sha = cloned?
-            .map_err(Failure::infra("cloning"))?
-            .map_err(|e| Failure::User(e.to_string()))?;
+        let sha = cloned?.map_err(|e| match e {
+            CloneError::Crashed(_) => Failure::Infra(e.into()),
+            e => Failure::User(e.to_string()),
+        })?;
         match &self.d.pushed_commit {
             Some(pushed) if *pushed != sha => self.log.line(format!(
                 "Branch {branch} has moved on since the push of {pushed}: building its head, {sha}"

@@ -8,6 +8,8 @@
 //! |------------------|----------------------------------------------------|
 //! | `mod.rs`         | admission, the [`Job`] the phases share, the story |
 //! | `from_git.rs`    | clone and build with the registry's cache          |
+//! | `clone_process.rs` | the clone, in a process of its own             |
+//! | `source.rs`      | what that process does: a shallow clone with gix   |
 //! | `from_upload.rs` | fetch, check, convert and unpack an archive, build |
 //! | `image.rs`       | pack a context and build it; reuse a built image   |
 //! | `go_live.rs`     | push, start, switch, retire the older containers   |
@@ -16,6 +18,7 @@
 //! | `watch.rs`       | heartbeat, lease and the stop rules                |
 
 mod archive;
+pub mod clone_process;
 mod context;
 mod from_git;
 mod from_upload;

@@ -15,14 +15,14 @@ use gix::credentials::protocol::Outcome;
 use gix::remote::Direction;
 use gix::sec::identity::Account;
 use gix_transport::client::blocking_io::http::{self, reqwest};
+use serde::{Deserialize, Serialize};
 use slipway_core::error_chain::Chain;
-
-use crate::config::CloneLimits;
 
 /// GitHub accepts any user name with a token as password; so do most hosts.
 const TOKEN_USER: &str = "x-access-token";
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub enum CloneError {
     #[error("could not clone {repo} (branch {branch:?}): {reason}")]
     Failed {
@@ -32,6 +32,11 @@ pub enum CloneError {
     },
     #[error("the repository's server sent nothing for {secs} s, the longest a clone waits; deploy again once it answers")]
     Stalled { secs: u64 },
+    #[error("the repository holds a file too large to clone within the {max} bytes of memory a clone may use; keep large files out of Git (GitHub refuses files over 100 MB) or upload an archive instead")]
+    OutOfMemory { max: u64 },
+    /// Ours: the clone process could not be run or died.
+    #[error("the clone failed on the build host: {0}")]
+    Crashed(String),
     #[error("the clone was interrupted")]
     Interrupted,
     #[error("the repository is larger than {max} bytes, the most this Slipway clones; make it smaller (large files belong outside Git) or upload an archive instead")]
@@ -87,16 +92,16 @@ pub fn shallow_clone(
     branch: &str,
     token: Option<&str>,
     dir: &Path,
-    limits: CloneLimits,
+    max_bytes: u64,
+    stall: Duration,
     interrupt: Arc<AtomicBool>,
 ) -> Result<String, CloneError> {
-    let max_bytes = limits.max_bytes;
     let (stop, too_large) = (AtomicBool::new(false), AtomicBool::new(false));
     let (received, watching) = mpsc::channel();
     let fetched = std::thread::scope(|scope| {
         let (interrupt, stop, too_large) = (&interrupt, &stop, &too_large);
         scope.spawn(move || watch_size(dir, max_bytes, interrupt, stop, too_large, &watching));
-        let fetched = fetch(repo, branch, token, dir, limits.stall, stop);
+        let fetched = fetch(repo, branch, token, dir, stall, stop);
         drop(received);
         fetched
     });
