@@ -284,6 +284,9 @@ pub enum Trigger {
     Redeploy,
     /// An earlier live version's image, with the current config.
     Rollback,
+    /// The live version's image started on another build host, because the
+    /// one it ran on was lost or retired.
+    Failover,
 }
 
 impl Trigger {
@@ -293,12 +296,16 @@ impl Trigger {
             Trigger::Webhook => "webhook",
             Trigger::Redeploy => "redeploy",
             Trigger::Rollback => "rollback",
+            Trigger::Failover => "failover",
         }
     }
 
     /// Whether it runs an image built before instead of building one.
     pub fn reuses_image(self) -> bool {
-        matches!(self, Trigger::Redeploy | Trigger::Rollback)
+        matches!(
+            self,
+            Trigger::Redeploy | Trigger::Rollback | Trigger::Failover
+        )
     }
 }
 
@@ -345,6 +352,20 @@ pub struct Deployment {
     /// The earlier deployment whose image a rollback runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rolled_back_from: Option<DeploymentId>,
+    /// For a failover: the host it moves the app off, and what ran there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failover: Option<Failover>,
+}
+
+/// What a failover deployment moves, and from where.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Failover {
+    /// The runner whose host was lost (or is retiring).
+    pub from_runner_id: String,
+    /// The live deployment that ran there, whose image it starts again.
+    pub of_deployment_id: DeploymentId,
+    pub image_tag: String,
 }
 
 impl Deployment {
@@ -395,6 +416,32 @@ impl Deployment {
             upstream: None,
             archive: None,
             rolled_back_from: None,
+            failover: None,
+        }
+    }
+
+    /// A deployment that starts `live`'s image (the app's live deployment,
+    /// run by `from_runner_id`) on another host; `None` when it names no
+    /// image.
+    pub fn failover(app: &App, live: &Deployment, from_runner_id: &str) -> Option<Self> {
+        let image_tag = live.image_tag()?.to_owned();
+        Some(Self {
+            commit: live.commit.clone(),
+            failover: Some(Failover {
+                from_runner_id: from_runner_id.to_owned(),
+                of_deployment_id: live.id.clone(),
+                image_tag,
+            }),
+            ..Self::queued(app, Trigger::Failover)
+        })
+    }
+
+    /// The image tag a deployment that builds nothing runs: a failover's
+    /// recorded one, else the commit it names.
+    pub fn reused_image_tag(&self) -> Option<&str> {
+        match &self.failover {
+            Some(f) => Some(&f.image_tag),
+            None => self.commit.as_deref(),
         }
     }
 }
@@ -438,12 +485,61 @@ mod tests {
     }
 
     #[test]
+    fn a_failover_runs_the_live_deployments_image_whatever_built_it() {
+        let request = UploadAppRequest::parse(br#"{"name":"n"}"#, &Rules::for_tests()).unwrap();
+        let app = App::new(
+            crate::ids::AppId::new(),
+            &Owner::new("o"),
+            "n",
+            AppConfig::for_upload(&request, None),
+            String::new(),
+            &Rules::for_tests().apps,
+        );
+        let mut live = Deployment::queued(&app, Trigger::Api);
+        assert_eq!(
+            Deployment::failover(&app, &live, "r1"),
+            None,
+            "no image yet"
+        );
+
+        live.commit = Some("abc".into());
+        let d = Deployment::failover(&app, &live, "r1").unwrap();
+        assert_eq!(d.trigger, Trigger::Failover);
+        assert_eq!(d.status, DeploymentStatus::Queued);
+        assert_eq!(d.commit.as_deref(), Some("abc"));
+        assert_ne!(d.id, live.id);
+        assert_eq!(d.reused_image_tag(), Some("abc"));
+        let f = d.failover.as_ref().unwrap();
+        assert_eq!(
+            (f.from_runner_id.as_str(), &f.of_deployment_id),
+            ("r1", &live.id)
+        );
+
+        // An upload's image is tagged with its deployment's id.
+        live.archive = Some(Archive {
+            path: "p".into(),
+            size: 1,
+            uploaded_at: String::new(),
+        });
+        let d = Deployment::failover(&app, &live, "r1").unwrap();
+        assert_eq!(d.reused_image_tag(), Some(live.id.as_str()));
+        assert_eq!(d.archive, None, "it builds nothing");
+
+        let redeploy = Deployment {
+            commit: Some("def".into()),
+            ..Deployment::queued(&app, Trigger::Redeploy)
+        };
+        assert_eq!(redeploy.reused_image_tag(), Some("def"));
+    }
+
+    #[test]
     fn triggers_read_as_they_are_written_and_only_reruns_reuse_an_image() {
         for (t, reuses) in [
             (Trigger::Api, false),
             (Trigger::Webhook, false),
             (Trigger::Redeploy, true),
             (Trigger::Rollback, true),
+            (Trigger::Failover, true),
         ] {
             let json = serde_json::to_string(&t).unwrap();
             assert_eq!(json, format!("\"{}\"", t.as_str()));

@@ -2,7 +2,8 @@
 //! sealed value or a new internal attribute never leaks by accident.
 
 use slipway_core::api::{
-    AppView, ArchiveView, DeploymentView, PendingUploadView, PhaseView, Queued, SourceView, Webhook,
+    AppView, ArchiveView, DeploymentView, FailoverView, PendingUploadView, PhaseView, Queued,
+    SourceView, Webhook,
 };
 use slipway_core::model::{app_status, App, Archive, Deployment, Source};
 
@@ -72,6 +73,10 @@ pub fn deployment(d: &Deployment) -> DeploymentView {
             })
             .collect(),
         rolled_back_from: d.rolled_back_from.as_ref().map(ToString::to_string),
+        failover: d.failover.as_ref().map(|f| FailoverView {
+            from_runner_id: f.from_runner_id.clone(),
+            of_deployment_id: f.of_deployment_id.to_string(),
+        }),
     }
 }
 

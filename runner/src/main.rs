@@ -6,6 +6,7 @@ mod announce;
 mod config;
 mod edge;
 mod engine;
+mod failover;
 mod firewall;
 mod job;
 mod launch;
@@ -73,6 +74,7 @@ async fn serve() -> anyhow::Result<()> {
         async move { rt.edge.run(shutdown).await }
     });
     let reconciler = tokio::spawn(reconcile::run(rt.clone(), shutdown.clone()));
+    let failover = tokio::spawn(failover::run(rt.clone(), shutdown.clone()));
     let worker = tokio::spawn(worker::run(rt.clone(), shutdown.clone()));
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
@@ -83,6 +85,7 @@ async fn serve() -> anyhow::Result<()> {
     shutdown.cancel();
     worker.await?;
     reconciler.await?;
+    failover.await?;
     edge.await?;
     ask.await?;
     stopped.cancel();

@@ -1,6 +1,6 @@
-//! The fleet as the operator sees it: every runner keeps a record in the
-//! table, and `slipway-admin runners` tells the live ones from the stopped
-//! and the lost.
+//! The fleet heals, and the operator sees it: every runner keeps a record
+//! in the table, `slipway-admin runners` tells the live ones from the
+//! stopped and the lost, and a lost host's apps come back on the others.
 
 use std::time::{Duration, Instant};
 
@@ -31,6 +31,14 @@ fn presence_of(list: &[Value], id: &str) -> Option<String> {
 }
 
 /// Waits up to `seconds` for `check` to hold on the listed runners.
+/// A runner that announces itself every second and counts as lost 3 s
+/// after it was last seen.
+const QUICK: [(&str, &str); 3] = [
+    ("SLIPWAY_ANNOUNCE_SECONDS", "1"),
+    ("SLIPWAY_RUNNER_DEADLINE_SECONDS", "3"),
+    ("SLIPWAY_SLOTS", "2"),
+];
+
 async fn until(res: &Resources, seconds: u64, check: impl Fn(&[Value]) -> bool) -> Vec<Value> {
     let deadline = Instant::now() + Duration::from_secs(seconds);
     loop {
@@ -47,13 +55,8 @@ async fn until(res: &Resources, seconds: u64, check: impl Fn(&[Value]) -> bool) 
 async fn slipway_admin_runners_shows_each_runner_then_a_lost_one_as_missing_and_a_stopped_one_as_stopped(
 ) {
     let api = Api::start().await;
-    let quick = [
-        ("SLIPWAY_ANNOUNCE_SECONDS", "1"),
-        ("SLIPWAY_RUNNER_DEADLINE_SECONDS", "3"),
-        ("SLIPWAY_SLOTS", "2"),
-    ];
-    let a = Runner::start(&api.res, &quick);
-    let mut b = Runner::start(&api.res, &quick);
+    let a = Runner::start(&api.res, &QUICK);
+    let mut b = Runner::start(&api.res, &QUICK);
     let (a_id, b_id) = (a.id.clone(), b.id.clone());
     let a_edge = format!("127.0.0.1:{}", a.edge.http);
 
@@ -111,4 +114,94 @@ async fn slipway_admin_runners_shows_each_runner_then_a_lost_one_as_missing_and_
             .any(|l| l.starts_with(&b_id) && l.contains("stopped")),
         "{text}"
     );
+}
+
+fn docker(args: &[&str]) -> String {
+    sh(std::path::Path::new("/"), "docker", args)
+}
+
+#[tokio::test]
+async fn a_lost_hosts_app_comes_back_on_another_runner_once_and_its_runner_returning_starts_no_second_copy(
+) {
+    let api = Api::start().await;
+    let git = GitServer::start(None).await;
+    git.commit("moved", &files(&site("still here")));
+    let a = Runner::start(&api.res, &QUICK);
+    let (app, dep) = api
+        .deploy(json!({"name": "moved", "repo": git.url("moved"), "port": 8080}))
+        .await;
+    assert_eq!(api.settle(&dep).await.status, DeploymentStatus::Running);
+    let host = api.app(&app).await.hostname;
+    // Two runners that could take it over.
+    let b = Runner::start(&api.res, &QUICK);
+    let c = Runner::start(&api.res, &QUICK);
+    let (a_id, b_id, c_id) = (a.id.clone(), b.id.clone(), c.id.clone());
+    until(&api.res, 30, |l| {
+        [&a_id, &b_id, &c_id]
+            .iter()
+            .all(|id| presence_of(l, id).as_deref() == Some("live"))
+    })
+    .await;
+    assert_eq!(
+        b.edge.serves(&host, "/", "still here").await.as_deref(),
+        Some("still here"),
+        "any edge serves any app"
+    );
+
+    // The host is gone: its runner and its containers.
+    let lost = Instant::now();
+    let a_edge = a.crash().await;
+    for name in containers_of(&app) {
+        docker(&["rm", "-f", &name]);
+    }
+    // A bounded client: one request every 200 ms through B's edge, for at
+    // most 60 s.
+    let mut outage = None;
+    while lost.elapsed() < Duration::from_secs(60) {
+        if b.edge.text(&host, "/").await.as_deref() == Some("still here") {
+            outage = Some(lost.elapsed());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let outage = outage.expect("the app answers again within 60 s");
+    eprintln!(
+        "failover: the app answered again {:.1} s after its host was lost (deadline 3 s)",
+        outage.as_secs_f64()
+    );
+    assert_eq!(c.edge.text(&host, "/").await.as_deref(), Some("still here"));
+    assert_eq!(api.app(&app).await.status, AppStatus::Running);
+    let failovers: Vec<_> = api
+        .deployments(&app)
+        .await
+        .into_iter()
+        .filter(|d| d.trigger == Trigger::Failover)
+        .collect();
+    assert_eq!(failovers.len(), 1, "one failover: {failovers:#?}");
+    let f = &failovers[0];
+    assert_eq!(f.status, DeploymentStatus::Running, "{f:?}");
+    let from = f.failover.as_ref().unwrap();
+    assert_eq!(from.from_runner_id, a_id);
+    assert_eq!(from.of_deployment_id, dep);
+    assert!(api.logs(&f.id).await.contains("is gone"));
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(containers_of(&app).len(), 1, "exactly one container");
+
+    // The lost runner comes back: its apps live elsewhere now, and it
+    // starts no second copy.
+    let _a = Runner::start_on(&api.res, a_edge, &a_id, &QUICK);
+    until(&api.res, 30, |l| {
+        presence_of(l, &a_id).as_deref() == Some("live")
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert_eq!(containers_of(&app).len(), 1, "still exactly one container");
+    assert_eq!(b.edge.text(&host, "/").await.as_deref(), Some("still here"));
+    let failovers = api
+        .deployments(&app)
+        .await
+        .into_iter()
+        .filter(|d| d.trigger == Trigger::Failover)
+        .count();
+    assert_eq!(failovers, 1, "no failover back");
 }

@@ -287,6 +287,19 @@ pub struct DeploymentView {
     pub phases: BTreeMap<String, PhaseView>,
     /// The deployment a rollback runs the image of.
     pub rolled_back_from: Option<String>,
+    /// For a failover: the build host the app moved off.
+    pub failover: Option<FailoverView>,
+}
+
+/// The build host a failover moved an app off, and what ran there.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct FailoverView {
+    /// The runner whose host was lost or retired.
+    pub from_runner_id: String,
+    /// The deployment that ran there, whose image this one runs.
+    pub of_deployment_id: String,
 }
 
 /// Where an app's source comes from.

@@ -154,6 +154,42 @@ impl Store {
         Ok(())
     }
 
+    /// Takes over the app's placement on `from_runner` (a lost or retiring
+    /// host) by adding its failover `deployment`, in one transaction with
+    /// the removal of that placement. Fenced: it holds only while the app
+    /// is unchanged since read (`version`), still lives on that runner, and
+    /// the placement is still there, so of two runners taking over the same
+    /// placement exactly one wins; the other gets `Conflict`.
+    pub async fn add_failover(
+        &self,
+        app: &App,
+        from_runner: &str,
+        deployment: &Deployment,
+    ) -> Result<(), StoreError> {
+        use attr::*;
+        let update = Update::new(Key::app(&app.id))
+            .set(LATEST_DEPLOYMENT_ID, s(&deployment.id))
+            .set_expr(format!("#{VERSION} = #{VERSION} + :one"))
+            .value(":one", n(1))
+            .when(format!(
+                "#{VERSION} = :v AND attribute_not_exists(#{DELETED_AT}) AND #{LIVE_RUNNER_ID} = :from"
+            ))
+            .value(":v", n(app.version))
+            .value(":from", s(from_runner));
+        let placement = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(Key::placement(from_runner, &app.id).attributes()))
+            .condition_expression("attribute_exists(PK)")
+            .build()
+            .map_err(malformed_request)?;
+        self.transact(vec![
+            update.in_transaction(&self.table)?,
+            self.put_new(deployment_item(deployment)?)?,
+            TransactWriteItem::builder().delete(placement).build(),
+        ])
+        .await
+    }
+
     /// Records the upload URL just handed out; returns the one it replaces.
     pub async fn set_pending_upload(
         &self,

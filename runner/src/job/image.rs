@@ -111,28 +111,32 @@ impl Job<'_> {
         })
     }
 
-    /// A redeploy or a rollback runs the image of the commit it names
+    /// A redeploy, a rollback or a failover runs the image it names
     /// (recorded when it was queued) with the app's current configuration;
     /// nothing is built.
     #[tracing::instrument(name = "reuse", skip_all)]
     pub(super) async fn reuse_image(&self) -> Result<Image, Failure> {
-        let sha = self.d.commit.as_deref().ok_or_else(|| {
+        let tag = self.d.reused_image_tag().ok_or_else(|| {
             Failure::User("the redeploy names no commit; deploy the app instead".into())
         })?;
         let repository = self.repository();
-        self.log.line(match &self.d.rolled_back_from {
-            Some(from) => format!(
-                "Rolling back to commit {sha} (deployment {from}) with the current configuration; nothing is built."
+        self.log.line(match (&self.d.failover, &self.d.rolled_back_from) {
+            (Some(f), _) => format!(
+                "The build host of deployment {} ({}) is gone: starting its image here with the current configuration; nothing is built.",
+                f.of_deployment_id, f.from_runner_id
             ),
-            None => format!(
-                "Redeploying commit {sha} with the current configuration; nothing is built."
+            (None, Some(from)) => format!(
+                "Rolling back to commit {tag} (deployment {from}) with the current configuration; nothing is built."
+            ),
+            (None, None) => format!(
+                "Redeploying commit {tag} with the current configuration; nothing is built."
             ),
         });
         let clock = self.clock("pull");
         images::ensure_image(
             &self.rt.docker,
             &repository,
-            sha,
+            tag,
             self.rt.config.registry_credentials(),
             &self.log,
         )
@@ -140,7 +144,7 @@ impl Job<'_> {
         .map_err(build_failure)?;
         clock.done().await?;
         Ok(Image {
-            name: format!("{repository}:{sha}"),
+            name: format!("{repository}:{tag}"),
             publish: None,
         })
     }

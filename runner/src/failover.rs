@@ -1,0 +1,119 @@
+//! Failover: a runner not seen for its deadline is lost, and so are the
+//! containers on its host. Every live runner looks, every few seconds, for
+//! the apps placed on a lost runner and takes each over with a fenced write
+//! that adds a `failover` deployment of the app's live image (exactly one
+//! runner wins it), then queues its job like any other: whichever runner
+//! has a free slot starts the image (nothing is built) and switches the
+//! route. A lost runner that comes back finds its apps live elsewhere and
+//! removes its stale containers (reconcile).
+
+use std::time::{Duration, SystemTime};
+
+use slipway_core::error_chain::Chain;
+use slipway_core::fleet::Presence;
+use slipway_core::ids::AppId;
+use slipway_core::job::JobMessage;
+use slipway_core::model::Deployment;
+use slipway_core::store::StoreError;
+use tokio_util::sync::CancellationToken;
+
+use crate::runtime::Runtime;
+
+/// How often a failover's job is sent before the runner gives up on it.
+const SEND_TRIES: u32 = 5;
+
+pub async fn run(rt: Runtime, shutdown: CancellationToken) {
+    let mut every = tokio::time::interval(rt.config.announce_every);
+    loop {
+        tokio::select! {
+            _ = every.tick() => {}
+            _ = shutdown.cancelled() => return,
+        }
+        if let Err(e) = take_over_lost(&rt).await {
+            tracing::warn!(error = %Chain(&e), "looking for lost runners failed");
+        }
+    }
+}
+
+async fn take_over_lost(rt: &Runtime) -> Result<(), StoreError> {
+    let now = SystemTime::now();
+    for lost in rt.store.runners().await? {
+        if lost.id == rt.config.runner_id || !matches!(lost.presence(now), Presence::Missing { .. })
+        {
+            continue;
+        }
+        for app_id in rt.store.placements(&lost.id).await? {
+            if let Err(e) = take_over(rt, &lost.id, &app_id).await {
+                tracing::warn!(%app_id, lost = lost.id, error = %Chain(&e), "could not fail the app over");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Moves `app_id` off runner `from`, unless another runner did, or the app
+/// no longer lives there, or a newer deployment on its way replaces it.
+pub async fn take_over(rt: &Runtime, from: &str, app_id: &AppId) -> Result<(), StoreError> {
+    let app = rt.store.get_app(app_id).await?;
+    let Some(app) =
+        app.filter(|a| a.deleted_at.is_none() && a.live_runner_id.as_deref() == Some(from))
+    else {
+        return rt.store.drop_placement(from, app_id).await;
+    };
+    if let Some(latest) = app
+        .latest_deployment_id
+        .as_ref()
+        .filter(|l| Some(*l) != app.live_deployment_id.as_ref())
+    {
+        if let Some(d) = rt.store.get_deployment(latest).await? {
+            if d.status.is_in_progress() {
+                return Ok(());
+            }
+        }
+    }
+    let live = match &app.live_deployment_id {
+        Some(live) => rt.store.get_deployment(live).await?,
+        None => None,
+    };
+    let Some(d) = live.and_then(|live| Deployment::failover(&app, &live, from)) else {
+        return rt.store.drop_placement(from, app_id).await;
+    };
+    match rt.store.add_failover(&app, from, &d).await {
+        Ok(()) => {}
+        // Another runner took it over, or the app changed: looked at again
+        // next time if it still lives there.
+        Err(StoreError::Conflict) => return Ok(()),
+        Err(e) => return Err(e),
+    }
+    tracing::info!(%app_id, deployment_id = %d.id, from, "the app's host is gone; failing it over");
+    let body = JobMessage {
+        deployment_id: d.id.clone(),
+        app_id: app_id.clone(),
+    }
+    .encode();
+    for attempt in 1..=SEND_TRIES {
+        let sent = rt
+            .sqs
+            .send_message()
+            .queue_url(&rt.config.queue_url)
+            .message_body(&body)
+            .send()
+            .await;
+        match sent {
+            Ok(_) => return Ok(()),
+            Err(e) => {
+                tracing::warn!(%app_id, deployment_id = %d.id, attempt, error = %Chain(&e), "could not queue the failover");
+                tokio::time::sleep(Duration::from_secs(u64::from(attempt))).await;
+            }
+        }
+    }
+    let _ = rt
+        .store
+        .set_status(
+            &d.id,
+            slipway_core::status::DeploymentStatus::Failed,
+            Some("the failover could not be queued; deploy the app again"),
+        )
+        .await;
+    Ok(())
+}
