@@ -442,3 +442,68 @@ async fn a_hostname_belongs_to_one_app_and_every_route_change_moves_the_version(
     assert!(store.routes_version().await.unwrap() > v2);
     store.create_app(&second, None).await.unwrap();
 }
+
+#[tokio::test]
+async fn of_runners_racing_to_take_over_a_lost_placement_exactly_one_wins() {
+    let store = store().await;
+    let mut app = app();
+    let live = Deployment::queued(&app, Trigger::Api);
+    app.latest_deployment_id = Some(live.id.clone());
+    store.create_app(&app, Some(&live)).await.unwrap();
+    let live = to_deploying(&store, &live).await;
+    store
+        .go_live(&Claim::of(&live), "runner-lost", "127.0.0.1:1", &phase())
+        .await
+        .unwrap();
+    let live = Deployment {
+        commit: Some("abc".into()),
+        ..store.get_deployment(&live.id).await.unwrap().unwrap()
+    };
+    let app = store.get_app(&app.id).await.unwrap().unwrap();
+    assert_eq!(
+        store.placements("runner-lost").await.unwrap(),
+        [app.id.clone()]
+    );
+
+    // Five runners read the same app and race.
+    let takeovers: Vec<Deployment> = (0..5)
+        .map(|_| Deployment::failover(&app, &live, "runner-lost").unwrap())
+        .collect();
+    let outcomes = futures_util::future::join_all(
+        takeovers
+            .iter()
+            .map(|d| store.add_failover(&app, "runner-lost", d)),
+    )
+    .await;
+    let won: Vec<&Deployment> = takeovers
+        .iter()
+        .zip(&outcomes)
+        .filter(|(_, o)| o.is_ok())
+        .map(|(d, _)| d)
+        .collect();
+    assert_eq!(won.len(), 1, "{outcomes:?}");
+    for outcome in &outcomes {
+        assert!(
+            matches!(outcome, Ok(()) | Err(StoreError::Conflict)),
+            "{outcome:?}"
+        );
+    }
+    let now = store.get_app(&app.id).await.unwrap().unwrap();
+    assert_eq!(now.latest_deployment_id.as_ref(), Some(&won[0].id));
+    assert!(store.placements("runner-lost").await.unwrap().is_empty());
+    let failovers: Vec<_> = store
+        .list_deployments(&app.id, None)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|d| d.trigger == Trigger::Failover)
+        .collect();
+    assert_eq!(failovers.len(), 1, "{failovers:#?}");
+
+    // Once moved, the app is no longer the lost runner's to take over.
+    let again = Deployment::failover(&now, &live, "runner-lost").unwrap();
+    assert!(matches!(
+        store.add_failover(&now, "runner-lost", &again).await,
+        Err(StoreError::Conflict)
+    ));
+}
