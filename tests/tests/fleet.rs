@@ -183,7 +183,10 @@ async fn a_lost_hosts_app_comes_back_on_another_runner_once_and_its_runner_retur
     let from = f.failover.as_ref().unwrap();
     assert_eq!(from.from_runner_id, a_id);
     assert_eq!(from.of_deployment_id, dep);
-    assert!(api.logs(&f.id).await.contains("is gone"));
+    assert!(api
+        .logs(&f.id)
+        .await
+        .contains(&format!("Moving the app off build host {a_id}")));
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(containers_of(&app).len(), 1, "exactly one container");
 

@@ -15,6 +15,7 @@ export interface DeploymentView {
   cacheHit: boolean | null; error: string | null; createdAt: string; updatedAt: string;
   cancelRequested: boolean; attempt: number; upstream: string | null;
   phases: Record<string, Phase>; rolledBackFrom: string | null;
+  failover: { fromRunnerId: string; ofDeploymentId: string } | null;
 }
 
 export type SourceView =

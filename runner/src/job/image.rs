@@ -122,8 +122,8 @@ impl Job<'_> {
         let repository = self.repository();
         self.log.line(match (&self.d.failover, &self.d.rolled_back_from) {
             (Some(f), _) => format!(
-                "The build host of deployment {} ({}) is gone: starting its image here with the current configuration; nothing is built.",
-                f.of_deployment_id, f.from_runner_id
+                "Moving the app off build host {} (lost or retiring): starting the image of deployment {} here with the current configuration; nothing is built.",
+                f.from_runner_id, f.of_deployment_id
             ),
             (None, Some(from)) => format!(
                 "Rolling back to commit {tag} (deployment {from}) with the current configuration; nothing is built."

@@ -49,7 +49,7 @@ export function DeploymentPage({ id }: { id: string }) {
       {d.error && <p class="error" role="alert" data-deployment-error>{d.error}</p>}
       <section class="card">
         <dl>
-          <dt>Trigger</dt><dd>{d.trigger}{d.rolledBackFrom ? ` (from ${d.rolledBackFrom.slice(-8)})` : ""}</dd>
+          <dt>Trigger</dt><dd>{d.trigger}{d.rolledBackFrom ? ` (from ${d.rolledBackFrom.slice(-8)})` : ""}{d.failover ? ` (moved off build host ${d.failover.fromRunnerId}; runs deployment ${d.failover.ofDeploymentId.slice(-8)}'s image)` : ""}</dd>
           <dt>Commit</dt><dd><code>{d.commit ?? "—"}</code></dd>
           <dt>Cache</dt><dd>{d.cacheHit === null ? "—" : d.cacheHit ? "hit" : "miss"}</dd>
           <dt>Phases</dt>
