@@ -30,6 +30,8 @@ pub struct Config {
     pub runner_id: String,
     pub work_dir: PathBuf,
     pub drain_deadline: Duration,
+    /// Whether SIGTERM also moves this host's apps to other runners.
+    pub drain_apps: bool,
     pub reconcile_every: Duration,
     /// How often the runner writes its record.
     pub announce_every: Duration,
@@ -226,6 +228,7 @@ impl Config {
                 .map(PathBuf::from)
                 .unwrap_or_else(|| std::env::temp_dir().join("slipway-runner")),
             drain_deadline: seconds("SLIPWAY_DRAIN_SECONDS", 300.0)?,
+            drain_apps: parsed("SLIPWAY_DRAIN_APPS", false)?,
             reconcile_every: seconds("SLIPWAY_RECONCILE_SECONDS", 30.0)?,
             announce_every: seconds("SLIPWAY_ANNOUNCE_SECONDS", 5.0)?,
             runner_deadline: seconds("SLIPWAY_RUNNER_DEADLINE_SECONDS", 30.0)?,

@@ -6,8 +6,13 @@
 //! has a free slot starts the image (nothing is built) and switches the
 //! route. A lost runner that comes back finds its apps live elsewhere and
 //! removes its stale containers (reconcile).
+//!
+//! A retiring runner (SIGTERM with `SLIPWAY_DRAIN_APPS=true`) hands its own
+//! apps over the same way, keeps their containers serving until the edges
+//! have moved to the new ones, then removes them.
 
-use std::time::{Duration, SystemTime};
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant, SystemTime};
 
 use slipway_core::error_chain::Chain;
 use slipway_core::fleet::Presence;
@@ -17,7 +22,11 @@ use slipway_core::model::Deployment;
 use slipway_core::store::StoreError;
 use tokio_util::sync::CancellationToken;
 
+use crate::engine::containers::{containers_of, remove};
 use crate::runtime::Runtime;
+
+/// How often a retiring runner looks whether its apps have moved.
+const HAND_OVER_POLL: Duration = Duration::from_millis(500);
 
 /// How often a failover's job is sent before the runner gives up on it.
 const SEND_TRIES: u32 = 5;
@@ -116,4 +125,85 @@ pub async fn take_over(rt: &Runtime, from: &str, app_id: &AppId) -> Result<(), S
         )
         .await;
     Ok(())
+}
+
+/// Moves every app placed on this runner to other runners, within the
+/// drain deadline: a failover deployment each (once no newer deployment of
+/// the app is on its way), then, once each runs elsewhere and the edges
+/// have had their drain time to move on, this host's containers of it are
+/// removed. An app that could not be moved keeps running here.
+pub async fn hand_over(rt: &Runtime) {
+    let me = rt.config.runner_id.as_str();
+    let deadline = Instant::now() + rt.config.drain_deadline;
+    let mut moving: BTreeSet<AppId> = BTreeSet::new();
+    loop {
+        match rt.store.placements(me).await {
+            Ok(placed) => {
+                for app_id in placed {
+                    match take_over(rt, me, &app_id).await {
+                        Ok(()) => {
+                            moving.insert(app_id);
+                        }
+                        Err(e) => {
+                            tracing::warn!(%app_id, error = %Chain(&e), "could not hand the app over yet")
+                        }
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %Chain(&e), "could not read this runner's apps"),
+        }
+        let mut still_here = Vec::new();
+        for app_id in &moving {
+            match rt.store.get_app(app_id).await {
+                Ok(Some(app))
+                    if app.deleted_at.is_none() && app.live_runner_id.as_deref() == Some(me) =>
+                {
+                    still_here.push(app_id.clone());
+                }
+                Ok(_) => {}
+                Err(_) => still_here.push(app_id.clone()),
+            }
+        }
+        let placed_left = rt.store.placements(me).await.map(|p| p.len()).unwrap_or(1);
+        if still_here.is_empty() && placed_left == 0 {
+            break;
+        }
+        if Instant::now() >= deadline {
+            tracing::warn!(apps = ?still_here, "the drain deadline passed before these apps moved; they keep running here");
+            moving.retain(|a| !still_here.contains(a));
+            break;
+        }
+        tokio::time::sleep(HAND_OVER_POLL).await;
+    }
+    if moving.is_empty() {
+        return;
+    }
+    tracing::info!(
+        apps = moving.len(),
+        "apps handed over; their containers here stop once the edges moved"
+    );
+    tokio::time::sleep(rt.config.edge.drain).await;
+    remove_moved(rt, &moving).await;
+}
+
+/// Removes this host's containers of `moved` apps that are not their live
+/// deployment's.
+async fn remove_moved(rt: &Runtime, moved: &BTreeSet<AppId>) {
+    let containers = match containers_of(&rt.docker, &rt.config.table, None).await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(error = %Chain(&e), "could not list the containers handed over");
+            return;
+        }
+    };
+    for c in containers.into_iter().filter(|c| moved.contains(&c.app_id)) {
+        let live = match rt.store.get_app(&c.app_id).await {
+            Ok(app) => app.and_then(|a| a.live_deployment_id),
+            Err(_) => continue,
+        };
+        if live.as_ref() != Some(&c.deployment_id) {
+            tracing::info!(app_id = %c.app_id, container = c.name, "removing a container handed over");
+            remove(&rt.docker, &c.name).await;
+        }
+    }
 }

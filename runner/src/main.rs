@@ -59,19 +59,29 @@ async fn serve() -> anyhow::Result<()> {
     }
     tracing::info!(runner_id = %rt.config.runner_id, slots = rt.config.slots, "runner started");
 
-    let (shutdown, stopped) = (CancellationToken::new(), CancellationToken::new());
+    // `shutdown`: take no new work; `edge_stop`: this host's edge no longer
+    // follows the routes (after a hand-over moved its apps); `stopped`: done.
+    let (shutdown, edge_stop, stopped) = (
+        CancellationToken::new(),
+        CancellationToken::new(),
+        CancellationToken::new(),
+    );
     let announcer = tokio::spawn(announce::run(rt.clone(), shutdown.clone(), stopped.clone()));
-    let ask = edge::ask::serve(rt.edge.clone(), rt.config.edge.ask_listen, shutdown.clone())
-        .await
-        .with_context(|| {
-            format!(
-                "listening for the edge's asks on {}",
-                rt.config.edge.ask_listen
-            )
-        })?;
+    let ask = edge::ask::serve(
+        rt.edge.clone(),
+        rt.config.edge.ask_listen,
+        edge_stop.clone(),
+    )
+    .await
+    .with_context(|| {
+        format!(
+            "listening for the edge's asks on {}",
+            rt.config.edge.ask_listen
+        )
+    })?;
     let edge = tokio::spawn({
-        let (rt, shutdown) = (rt.clone(), shutdown.clone());
-        async move { rt.edge.run(shutdown).await }
+        let (rt, edge_stop) = (rt.clone(), edge_stop.clone());
+        async move { rt.edge.run(edge_stop).await }
     });
     let reconciler = tokio::spawn(reconcile::run(rt.clone(), shutdown.clone()));
     let failover = tokio::spawn(failover::run(rt.clone(), shutdown.clone()));
@@ -83,9 +93,13 @@ async fn serve() -> anyhow::Result<()> {
         _ = int.recv() => tracing::info!("SIGINT: draining"),
     }
     shutdown.cancel();
+    if rt.config.drain_apps {
+        failover::hand_over(&rt).await;
+    }
     worker.await?;
     reconciler.await?;
     failover.await?;
+    edge_stop.cancel();
     edge.await?;
     ask.await?;
     stopped.cancel();
