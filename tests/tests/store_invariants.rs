@@ -462,7 +462,7 @@ async fn of_runners_racing_to_take_over_a_lost_placement_exactly_one_wins() {
     let app = store.get_app(&app.id).await.unwrap().unwrap();
     assert_eq!(
         store.placements("runner-lost").await.unwrap(),
-        [app.id.clone()]
+        std::slice::from_ref(&app.id)
     );
 
     // Five runners read the same app and race.
