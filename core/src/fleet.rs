@@ -30,6 +30,9 @@ pub struct RunnerRecord {
     pub publish_address: String,
     pub slots: u32,
     pub slots_in_use: u32,
+    /// How many apps' live containers it runs.
+    #[serde(default)]
+    pub apps: u32,
     pub version: String,
     pub state: RunnerState,
     pub started_at: String,
@@ -84,6 +87,88 @@ impl RunnerRecord {
     }
 }
 
+/// How new deployments' apps are placed, the same for the whole stack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placement {
+    /// On the runner that builds it (its image is already there).
+    Builder,
+    /// On the live runner with the fewest apps, among those with a free slot.
+    Spread,
+}
+
+impl std::str::FromStr for Placement {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "builder" => Ok(Self::Builder),
+            "spread" => Ok(Self::Spread),
+            other => Err(format!("{other:?} is not a placement: builder or spread")),
+        }
+    }
+}
+
+/// Whether a runner that received a job runs it, or leaves it for another.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    Take,
+    LeaveTo(String),
+}
+
+/// How long a job may wait for the runner it was meant for; then whoever
+/// receives it takes it, so nothing waits on a runner that cannot come.
+pub const PLACEMENT_PATIENCE: Duration = Duration::from_secs(30);
+
+fn has_room(r: &RunnerRecord, now: SystemTime) -> bool {
+    r.presence(now) == Presence::Live && r.state == RunnerState::Running && r.slots_in_use < r.slots
+}
+
+/// The live runner with the most free slots (then the fewest apps, then
+/// the smallest id): where a failover goes.
+pub fn roomiest(records: &[RunnerRecord], now: SystemTime) -> Option<&RunnerRecord> {
+    records.iter().filter(|r| has_room(r, now)).min_by(|a, b| {
+        (b.slots - b.slots_in_use)
+            .cmp(&(a.slots - a.slots_in_use))
+            .then(a.apps.cmp(&b.apps))
+            .then(a.id.cmp(&b.id))
+    })
+}
+
+/// Whether runner `me` runs a job it received: one meant for another live
+/// runner (`meant_for`) is left to it, and under [`Placement::Spread`] one
+/// is left to a live runner with a free slot and fewer apps than `me`;
+/// past [`PLACEMENT_PATIENCE`] (`waited`) whoever received it takes it.
+pub fn decide(
+    records: &[RunnerRecord],
+    me: &str,
+    now: SystemTime,
+    placement: Placement,
+    meant_for: Option<&str>,
+    waited: Duration,
+) -> Decision {
+    if waited > PLACEMENT_PATIENCE {
+        return Decision::Take;
+    }
+    if let Some(wanted) = meant_for {
+        return match records.iter().find(|r| r.id == wanted) {
+            Some(r) if r.id != me && has_room(r, now) => Decision::LeaveTo(r.id.clone()),
+            _ => Decision::Take,
+        };
+    }
+    if placement == Placement::Builder {
+        return Decision::Take;
+    }
+    let mine = records.iter().find(|r| r.id == me).map_or(0, |r| r.apps);
+    match records
+        .iter()
+        .filter(|r| r.id != me && has_room(r, now))
+        .min_by(|a, b| a.apps.cmp(&b.apps).then(a.id.cmp(&b.id)))
+    {
+        Some(fewer) if fewer.apps < mine => Decision::LeaveTo(fewer.id.clone()),
+        _ => Decision::Take,
+    }
+}
+
 impl std::fmt::Display for Presence {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -100,6 +185,132 @@ mod tests {
     use super::*;
     use crate::ids::rfc3339;
 
+    fn runner(id: &str, slots: u32, in_use: u32, apps: u32, ago: u64) -> RunnerRecord {
+        let (mut r, _) = seen(ago, RunnerState::Running);
+        r.id = id.into();
+        r.slots = slots;
+        r.slots_in_use = in_use;
+        r.apps = apps;
+        r
+    }
+
+    fn now() -> SystemTime {
+        seen(0, RunnerState::Running).1
+    }
+
+    #[test]
+    fn a_failover_goes_to_the_live_runner_with_the_most_free_slots() {
+        let fleet = [
+            runner("a", 4, 3, 0, 0),
+            runner("b", 4, 1, 5, 0),
+            runner("c", 4, 1, 2, 0),
+            runner("lost", 8, 0, 0, 60),
+            runner("full", 2, 2, 0, 0),
+        ];
+        assert_eq!(
+            roomiest(&fleet, now()).unwrap().id,
+            "c",
+            "3 free, fewer apps than b"
+        );
+        let (mut draining, _) = seen(0, RunnerState::Draining);
+        draining.slots = 9;
+        assert_eq!(roomiest(&[draining], now()), None);
+        assert_eq!(roomiest(&fleet[3..], now()), None, "lost and full");
+        let sizes = [runner("big", 8, 7, 0, 0), runner("small", 2, 0, 9, 0)];
+        assert_eq!(
+            roomiest(&sizes, now()).unwrap().id,
+            "small",
+            "free slots, not slots"
+        );
+        let sizes = [runner("small", 2, 0, 9, 0), runner("big", 8, 7, 0, 0)];
+        assert_eq!(roomiest(&sizes, now()).unwrap().id, "small");
+        let tie = [runner("y", 2, 0, 1, 0), runner("x", 2, 0, 1, 0)];
+        assert_eq!(roomiest(&tie, now()).unwrap().id, "x");
+    }
+
+    #[test]
+    fn a_job_meant_for_another_live_runner_is_left_to_it_for_a_while() {
+        let fleet = [runner("me", 2, 0, 0, 0), runner("other", 2, 0, 0, 0)];
+        let soon = Duration::from_secs(1);
+        let decide = |meant: Option<&str>, waited| {
+            decide(&fleet, "me", now(), Placement::Builder, meant, waited)
+        };
+        assert_eq!(
+            decide(Some("other"), soon),
+            Decision::LeaveTo("other".into())
+        );
+        assert_eq!(decide(Some("me"), soon), Decision::Take);
+        assert_eq!(decide(Some("gone"), soon), Decision::Take);
+        assert_eq!(decide(None, soon), Decision::Take);
+        assert_eq!(
+            decide(Some("other"), PLACEMENT_PATIENCE),
+            Decision::LeaveTo("other".into())
+        );
+        assert_eq!(
+            decide(Some("other"), PLACEMENT_PATIENCE + Duration::from_millis(1)),
+            Decision::Take
+        );
+        let busy = [runner("me", 2, 0, 0, 0), runner("other", 2, 2, 0, 0)];
+        assert_eq!(
+            super::decide(&busy, "me", now(), Placement::Builder, Some("other"), soon),
+            Decision::Take,
+            "no free slot there"
+        );
+    }
+
+    #[test]
+    fn spreading_leaves_a_job_to_a_runner_with_fewer_apps_and_a_free_slot() {
+        let soon = Duration::from_secs(1);
+        let spread =
+            |fleet: &[RunnerRecord]| decide(fleet, "me", now(), Placement::Spread, None, soon);
+        assert_eq!(
+            spread(&[
+                runner("me", 2, 0, 2, 0),
+                runner("b", 2, 0, 1, 0),
+                runner("c", 2, 0, 0, 0)
+            ]),
+            Decision::LeaveTo("c".into())
+        );
+        assert_eq!(
+            spread(&[runner("me", 2, 0, 1, 0), runner("b", 2, 0, 1, 0)]),
+            Decision::Take,
+            "as few as any"
+        );
+        assert_eq!(
+            spread(&[
+                runner("full", 2, 2, 0, 0),
+                runner("me", 2, 0, 3, 0),
+                runner("c", 2, 0, 2, 0)
+            ]),
+            Decision::LeaveTo("c".into()),
+            "compared with this runner's own count"
+        );
+        assert_eq!(
+            spread(&[
+                runner("me", 2, 0, 3, 0),
+                runner("b", 2, 2, 0, 0),
+                runner("c", 2, 0, 0, 90)
+            ]),
+            Decision::Take,
+            "the emptier ones are full or lost"
+        );
+        assert_eq!(
+            decide(
+                &[runner("me", 2, 0, 3, 0), runner("b", 2, 0, 0, 0)],
+                "me",
+                now(),
+                Placement::Builder,
+                None,
+                soon
+            ),
+            Decision::Take,
+            "the builder keeps its apps"
+        );
+        assert_eq!("spread".parse(), Ok(Placement::Spread));
+        assert_eq!("builder".parse(), Ok(Placement::Builder));
+        assert!("random".parse::<Placement>().is_err());
+    }
+
     fn seen(ago: u64, state: RunnerState) -> (RunnerRecord, SystemTime) {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
         let record = RunnerRecord {
@@ -108,6 +319,7 @@ mod tests {
             publish_address: "127.0.0.1".into(),
             slots: 2,
             slots_in_use: 1,
+            apps: 0,
             version: "0.1.0".into(),
             state,
             started_at: rfc3339(now - Duration::from_secs(3600)),

@@ -355,6 +355,10 @@ pub struct Deployment {
     /// For a failover: the host it moves the app off, and what ran there.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failover: Option<Failover>,
+    /// The runner meant to run it; others leave its job to that runner
+    /// while it is live and has room (see `fleet::decide`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meant_for: Option<String>,
 }
 
 /// What a failover deployment moves, and from where.
@@ -417,6 +421,7 @@ impl Deployment {
             archive: None,
             rolled_back_from: None,
             failover: None,
+            meant_for: None,
         }
     }
 

@@ -32,6 +32,13 @@ pub async fn run(rt: Runtime, shutdown: CancellationToken, stopped: Cancellation
 }
 
 async fn announce(rt: &Runtime, started_at: &str, state: RunnerState) {
+    let apps = match rt.store.placements(&rt.config.runner_id).await {
+        Ok(placed) => placed.len() as u32,
+        Err(e) => {
+            tracing::warn!(error = %Chain(&e), "could not count this runner's apps");
+            return;
+        }
+    };
     let now = SystemTime::now();
     let config = &rt.config;
     let record = RunnerRecord {
@@ -40,6 +47,7 @@ async fn announce(rt: &Runtime, started_at: &str, state: RunnerState) {
         publish_address: config.publish_host.to_string(),
         slots: config.slots as u32,
         slots_in_use: rt.in_flight.lock().await.len() as u32,
+        apps,
         version: env!("CARGO_PKG_VERSION").to_owned(),
         state,
         started_at: started_at.to_owned(),

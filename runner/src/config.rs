@@ -5,6 +5,7 @@ use std::ops::RangeInclusive;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use slipway_core::fleet::Placement;
 use slipway_core::registry_login::RegistryLogin;
 
 #[derive(Debug, Clone)]
@@ -32,6 +33,8 @@ pub struct Config {
     pub drain_deadline: Duration,
     /// Whether SIGTERM also moves this host's apps to other runners.
     pub drain_apps: bool,
+    /// Where new deployments' apps go (the same on every runner).
+    pub placement: Placement,
     pub reconcile_every: Duration,
     /// How often the runner writes its record.
     pub announce_every: Duration,
@@ -229,6 +232,7 @@ impl Config {
                 .unwrap_or_else(|| std::env::temp_dir().join("slipway-runner")),
             drain_deadline: seconds("SLIPWAY_DRAIN_SECONDS", 300.0)?,
             drain_apps: parsed("SLIPWAY_DRAIN_APPS", false)?,
+            placement: parsed("SLIPWAY_PLACEMENT", Placement::Builder)?,
             reconcile_every: seconds("SLIPWAY_RECONCILE_SECONDS", 30.0)?,
             announce_every: seconds("SLIPWAY_ANNOUNCE_SECONDS", 5.0)?,
             runner_deadline: seconds("SLIPWAY_RUNNER_DEADLINE_SECONDS", 30.0)?,

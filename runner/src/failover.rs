@@ -15,7 +15,7 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant, SystemTime};
 
 use slipway_core::error_chain::Chain;
-use slipway_core::fleet::Presence;
+use slipway_core::fleet::{roomiest, Presence, RunnerRecord};
 use slipway_core::ids::AppId;
 use slipway_core::job::JobMessage;
 use slipway_core::model::Deployment;
@@ -46,13 +46,14 @@ pub async fn run(rt: Runtime, shutdown: CancellationToken) {
 
 async fn take_over_lost(rt: &Runtime) -> Result<(), StoreError> {
     let now = SystemTime::now();
-    for lost in rt.store.runners().await? {
+    let fleet = rt.store.runners().await?;
+    for lost in &fleet {
         if lost.id == rt.config.runner_id || !matches!(lost.presence(now), Presence::Missing { .. })
         {
             continue;
         }
         for app_id in rt.store.placements(&lost.id).await? {
-            if let Err(e) = take_over(rt, &lost.id, &app_id).await {
+            if let Err(e) = take_over(rt, &lost.id, &app_id, &fleet).await {
                 tracing::warn!(%app_id, lost = lost.id, error = %Chain(&e), "could not fail the app over");
             }
         }
@@ -60,9 +61,15 @@ async fn take_over_lost(rt: &Runtime) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Moves `app_id` off runner `from`, unless another runner did, or the app
-/// no longer lives there, or a newer deployment on its way replaces it.
-pub async fn take_over(rt: &Runtime, from: &str, app_id: &AppId) -> Result<(), StoreError> {
+/// Moves `app_id` off runner `from` to the roomiest runner of `fleet`,
+/// unless another runner did, or the app no longer lives there, or a newer
+/// deployment on its way replaces it.
+async fn take_over(
+    rt: &Runtime,
+    from: &str,
+    app_id: &AppId,
+    fleet: &[RunnerRecord],
+) -> Result<(), StoreError> {
     let app = rt.store.get_app(app_id).await?;
     let Some(app) =
         app.filter(|a| a.deleted_at.is_none() && a.live_runner_id.as_deref() == Some(from))
@@ -84,9 +91,10 @@ pub async fn take_over(rt: &Runtime, from: &str, app_id: &AppId) -> Result<(), S
         Some(live) => rt.store.get_deployment(live).await?,
         None => None,
     };
-    let Some(d) = live.and_then(|live| Deployment::failover(&app, &live, from)) else {
+    let Some(mut d) = live.and_then(|live| Deployment::failover(&app, &live, from)) else {
         return rt.store.drop_placement(from, app_id).await;
     };
+    d.meant_for = roomiest(fleet, SystemTime::now()).map(|r| r.id.clone());
     match rt.store.add_failover(&app, from, &d).await {
         Ok(()) => {}
         // Another runner took it over, or the app changed: looked at again
@@ -94,7 +102,7 @@ pub async fn take_over(rt: &Runtime, from: &str, app_id: &AppId) -> Result<(), S
         Err(StoreError::Conflict) => return Ok(()),
         Err(e) => return Err(e),
     }
-    tracing::info!(%app_id, deployment_id = %d.id, from, "the app's host is gone; failing it over");
+    tracing::info!(%app_id, deployment_id = %d.id, from, to = d.meant_for, "moving the app off its host");
     let body = JobMessage {
         deployment_id: d.id.clone(),
         app_id: app_id.clone(),
@@ -137,10 +145,11 @@ pub async fn hand_over(rt: &Runtime) {
     let deadline = Instant::now() + rt.config.drain_deadline;
     let mut moving: BTreeSet<AppId> = BTreeSet::new();
     loop {
+        let fleet = rt.store.runners().await.unwrap_or_default();
         match rt.store.placements(me).await {
             Ok(placed) => {
                 for app_id in placed {
-                    match take_over(rt, me, &app_id).await {
+                    match take_over(rt, me, &app_id, &fleet).await {
                         Ok(()) => {
                             moving.insert(app_id);
                         }

@@ -41,6 +41,27 @@ const QUICK: [(&str, &str); 3] = [
     ("SLIPWAY_SLOTS", "2"),
 ];
 
+/// [`QUICK`] with `extra` (which wins).
+fn with<'a>(extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    QUICK
+        .iter()
+        .filter(|(k, _)| !extra.iter().any(|(e, _)| e == k))
+        .chain(extra)
+        .copied()
+        .collect()
+}
+
+/// The runner whose host runs the app's live container, as the table says.
+async fn runner_of(res: &Resources, app: &str) -> Option<String> {
+    let aws = aws_config::load_from_env().await;
+    let store = slipway_core::store::Store::new(aws_sdk_dynamodb::Client::new(&aws), &res.table);
+    store
+        .get_app(&slipway_core::ids::AppId::parse(app).unwrap())
+        .await
+        .unwrap()
+        .and_then(|a| a.live_runner_id)
+}
+
 async fn until(res: &Resources, seconds: u64, check: impl Fn(&[Value]) -> bool) -> Vec<Value> {
     let deadline = Instant::now() + Duration::from_secs(seconds);
     loop {
@@ -134,9 +155,9 @@ async fn a_lost_hosts_app_comes_back_on_another_runner_once_and_its_runner_retur
         .await;
     assert_eq!(api.settle(&dep).await.status, DeploymentStatus::Running);
     let host = api.app(&app).await.hostname;
-    // Two runners that could take it over.
-    let b = Runner::start(&api.res, &QUICK);
-    let c = Runner::start(&api.res, &QUICK);
+    // Two runners that could take it over: C has more room.
+    let b = Runner::start(&api.res, &with(&[("SLIPWAY_SLOTS", "1")]));
+    let c = Runner::start(&api.res, &with(&[("SLIPWAY_SLOTS", "3")]));
     let (a_id, b_id, c_id) = (a.id.clone(), b.id.clone(), c.id.clone());
     until(&api.res, 30, |l| {
         [&a_id, &b_id, &c_id]
@@ -185,6 +206,11 @@ async fn a_lost_hosts_app_comes_back_on_another_runner_once_and_its_runner_retur
     assert_eq!(failovers.len(), 1, "one failover: {failovers:#?}");
     let f = &failovers[0];
     assert_eq!(f.status, DeploymentStatus::Running, "{f:?}");
+    assert_eq!(
+        runner_of(&api.res, &app).await.as_deref(),
+        Some(c_id.as_str()),
+        "the failover went to the runner with the most free slots"
+    );
     let from = f.failover.as_ref().unwrap();
     assert_eq!(from.from_runner_id, a_id);
     assert_eq!(from.of_deployment_id, dep);
@@ -288,4 +314,47 @@ async fn a_retiring_runner_hands_its_apps_over_without_a_failed_request() {
     assert_eq!(containers_of(&app).len(), 1, "its old container is gone");
     let list = runners(&api.res).await;
     assert_eq!(presence_of(&list, &a_id).as_deref(), Some("stopped"));
+}
+
+#[tokio::test]
+async fn spreading_places_new_apps_on_the_runner_with_the_fewest() {
+    let api = Api::start().await;
+    let git = GitServer::start(None).await;
+    let spread = with(&[("SLIPWAY_PLACEMENT", "spread")]);
+    let a = Runner::start(&api.res, &spread);
+    let deploy = |name: &'static str| {
+        let (api, git) = (&api, &git);
+        async move {
+            git.commit(name, &files(&site(name)));
+            let (app, dep) = api
+                .deploy(json!({"name": name, "repo": git.url(name), "port": 8080}))
+                .await;
+            assert_eq!(api.settle(&dep).await.status, DeploymentStatus::Running);
+            app
+        }
+    };
+    // Alone, A runs the first two.
+    let first = [deploy("one").await, deploy("two").await];
+    let b = Runner::start(&api.res, &spread);
+    until(&api.res, 30, |l| {
+        presence_of(l, &a.id).as_deref() == Some("live")
+            && presence_of(l, &b.id).as_deref() == Some("live")
+            && l.iter().any(|r| r["id"] == a.id.as_str() && r["apps"] == 2)
+    })
+    .await;
+    // The next two go to B, whichever runner receives their jobs.
+    let next = [deploy("three").await, deploy("four").await];
+    for app in &first {
+        assert_eq!(
+            runner_of(&api.res, app).await.as_deref(),
+            Some(a.id.as_str())
+        );
+    }
+    for app in &next {
+        assert_eq!(
+            runner_of(&api.res, app).await.as_deref(),
+            Some(b.id.as_str()),
+            "a new app goes to the runner with fewer"
+        );
+    }
 }

@@ -34,9 +34,10 @@ pub use outcome::Outcome;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant, SystemTime};
 
 use slipway_core::error_chain::Chain;
+use slipway_core::fleet::{decide, Decision, Placement};
 use slipway_core::ids;
 use slipway_core::job::JobMessage;
 use slipway_core::model::{App, Credentials, Deployment, Phase, Source};
@@ -77,6 +78,10 @@ pub async fn run(
             Ok(Admitted::Wait { running }) => {
                 tracing::info!(running, "the owner runs as many builds as it may; waiting");
                 Outcome::Requeue(rt.config.owner_wait)
+            }
+            Ok(Admitted::LeaveTo(runner)) => {
+                tracing::info!(%runner, "the job is another runner's to run; leaving it");
+                Outcome::Requeue(LEAVE_DELAY)
             }
             Err(e) => Outcome::Retry(Chain(e.as_ref()).to_string()),
         };
@@ -125,6 +130,38 @@ enum Admitted {
     Nothing,
     /// Its owner already runs `running` builds, its share.
     Wait { running: usize },
+    /// Another runner should run it (the placement).
+    LeaveTo(String),
+}
+
+/// When a job left to another runner is seen again.
+const LEAVE_DELAY: Duration = Duration::from_secs(1);
+
+/// Whether this runner runs the deployment or leaves it to another: the
+/// one it is meant for, or under the spread placement one with fewer apps
+/// (an app that already lives here does not count against this runner).
+async fn placement(rt: &Runtime, d: &Deployment, app: &App) -> anyhow::Result<Decision> {
+    if d.meant_for.is_none() && rt.config.placement == Placement::Builder {
+        return Ok(Decision::Take);
+    }
+    let me = rt.config.runner_id.as_str();
+    let mut fleet = rt.store.runners().await?;
+    if app.live_runner_id.as_deref() == Some(me) {
+        if let Some(mine) = fleet.iter_mut().find(|r| r.id == me) {
+            mine.apps = mine.apps.saturating_sub(1);
+        }
+    }
+    let waited = ids::parse_rfc3339(&d.created_at)
+        .and_then(|at| at.elapsed().ok())
+        .unwrap_or_default();
+    Ok(decide(
+        &fleet,
+        me,
+        SystemTime::now(),
+        rt.config.placement,
+        d.meant_for.as_deref(),
+        waited,
+    ))
 }
 
 /// Decides whether the deployment is still to be done, takes one of its
@@ -149,6 +186,9 @@ async fn admit(rt: &Runtime, msg: &JobMessage) -> anyhow::Result<Admitted> {
         }
         Admission::Claim(app) => app,
     };
+    if let Decision::LeaveTo(runner) = placement(rt, &d, &app).await? {
+        return Ok(Admitted::LeaveTo(runner));
+    }
     let place = rt
         .store
         .hold_build(
