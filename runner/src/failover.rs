@@ -15,14 +15,16 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant, SystemTime};
 
 use slipway_core::error_chain::Chain;
-use slipway_core::fleet::{roomiest, Presence, RunnerRecord};
+use slipway_core::fleet::{roomiest, Presence};
 use slipway_core::ids::AppId;
 use slipway_core::job::JobMessage;
 use slipway_core::model::Deployment;
 use slipway_core::store::StoreError;
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::engine::containers::{containers_of, remove};
+use crate::job;
 use crate::runtime::Runtime;
 
 /// How often a retiring runner looks whether its apps have moved.
@@ -33,48 +35,72 @@ const SEND_TRIES: u32 = 5;
 
 pub async fn run(rt: Runtime, shutdown: CancellationToken) {
     let mut every = tokio::time::interval(rt.config.announce_every);
+    let mut jobs = JoinSet::new();
     loop {
         tokio::select! {
             _ = every.tick() => {}
-            _ = shutdown.cancelled() => return,
+            _ = shutdown.cancelled() => break,
         }
-        if let Err(e) = take_over_lost(&rt).await {
-            tracing::warn!(error = %Chain(&e), "looking for lost runners failed");
+        while jobs.try_join_next().is_some() {}
+        match take_over_lost(&rt).await {
+            Ok(mine) => {
+                for msg in mine {
+                    let (rt, shutdown) = (rt.clone(), shutdown.clone());
+                    jobs.spawn(async move { job::run(&rt, msg, None, shutdown).await });
+                }
+            }
+            Err(e) => tracing::warn!(error = %Chain(&e), "looking for lost runners failed"),
         }
     }
+    // The failovers running here stop for the shutdown; their queued copies
+    // finish them elsewhere.
+    while jobs.join_next().await.is_some() {}
 }
 
-async fn take_over_lost(rt: &Runtime) -> Result<(), StoreError> {
+/// Fails over the apps of every lost runner, if this runner is the one
+/// with the most room (or none has any); returns the jobs it runs itself.
+/// Each is queued as well: should this runner die before it claims one,
+/// another runner runs the copy.
+async fn take_over_lost(rt: &Runtime) -> Result<Vec<JobMessage>, StoreError> {
     let now = SystemTime::now();
+    let me = rt.config.runner_id.as_str();
     let fleet = rt.store.runners().await?;
+    let chosen = roomiest(&fleet, now).map(|r| r.id.clone());
+    if chosen.as_deref().is_some_and(|c| c != me) {
+        return Ok(Vec::new());
+    }
+    let mut mine = Vec::new();
     for lost in &fleet {
-        if lost.id == rt.config.runner_id || !matches!(lost.presence(now), Presence::Missing { .. })
-        {
+        if lost.id == me || !matches!(lost.presence(now), Presence::Missing { .. }) {
             continue;
         }
         for app_id in rt.store.placements(&lost.id).await? {
-            if let Err(e) = take_over(rt, &lost.id, &app_id, &fleet).await {
-                tracing::warn!(%app_id, lost = lost.id, error = %Chain(&e), "could not fail the app over");
+            match take_over(rt, &lost.id, &app_id, chosen.as_deref()).await {
+                Ok(Some(msg)) if chosen.is_some() => mine.push(msg),
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(%app_id, lost = lost.id, error = %Chain(&e), "could not fail the app over")
+                }
             }
         }
     }
-    Ok(())
+    Ok(mine)
 }
 
-/// Moves `app_id` off runner `from` to the roomiest runner of `fleet`,
-/// unless another runner did, or the app no longer lives there, or a newer
-/// deployment on its way replaces it.
+/// Moves `app_id` off runner `from`, meant for runner `to`, unless another
+/// runner did, or the app no longer lives there, or a newer deployment on
+/// its way replaces it; returns the job it queued.
 async fn take_over(
     rt: &Runtime,
     from: &str,
     app_id: &AppId,
-    fleet: &[RunnerRecord],
-) -> Result<(), StoreError> {
+    to: Option<&str>,
+) -> Result<Option<JobMessage>, StoreError> {
     let app = rt.store.get_app(app_id).await?;
     let Some(app) =
         app.filter(|a| a.deleted_at.is_none() && a.live_runner_id.as_deref() == Some(from))
     else {
-        return rt.store.drop_placement(from, app_id).await;
+        return rt.store.drop_placement(from, app_id).await.map(|()| None);
     };
     if let Some(latest) = app
         .latest_deployment_id
@@ -83,7 +109,7 @@ async fn take_over(
     {
         if let Some(d) = rt.store.get_deployment(latest).await? {
             if d.status.is_in_progress() {
-                return Ok(());
+                return Ok(None);
             }
         }
     }
@@ -92,22 +118,22 @@ async fn take_over(
         None => None,
     };
     let Some(mut d) = live.and_then(|live| Deployment::failover(&app, &live, from)) else {
-        return rt.store.drop_placement(from, app_id).await;
+        return rt.store.drop_placement(from, app_id).await.map(|()| None);
     };
-    d.meant_for = roomiest(fleet, SystemTime::now()).map(|r| r.id.clone());
+    d.meant_for = to.map(str::to_owned);
     match rt.store.add_failover(&app, from, &d).await {
         Ok(()) => {}
         // Another runner took it over, or the app changed: looked at again
         // next time if it still lives there.
-        Err(StoreError::Conflict) => return Ok(()),
+        Err(StoreError::Conflict) => return Ok(None),
         Err(e) => return Err(e),
     }
     tracing::info!(%app_id, deployment_id = %d.id, from, to = d.meant_for, "moving the app off its host");
-    let body = JobMessage {
+    let msg = JobMessage {
         deployment_id: d.id.clone(),
         app_id: app_id.clone(),
-    }
-    .encode();
+    };
+    let body = msg.encode();
     for attempt in 1..=SEND_TRIES {
         let sent = rt
             .sqs
@@ -117,7 +143,7 @@ async fn take_over(
             .send()
             .await;
         match sent {
-            Ok(_) => return Ok(()),
+            Ok(_) => return Ok(Some(msg)),
             Err(e) => {
                 tracing::warn!(%app_id, deployment_id = %d.id, attempt, error = %Chain(&e), "could not queue the failover");
                 tokio::time::sleep(Duration::from_secs(u64::from(attempt))).await;
@@ -132,7 +158,7 @@ async fn take_over(
             Some("the failover could not be queued; deploy the app again"),
         )
         .await;
-    Ok(())
+    Ok(None)
 }
 
 /// Moves every app placed on this runner to other runners, within the
@@ -146,11 +172,12 @@ pub async fn hand_over(rt: &Runtime) {
     let mut moving: BTreeSet<AppId> = BTreeSet::new();
     loop {
         let fleet = rt.store.runners().await.unwrap_or_default();
+        let to = roomiest(&fleet, SystemTime::now()).map(|r| r.id.clone());
         match rt.store.placements(me).await {
             Ok(placed) => {
                 for app_id in placed {
-                    match take_over(rt, me, &app_id, &fleet).await {
-                        Ok(()) => {
+                    match take_over(rt, me, &app_id, to.as_deref()).await {
+                        Ok(_) => {
                             moving.insert(app_id);
                         }
                         Err(e) => {

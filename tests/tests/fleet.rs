@@ -139,6 +139,38 @@ async fn slipway_admin_runners_shows_each_runner_then_a_lost_one_as_missing_and_
     );
 }
 
+/// An upload app serving `page`, its archive PUT to its upload URL, and
+/// deployed: `(app, deployment)`.
+async fn upload_app(api: &Api, name: &str, page: &str) -> (String, String) {
+    let app: AppView = api
+        .expect(
+            201,
+            "POST",
+            "/apps",
+            Some(json!({"name": name, "port": 8080})),
+        )
+        .await;
+    let archive = archive_with("site.zip", "unused", page, &web_dockerfile(""));
+    let url: UploadTicket = api
+        .expect(
+            200,
+            "POST",
+            &format!("/apps/{}/source", app.id),
+            Some(json!({"format": "zip", "size": archive.len()})),
+        )
+        .await;
+    let mut put = reqwest::Client::new().put(&url.upload_url).body(archive);
+    for (k, v) in &url.headers {
+        put = put.header(k, v);
+    }
+    assert!(put.send().await.unwrap().status().is_success());
+    let (status, answer) = api
+        .call("POST", &format!("/apps/{}/deploy", app.id), None)
+        .await;
+    assert_eq!(status, 202, "{answer}");
+    (app.id, answer["deploymentId"].as_str().unwrap().to_owned())
+}
+
 fn docker(args: &[&str]) -> String {
     sh(std::path::Path::new("/"), "docker", args)
 }
@@ -154,8 +186,19 @@ async fn a_lost_hosts_app_comes_back_on_another_runner_once_and_its_runner_retur
         .deploy(json!({"name": "moved", "repo": git.url("moved"), "port": 8080}))
         .await;
     assert_eq!(api.settle(&dep).await.status, DeploymentStatus::Running);
-    let host = api.app(&app).await.hostname;
-    // Two runners that could take it over: C has more room.
+    // And an app built from an uploaded archive (its image is tagged with
+    // its deployment, not a commit).
+    let (uploaded, up_dep) = upload_app(&api, "moved-too", "uploaded here too").await;
+    assert_eq!(api.settle(&up_dep).await.status, DeploymentStatus::Running);
+    let apps = [
+        (app.clone(), "still here"),
+        (uploaded.clone(), "uploaded here too"),
+    ];
+    let mut hosts = Vec::new();
+    for (app, _) in &apps {
+        hosts.push(api.app(app).await.hostname);
+    }
+    // Two runners that could take them over: C has more room.
     let b = Runner::start(&api.res, &with(&[("SLIPWAY_SLOTS", "1")]));
     let c = Runner::start(&api.res, &with(&[("SLIPWAY_SLOTS", "3")]));
     let (a_id, b_id, c_id) = (a.id.clone(), b.id.clone(), c.id.clone());
@@ -165,38 +208,67 @@ async fn a_lost_hosts_app_comes_back_on_another_runner_once_and_its_runner_retur
             .all(|id| presence_of(l, id).as_deref() == Some("live"))
     })
     .await;
-    assert_eq!(
-        b.edge.serves(&host, "/", "still here").await.as_deref(),
-        Some("still here"),
-        "any edge serves any app"
-    );
+    for ((_, page), host) in apps.iter().zip(&hosts) {
+        assert_eq!(
+            b.edge.serves(host, "/", page).await.as_deref(),
+            Some(*page),
+            "any edge serves any app"
+        );
+    }
 
     // The host is gone: its runner and its containers.
     let lost = Instant::now();
     let a_edge = a.crash().await;
-    for name in containers_of(&app) {
-        docker(&["rm", "-f", &name]);
-    }
-    // A bounded client: one request every 200 ms through B's edge, for at
-    // most 60 s.
-    let mut outage = None;
-    while lost.elapsed() < Duration::from_secs(60) {
-        if b.edge.text(&host, "/").await.as_deref() == Some("still here") {
-            outage = Some(lost.elapsed());
-            break;
+    for (app, _) in &apps {
+        for name in containers_of(app) {
+            docker(&["rm", "-f", &name]);
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let outage = outage.expect("the app answers again within 60 s");
-    eprintln!(
-        "failover: the app answered again {:.1} s after its host was lost (deadline {DEADLINE} s)",
-        outage.as_secs_f64()
-    );
+    // A bounded client per app: one request every 200 ms through B's edge,
+    // for at most 60 s.
+    let outages =
+        futures_util::future::join_all(apps.iter().zip(&hosts).map(|((_, page), host)| {
+            let edge = &b.edge;
+            async move {
+                while lost.elapsed() < Duration::from_secs(60) {
+                    if edge.text(host, "/").await.as_deref() == Some(*page) {
+                        return Some(lost.elapsed());
+                    }
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                None
+            }
+        }))
+        .await;
+    for ((app, _), outage) in apps.iter().zip(&outages) {
+        let outage = outage.expect("every app answers again within 60 s");
+        eprintln!(
+            "failover: app {app} answered again {:.1} s after its host was lost (deadline {DEADLINE} s)",
+            outage.as_secs_f64()
+        );
+    }
+    for ((_, page), host) in apps.iter().zip(&hosts) {
+        assert_eq!(c.edge.serves(host, "/", page).await.as_deref(), Some(*page));
+    }
+    for (app, _) in &apps {
+        assert_eq!(api.app(app).await.status, AppStatus::Running);
+        assert_eq!(
+            runner_of(&api.res, app).await.as_deref(),
+            Some(c_id.as_str()),
+            "the failover went to the runner with the most free slots"
+        );
+    }
+    let up_failovers: Vec<_> = api
+        .deployments(&uploaded)
+        .await
+        .into_iter()
+        .filter(|d| d.trigger == Trigger::Failover)
+        .collect();
+    assert_eq!(up_failovers.len(), 1, "{up_failovers:#?}");
     assert_eq!(
-        c.edge.serves(&host, "/", "still here").await.as_deref(),
-        Some("still here")
+        up_failovers[0].failover.as_ref().unwrap().of_deployment_id,
+        up_dep
     );
-    assert_eq!(api.app(&app).await.status, AppStatus::Running);
     let failovers: Vec<_> = api
         .deployments(&app)
         .await
@@ -206,11 +278,6 @@ async fn a_lost_hosts_app_comes_back_on_another_runner_once_and_its_runner_retur
     assert_eq!(failovers.len(), 1, "one failover: {failovers:#?}");
     let f = &failovers[0];
     assert_eq!(f.status, DeploymentStatus::Running, "{f:?}");
-    assert_eq!(
-        runner_of(&api.res, &app).await.as_deref(),
-        Some(c_id.as_str()),
-        "the failover went to the runner with the most free slots"
-    );
     let from = f.failover.as_ref().unwrap();
     assert_eq!(from.from_runner_id, a_id);
     assert_eq!(from.of_deployment_id, dep);
@@ -219,7 +286,9 @@ async fn a_lost_hosts_app_comes_back_on_another_runner_once_and_its_runner_retur
         .await
         .contains(&format!("Moving the app off build host {a_id}")));
     tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(containers_of(&app).len(), 1, "exactly one container");
+    for (app, _) in &apps {
+        assert_eq!(containers_of(app).len(), 1, "exactly one container");
+    }
 
     // The lost runner comes back: its apps live elsewhere now, and it
     // starts no second copy.
@@ -229,8 +298,10 @@ async fn a_lost_hosts_app_comes_back_on_another_runner_once_and_its_runner_retur
     })
     .await;
     tokio::time::sleep(Duration::from_secs(6)).await;
-    assert_eq!(containers_of(&app).len(), 1, "still exactly one container");
-    assert_eq!(b.edge.text(&host, "/").await.as_deref(), Some("still here"));
+    for ((app, page), host) in apps.iter().zip(&hosts) {
+        assert_eq!(containers_of(app).len(), 1, "still exactly one container");
+        assert_eq!(b.edge.text(host, "/").await.as_deref(), Some(*page));
+    }
     let failovers: Vec<_> = api
         .deployments(&app)
         .await
