@@ -1,15 +1,16 @@
 //! Failover: a runner not seen for its deadline is lost, and so are the
-//! containers on its host. Every live runner looks, every few seconds, for
-//! the apps placed on a lost runner and takes each over with a fenced write
-//! that adds a `failover` deployment of the app's live image (exactly one
-//! runner wins it), then queues its job like any other: whichever runner
-//! has a free slot starts the image (nothing is built) and switches the
-//! route. A lost runner that comes back finds its apps live elsewhere and
-//! removes its stale containers (reconcile).
+//! containers on its host. Every few seconds the live runner with the most
+//! free slots looks for the apps placed on a lost runner and takes each
+//! over with a fenced write that adds a `failover` deployment of the app's
+//! live image (of several runners exactly one wins it), runs it itself
+//! (the image started, nothing built, the route switched) and queues its
+//! job as well, so another runner finishes it should this one die. A lost
+//! runner that comes back finds its apps live elsewhere and removes its
+//! stale containers (reconcile).
 //!
 //! A retiring runner (SIGTERM with `SLIPWAY_DRAIN_APPS=true`) hands its own
-//! apps over the same way, keeps their containers serving until the edges
-//! have moved to the new ones, then removes them.
+//! apps over through the queue, keeps their containers serving until the
+//! edges have moved to the new ones, then removes them.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant, SystemTime};
@@ -171,12 +172,12 @@ pub async fn hand_over(rt: &Runtime) {
     let deadline = Instant::now() + rt.config.drain_deadline;
     let mut moving: BTreeSet<AppId> = BTreeSet::new();
     loop {
-        let fleet = rt.store.runners().await.unwrap_or_default();
-        let to = roomiest(&fleet, SystemTime::now()).map(|r| r.id.clone());
         match rt.store.placements(me).await {
             Ok(placed) => {
+                // Meant for no runner in particular: the first with a free
+                // slot to receive its job runs it.
                 for app_id in placed {
-                    match take_over(rt, me, &app_id, to.as_deref()).await {
+                    match take_over(rt, me, &app_id, None).await {
                         Ok(_) => {
                             moving.insert(app_id);
                         }

@@ -291,13 +291,39 @@ async fn a_lost_hosts_app_comes_back_on_another_runner_once_and_its_runner_retur
     }
 
     // The lost runner comes back: its apps live elsewhere now, and it
-    // starts no second copy.
+    // starts no second copy. A container its host kept of the old live
+    // deployment is removed (here every runner shares one engine, so any
+    // of them may be the one that removes it).
+    let leftover = format!("{a_id}-leftover");
+    docker(&[
+        "run",
+        "-d",
+        "--name",
+        &leftover,
+        "--label",
+        &format!("slipway.app={app}"),
+        "--label",
+        &format!("slipway.deployment={dep}"),
+        "--label",
+        &format!("slipway.runner={a_id}"),
+        "--label",
+        &format!("slipway.stack={}", api.res.table),
+        &env("SLIPWAY_BASE_IMAGE"),
+        "sleep",
+        "600",
+    ]);
     let _a = Runner::start_on(&api.res, a_edge, &a_id, &QUICK);
     until(&api.res, 30, |l| {
         presence_of(l, &a_id).as_deref() == Some("live")
     })
     .await;
     tokio::time::sleep(Duration::from_secs(6)).await;
+    assert!(
+        !docker(&["ps", "-a", "--format", "{{.Names}}"])
+            .lines()
+            .any(|n| n == leftover),
+        "the leftover container is removed"
+    );
     for ((app, page), host) in apps.iter().zip(&hosts) {
         assert_eq!(containers_of(app).len(), 1, "still exactly one container");
         assert_eq!(b.edge.text(host, "/").await.as_deref(), Some(*page));

@@ -43,6 +43,9 @@ enum Answer {
     Failed(CloneError),
 }
 
+/// The running binary, on Linux.
+const SELF_EXE: &str = "/proc/self/exe";
+
 /// How often the runner looks whether the clone must stop.
 const INTERRUPT_POLL: Duration = Duration::from_millis(50);
 
@@ -68,7 +71,10 @@ pub async fn clone(
         memory_bytes: limits.memory_bytes,
     };
     let crashed = |why: String| CloneError::Crashed(why);
-    let exe = std::env::current_exe().map_err(|e| crashed(format!("finding the runner: {e}")))?;
+    // The running binary itself, even when an upgrade replaced its file (the
+    // path would then name the new one, or nothing): the same version of
+    // the request and answer on both sides.
+    let exe = Path::new(SELF_EXE);
     let mut command = tokio::process::Command::new(exe);
     command
         .arg(CHILD_ARG)
