@@ -41,6 +41,15 @@ const QUICK: [(&str, &str); 3] = [
     ("SLIPWAY_SLOTS", "2"),
 ];
 
+/// The app's deployments that are failovers, newest first.
+async fn failovers_of(api: &Api, app: &str) -> Vec<DeploymentView> {
+    api.deployments(app)
+        .await
+        .into_iter()
+        .filter(|d| d.trigger == Trigger::Failover)
+        .collect()
+}
+
 /// [`QUICK`] with `extra` (which wins).
 fn with<'a>(extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
     QUICK
@@ -258,23 +267,13 @@ async fn a_lost_hosts_app_comes_back_on_another_runner_once_and_its_runner_retur
             "the failover went to the runner with the most free slots"
         );
     }
-    let up_failovers: Vec<_> = api
-        .deployments(&uploaded)
-        .await
-        .into_iter()
-        .filter(|d| d.trigger == Trigger::Failover)
-        .collect();
+    let up_failovers = failovers_of(&api, &uploaded).await;
     assert_eq!(up_failovers.len(), 1, "{up_failovers:#?}");
     assert_eq!(
         up_failovers[0].failover.as_ref().unwrap().of_deployment_id,
         up_dep
     );
-    let failovers: Vec<_> = api
-        .deployments(&app)
-        .await
-        .into_iter()
-        .filter(|d| d.trigger == Trigger::Failover)
-        .collect();
+    let failovers = failovers_of(&api, &app).await;
     assert_eq!(failovers.len(), 1, "one failover: {failovers:#?}");
     let f = &failovers[0];
     assert_eq!(f.status, DeploymentStatus::Running, "{f:?}");
@@ -328,12 +327,7 @@ async fn a_lost_hosts_app_comes_back_on_another_runner_once_and_its_runner_retur
         assert_eq!(containers_of(app).len(), 1, "still exactly one container");
         assert_eq!(b.edge.text(host, "/").await.as_deref(), Some(*page));
     }
-    let failovers: Vec<_> = api
-        .deployments(&app)
-        .await
-        .into_iter()
-        .filter(|d| d.trigger == Trigger::Failover)
-        .collect();
+    let failovers = failovers_of(&api, &app).await;
     assert_eq!(failovers.len(), 1, "no failover back: {failovers:#?}");
 }
 
