@@ -54,12 +54,12 @@ async fn store() -> anyhow::Result<Store> {
 fn table(runners: &[RunnerRecord]) -> String {
     let now = SystemTime::now();
     let mut out = format!(
-        "{:<24} {:<16} {:<22} {:<16} {:<6} {:<9} {:<22} {}\n",
+        "{:<24} {:<16} {:<22} {:<16} {:<6} {:<9} {:<28} {}\n",
         "RUNNER", "PRESENCE", "EDGE", "PUBLISH", "SLOTS", "VERSION", "STARTED", "LAST SEEN"
     );
     for r in runners {
         out.push_str(&format!(
-            "{:<24} {:<16} {:<22} {:<16} {:<6} {:<9} {:<22} {}\n",
+            "{:<24} {:<16} {:<22} {:<16} {:<6} {:<9} {:<28} {}\n",
             r.id,
             r.presence(now).to_string(),
             r.edge_address,
