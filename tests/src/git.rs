@@ -107,6 +107,11 @@ impl GitServer {
 
     /// Moves `main` of the served repo to `sha`.
     pub fn push(&self, repo: &str, sha: &str) {
+        self.push_branch(repo, sha, "main");
+    }
+
+    /// Moves (or creates) `branch` of the served repo at `sha`.
+    pub fn push_branch(&self, repo: &str, sha: &str, branch: &str) {
         let work = self.root.join("work").join(repo);
         sh(
             &work,
@@ -116,7 +121,7 @@ impl GitServer {
                 "-q",
                 "-f",
                 self.bare(repo).to_str().unwrap(),
-                &format!("{sha}:refs/heads/main"),
+                &format!("{sha}:refs/heads/{branch}"),
             ],
         );
     }

@@ -71,6 +71,41 @@ async fn a_public_repo_goes_live_and_serves_its_content() {
 }
 
 #[tokio::test]
+async fn another_branch_deploys_its_own_head_and_a_missing_branch_fails_once_saying_so() {
+    let api = Api::start().await;
+    let git = GitServer::start(None).await;
+    git.commit("branches", &files(&site("from main")));
+    let feature = git.commit_unpushed("branches", &files(&site("from the feature branch")));
+    git.push_branch("branches", &feature, "feature/x");
+    let _runner = Runner::start(&api.res, &[]);
+
+    let (_, dep) = api
+        .deploy(json!({"name": "branches", "repo": git.url("branches"), "port": 8080, "branch": "feature/x"}))
+        .await;
+    let d = api.settle(&dep).await;
+    assert_eq!(d.status, DeploymentStatus::Running, "{d:?}");
+    assert_eq!(d.commit.as_deref(), Some(feature.as_str()));
+    assert_eq!(
+        fetch_upstream(&d).await.as_deref(),
+        Some("from the feature branch")
+    );
+
+    let (_, dep) = api
+        .deploy(json!({"name": "no-branch", "repo": git.url("branches"), "port": 8080, "branch": "nope"}))
+        .await;
+    let d = api.settle(&dep).await;
+    assert_eq!(d.status, DeploymentStatus::Failed, "{d:?}");
+    assert_eq!(d.attempt, 1, "the author's mistake is not retried: {d:?}");
+    let error = d.error.as_deref().unwrap();
+    assert!(
+        error.contains("the branch does not exist in the repository"),
+        "{error}"
+    );
+    assert!(error.contains("\"nope\""), "it names the branch: {error}");
+    assert!(api.logs(&dep).await.contains("the branch does not exist"));
+}
+
+#[tokio::test]
 async fn a_private_repo_deploys_with_its_token_and_the_token_is_found_nowhere() {
     let api = Api::start().await;
     let git = GitServer::start(Some(TOKEN)).await;

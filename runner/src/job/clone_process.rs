@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
 use super::source::{shallow_clone, CloneError};
 use crate::config::CloneLimits;
@@ -48,6 +48,19 @@ const SELF_EXE: &str = "/proc/self/exe";
 
 /// How often the runner looks whether the clone must stop.
 const INTERRUPT_POLL: Duration = Duration::from_millis(50);
+
+/// The most of a clone process's stdout (its answer) and of its stderr (a
+/// panic's message) the runner keeps; the rest is read and dropped, so a
+/// clone process never blocks on a full pipe.
+const OUTPUT_KEPT: u64 = 64 << 10;
+
+/// Reads `from` to its end and returns its first `keep` bytes.
+async fn read_capped(from: &mut (impl AsyncRead + Unpin), keep: u64) -> std::io::Result<Vec<u8>> {
+    let mut kept = Vec::new();
+    (&mut *from).take(keep).read_to_end(&mut kept).await?;
+    tokio::io::copy(from, &mut tokio::io::sink()).await?;
+    Ok(kept)
+}
 
 /// Clones `branch` of `repo` into `dir` in a clone process and returns the
 /// commit checked out. A clone process that dies is our failure
@@ -94,9 +107,10 @@ pub async fn clone(
     let talk = async {
         stdin.write_all(&body).await?;
         drop(stdin);
-        let (mut out, mut err) = (Vec::new(), Vec::new());
-        tokio::try_join!(stdout.read_to_end(&mut out), stderr.read_to_end(&mut err))?;
-        Ok::<_, std::io::Error>((out, err))
+        tokio::try_join!(
+            read_capped(&mut stdout, OUTPUT_KEPT),
+            read_capped(&mut stderr, OUTPUT_KEPT)
+        )
     };
     let watch = async {
         while !interrupt.load(Ordering::Relaxed) {
@@ -166,4 +180,19 @@ pub fn run_child() -> anyhow::Result<()> {
     };
     std::io::stdout().write_all(&serde_json::to_vec(&answer)?)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn only_the_first_bytes_of_a_clone_process_output_are_kept_and_all_is_read() {
+        let output = vec![b'x'; 100];
+        let mut from = output.as_slice();
+        assert_eq!(read_capped(&mut from, 10).await.unwrap(), vec![b'x'; 10]);
+        assert!(from.is_empty(), "the rest was read too");
+        let mut short: &[u8] = b"{}";
+        assert_eq!(read_capped(&mut short, 10).await.unwrap(), b"{}");
+    }
 }

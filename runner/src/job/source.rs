@@ -145,7 +145,10 @@ fn fetch(
     let mut prepare = gix::prepare_clone(repo, dir)
         .map_err(|e| failed(Chain(&e).to_string()))?
         .with_shallow(gix::remote::fetch::Shallow::DepthAtRemote(NonZeroU32::MIN))
-        .with_ref_name(Some(branch))
+        // The branch's head only, on a detached HEAD: what a build needs,
+        // in one connection. Naming the branch instead (`with_ref_name`)
+        // makes gix connect twice: once to resolve the name, then to fetch.
+        .with_revision(Some(format!("refs/heads/{branch}")))
         .map_err(|e| failed(Chain(&e).to_string()))?
         .configure_connection(move |conn| {
             let url = conn.remote().url(Direction::Fetch).map(|u| u.to_bstring());
@@ -221,6 +224,7 @@ fn explain(reason: &str, had_token: bool) -> String {
         "the repository was not found; check the repo URL (and the repoToken if it is private)"
             .into()
     } else if lower.contains("didn't have any ref")
+        || lower.contains("requested revision")
         || lower.contains("ref")
             && (lower.contains("not found") || lower.contains("could not be found"))
     {
@@ -261,6 +265,13 @@ mod tests {
         assert!(explain(auth, true).contains("refused the repoToken"));
         assert!(explain(auth, false).contains("send a repoToken"));
         assert!(explain("HTTP 403 Forbidden", true).contains("repoToken"));
+        assert_eq!(
+            explain(
+                "The remote didn't have the requested revision \"refs/heads/nope\"",
+                false
+            ),
+            "the branch does not exist in the repository"
+        );
         assert_eq!(
             explain("something else broke", false),
             "something else broke"
