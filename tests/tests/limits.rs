@@ -435,6 +435,63 @@ async fn an_owner_at_its_build_cap_waits_while_another_owners_build_goes_ahead()
 }
 
 #[tokio::test]
+async fn a_redeploy_builds_nothing_so_it_goes_live_while_its_owner_is_at_the_build_cap() {
+    let api = Api::start().await;
+    let git = GitServer::start(None).await;
+    git.commit("quick", &files(&site("quick")));
+    let slow = format!(
+        "FROM {}\nRUN echo started=$(date +%s) && sleep 20\n\
+         RUN mkdir -p /www && echo ok > /www/index.html\nCMD [\"httpd\", \"-f\", \"-p\", \"8080\", \"-h\", \"/www\"]\n",
+        env("SLIPWAY_BASE_IMAGE")
+    );
+    git.commit("slow", &[("Dockerfile", &slow)]);
+    let _runner = Runner::start(
+        &api.res,
+        &[
+            ("SLIPWAY_SLOTS", "3"),
+            ("SLIPWAY_OWNER_BUILDS", "1"),
+            ("SLIPWAY_OWNER_WAIT_SECONDS", "1"),
+        ],
+    );
+    let (quick, first) = api.deploy(deploy_body("quick", &git.url("quick"))).await;
+    assert_eq!(api.settle(&first).await.status, DeploymentStatus::Running);
+    let (_, building) = api.deploy(deploy_body("slow", &git.url("slow"))).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !api.logs(&building).await.contains("started=") {
+        assert!(Instant::now() < deadline, "the slow build started");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    let redeploy: Queued = api
+        .expect(202, "POST", &format!("/apps/{quick}/redeploy"), None)
+        .await;
+    let d = api.settle(&redeploy.deployment_id).await;
+    assert_eq!(d.status, DeploymentStatus::Running, "{d:?}");
+    let slow = api.deployment(&building).await;
+    assert_eq!(
+        slow.status,
+        DeploymentStatus::Building,
+        "the redeploy went live while the owner's one build place was taken"
+    );
+    let share = api
+        .items()
+        .await
+        .into_iter()
+        .find(|item| item["PK"].as_s().is_ok_and(|pk| pk.starts_with("BUILDS#")))
+        .expect("the owner's build places");
+    let holders = share["holders"].as_m().unwrap();
+    assert_eq!(
+        holders.keys().collect::<Vec<_>>(),
+        [&building],
+        "only the build holds a place: {share:?}"
+    );
+    assert_eq!(
+        api.settle(&building).await.status,
+        DeploymentStatus::Running
+    );
+}
+
+#[tokio::test]
 async fn a_read_only_app_keeps_its_root_filesystem_unwritten_and_its_tmp_writable() {
     let api = Api::start().await;
     let git = GitServer::start(None).await;

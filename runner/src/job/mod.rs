@@ -64,10 +64,11 @@ pub async fn run(
             Ok(Admitted::Work(app, d)) => {
                 rt.in_flight.lock().await.insert(d.id.clone());
                 let owner = app.owner.clone();
+                let builds = !d.trigger.reuses_image();
                 let outcome = work(rt, *app, *d, receipt, shutdown).await;
                 rt.in_flight.lock().await.remove(&msg.deployment_id);
                 // A lost claim's place is its new runner's now.
-                if outcome != Outcome::LostClaim {
+                if builds && outcome != Outcome::LostClaim {
                     if let Err(e) = rt.store.release_build(&owner, &msg.deployment_id).await {
                         tracing::warn!(error = %Chain(&e), "could not give the build's place back; its lease frees it");
                     }
@@ -189,19 +190,25 @@ async fn admit(rt: &Runtime, msg: &JobMessage) -> anyhow::Result<Admitted> {
     if let Decision::LeaveTo(runner) = placement(rt, &d, &app).await? {
         return Ok(Admitted::LeaveTo(runner));
     }
-    let place = rt
-        .store
-        .hold_build(
-            &app.owner,
-            &d.id,
-            rt.config.owner_builds,
-            ids::epoch_millis(),
-            lease_until(rt),
-        )
-        .await?;
-    let fresh = match place {
-        BuildPlace::Full { running } => return Ok(Admitted::Wait { running }),
-        BuildPlace::Held { fresh } => fresh,
+    // Only a build takes one of its owner's places: a job that starts an
+    // image built before (redeploy, rollback, failover) waits for no build.
+    let fresh = if d.trigger.reuses_image() {
+        false
+    } else {
+        let place = rt
+            .store
+            .hold_build(
+                &app.owner,
+                &d.id,
+                rt.config.owner_builds,
+                ids::epoch_millis(),
+                lease_until(rt),
+            )
+            .await?;
+        match place {
+            BuildPlace::Full { running } => return Ok(Admitted::Wait { running }),
+            BuildPlace::Held { fresh } => fresh,
+        }
     };
     let claimed = rt
         .store
@@ -260,7 +267,8 @@ async fn work(
         ));
     }
     let claim = Claim::of(&d);
-    let watcher = watch::Watcher::start(rt, &claim, &app.owner, receipt, shutdown);
+    let place_of = (!d.trigger.reuses_image()).then_some(&app.owner);
+    let watcher = watch::Watcher::start(rt, &claim, place_of, receipt, shutdown);
     let job = Job {
         rt,
         app,

@@ -47,10 +47,12 @@ pub struct Watcher {
 }
 
 impl Watcher {
+    /// Watches the claimed job; `place_of` is the owner whose build place
+    /// it holds (renewed with its lease), none when it builds nothing.
     pub fn start(
         rt: &Runtime,
         claim: &Claim,
-        owner: &Owner,
+        place_of: Option<&Owner>,
         receipt: Option<String>,
         shutdown: CancellationToken,
     ) -> Self {
@@ -68,7 +70,7 @@ impl Watcher {
         let task = tokio::spawn(watch(
             rt.clone(),
             claim.clone(),
-            owner.clone(),
+            place_of.cloned(),
             receipt,
             shutdown,
             token.clone(),
@@ -101,7 +103,7 @@ impl Watcher {
 async fn watch(
     rt: Runtime,
     claim: Claim,
-    owner: Owner,
+    place_of: Option<Owner>,
     receipt: Option<String>,
     shutdown: CancellationToken,
     token: CancellationToken,
@@ -148,8 +150,10 @@ async fn watch(
                 }
                 // A place lost (its lease ran out while the table could not
                 // be reached) only lets the owner start one build more.
-                if let Err(e) = rt.store.renew_build(&owner, &claim.deployment_id, lease_until(&rt)).await {
-                    tracing::warn!(error = %Chain(&e), "could not renew the build's place");
+                if let Some(owner) = &place_of {
+                    if let Err(e) = rt.store.renew_build(owner, &claim.deployment_id, lease_until(&rt)).await {
+                        tracing::warn!(error = %Chain(&e), "could not renew the build's place");
+                    }
                 }
             }
             _ = poll.tick() => {
