@@ -88,9 +88,10 @@ async fn take_over_lost(rt: &Runtime) -> Result<Vec<JobMessage>, StoreError> {
     Ok(mine)
 }
 
-/// Moves `app_id` off runner `from`, meant for runner `to`, unless another
-/// runner did, or the app no longer lives there, or a newer deployment on
-/// its way replaces it; returns the job it queued.
+/// Moves `app_id` off runner `from`, unless another runner did, or the app
+/// no longer lives there, or a newer deployment on its way replaces it.
+/// With `to` (this runner) the job returned is this runner's to run, a copy
+/// queued meanwhile; without, the job is queued for any runner.
 async fn take_over(
     rt: &Runtime,
     from: &str,
@@ -134,22 +135,19 @@ async fn take_over(
         deployment_id: d.id.clone(),
         app_id: app_id.clone(),
     };
-    let body = msg.encode();
-    for attempt in 1..=SEND_TRIES {
-        let sent = rt
-            .sqs
-            .send_message()
-            .queue_url(&rt.config.queue_url)
-            .message_body(&body)
-            .send()
-            .await;
-        match sent {
-            Ok(_) => return Ok(Some(msg)),
-            Err(e) => {
-                tracing::warn!(%app_id, deployment_id = %d.id, attempt, error = %Chain(&e), "could not queue the failover");
-                tokio::time::sleep(Duration::from_secs(u64::from(attempt))).await;
+    if to.is_some() {
+        // This runner runs it now: the copy in the queue is only for this
+        // runner dying before it claims it, so the job waits for no queue.
+        let (rt, copy) = (rt.clone(), msg.clone());
+        tokio::spawn(async move {
+            if !queue(&rt, &copy).await {
+                tracing::warn!(app_id = %copy.app_id, deployment_id = %copy.deployment_id, "the failover runs on this runner only");
             }
-        }
+        });
+        return Ok(Some(msg));
+    }
+    if queue(rt, &msg).await {
+        return Ok(Some(msg));
     }
     let _ = rt
         .store
@@ -160,6 +158,28 @@ async fn take_over(
         )
         .await;
     Ok(None)
+}
+
+/// Sends the job to the queue, trying [`SEND_TRIES`] times; whether it went.
+async fn queue(rt: &Runtime, msg: &JobMessage) -> bool {
+    let body = msg.encode();
+    for attempt in 1..=SEND_TRIES {
+        let sent = rt
+            .sqs
+            .send_message()
+            .queue_url(&rt.config.queue_url)
+            .message_body(&body)
+            .send()
+            .await;
+        match sent {
+            Ok(_) => return true,
+            Err(e) => {
+                tracing::warn!(app_id = %msg.app_id, deployment_id = %msg.deployment_id, attempt, error = %Chain(&e), "could not queue the failover");
+                tokio::time::sleep(Duration::from_secs(u64::from(attempt))).await;
+            }
+        }
+    }
+    false
 }
 
 /// Moves every app placed on this runner to other runners, within the

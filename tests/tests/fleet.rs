@@ -332,6 +332,55 @@ async fn a_lost_hosts_app_comes_back_on_another_runner_once_and_its_runner_retur
 }
 
 #[tokio::test]
+async fn a_failover_the_queue_cannot_take_still_runs_on_the_runner_that_chose_it() {
+    let api = Api::start().await;
+    let git = GitServer::start(None).await;
+    git.commit("unqueued", &files(&site("moved without a queue")));
+    let a = Runner::start(&api.res, &QUICK);
+    let (app, dep) = api
+        .deploy(json!({"name": "unqueued", "repo": git.url("unqueued"), "port": 8080}))
+        .await;
+    assert_eq!(api.settle(&dep).await.status, DeploymentStatus::Running);
+    // B's queue is gone: it takes no job from it and can put none in it.
+    let missing = format!("{}-gone", api.res.queue_url);
+    let b = Runner::start(&api.res, &with(&[("SLIPWAY_QUEUE_URL", &missing)]));
+    let (a_id, b_id) = (a.id.clone(), b.id.clone());
+    until(&api.res, 30, |l| {
+        [&a_id, &b_id]
+            .iter()
+            .all(|id| presence_of(l, id).as_deref() == Some("live"))
+    })
+    .await;
+
+    a.crash().await;
+    for name in containers_of(&app) {
+        docker(&["rm", "-f", &name]);
+    }
+    let host = api.app(&app).await.hostname;
+    assert_eq!(
+        b.edge
+            .wait_for(&host, "moved without a queue", 60)
+            .await
+            .map(|(_, body)| body)
+            .as_deref(),
+        Some("moved without a queue"),
+        "B runs the failover it chose though it could not queue its copy"
+    );
+    assert_eq!(
+        runner_of(&api.res, &app).await.as_deref(),
+        Some(b.id.as_str())
+    );
+    let failovers = failovers_of(&api, &app).await;
+    assert_eq!(failovers.len(), 1, "{failovers:?}");
+    assert_eq!(failovers[0].status, DeploymentStatus::Running);
+    assert_eq!(
+        api.queue_depth().await,
+        0,
+        "nothing reached the stack's queue"
+    );
+}
+
+#[tokio::test]
 async fn a_retiring_runner_hands_its_apps_over_without_a_failed_request() {
     let api = Api::start().await;
     let git = GitServer::start(None).await;
