@@ -7,13 +7,14 @@ use std::process::Stdio;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use slipway_core::api::{
-    AppView, DeploymentList, DeploymentView, ErrorBody, ErrorDetail, LogPage, Queued,
+    AppView, DeploymentList, DeploymentView, ErrorBody, ErrorDetail, LogPage, Queued, SourceView,
+    UploadTicket,
 };
 use slipway_core::status::DeploymentStatus;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-use crate::{bin, github_signature, output_file, Resources, Value};
+use crate::{bin, github_signature, output_file, temp_dir, Resources, Value};
 
 /// A running `local-api` on its own resources.
 pub struct Api {
@@ -24,6 +25,10 @@ pub struct Api {
     pub aws: aws_config::SdkConfig,
     child: Child,
 }
+
+/// The longest a test lets one `slipway` command run (one that follows a
+/// build waits for it).
+const CLI_LIMIT: std::time::Duration = std::time::Duration::from_secs(240);
 
 impl Api {
     pub async fn start() -> Self {
@@ -77,18 +82,11 @@ impl Api {
     }
 
     pub async fn mint_token(&self, owner: &str) -> String {
-        let out = Command::new(bin("slipway-admin"))
-            .args(["mint-token", owner])
-            .envs(self.res.vars())
-            .output()
+        self.res
+            .admin(&["mint-token", owner])
             .await
-            .expect("slipway-admin runs");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+            .trim()
+            .to_owned()
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -345,6 +343,74 @@ impl Api {
     pub async fn deploy(&self, body: Value) -> (String, String) {
         let q: Queued = self.expect(202, "POST", "/deploy", Some(body)).await;
         (q.app_id, q.deployment_id)
+    }
+
+    /// Runs the `slipway` CLI in `dir` as this API's user, as one runs it in
+    /// a terminal or CI; one that runs past [`CLI_LIMIT`] is killed and fails
+    /// the test.
+    pub async fn cli(&self, dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+        let run = Command::new(bin("slipway"))
+            .args(args)
+            .current_dir(dir)
+            .env("SLIPWAY_API", &self.base)
+            .env("SLIPWAY_TOKEN", &self.token)
+            .kill_on_drop(true)
+            .output();
+        tokio::time::timeout(CLI_LIMIT, run)
+            .await
+            .unwrap_or_else(|_| panic!("slipway {args:?} still ran after {CLI_LIMIT:?}"))
+            .expect("slipway runs")
+    }
+
+    /// `POST /apps` → 201: a new upload app serving port 8080; its id.
+    pub async fn create_upload_app(&self, name: &str) -> String {
+        let app: AppView = self
+            .expect(
+                201,
+                "POST",
+                "/apps",
+                Some(serde_json::json!({"name": name, "port": 8080})),
+            )
+            .await;
+        assert!(matches!(app.source, SourceView::Upload { .. }), "{app:?}");
+        assert_eq!(app.webhook, None);
+        app.id
+    }
+
+    /// Gets an upload URL for `declared` bytes and PUTs `bytes` to it with
+    /// `curl -T`, as the README shows; returns the URL's answer.
+    pub async fn upload(
+        &self,
+        app: &str,
+        format: &str,
+        bytes: Vec<u8>,
+        declared: u64,
+    ) -> UploadTicket {
+        let url: UploadTicket = self
+            .expect(
+                200,
+                "POST",
+                &format!("/apps/{app}/source"),
+                Some(serde_json::json!({"format": format, "size": declared})),
+            )
+            .await;
+        let file = temp_dir("put").join(format!("archive.{format}"));
+        std::fs::write(&file, bytes).unwrap();
+        let mut curl = Command::new("curl");
+        curl.args(["-sS", "--fail", "--max-time", "120", "-T"])
+            .arg(&file);
+        for (k, v) in &url.headers {
+            if !k.eq_ignore_ascii_case("content-length") {
+                curl.args(["-H", &format!("{k}: {v}")]);
+            }
+        }
+        let out = curl.arg(&url.upload_url).output().await.unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        url
     }
 
     /// `POST /apps/{id}/deploy` → 202; the new deployment's id.

@@ -35,6 +35,26 @@ pub struct Resources {
 }
 
 impl Resources {
+    /// What `slipway-admin args` prints, run by an operator against these
+    /// resources; it must succeed within a minute.
+    pub async fn admin(&self, args: &[&str]) -> String {
+        let run = Command::new(bin("slipway-admin"))
+            .args(args)
+            .envs(self.vars())
+            .kill_on_drop(true)
+            .output();
+        let out = tokio::time::timeout(std::time::Duration::from_secs(60), run)
+            .await
+            .unwrap_or_else(|_| panic!("slipway-admin {args:?} still ran after a minute"))
+            .expect("slipway-admin runs");
+        assert!(
+            out.status.success(),
+            "slipway-admin {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("slipway-admin prints UTF-8")
+    }
+
     pub async fn create() -> Self {
         let prefix = format!("e2e-{}", &slipway_core::ids::random_hex(5));
         let principals = temp_dir("principals").join("principals.json");
@@ -110,13 +130,27 @@ impl Resources {
     }
 }
 
-/// A free TCP port on loopback.
+/// The ports [`free_port`] hands out: below the kernel's ephemeral range
+/// (from 32768), where no client socket of the tests can take one between
+/// the check here and the server's own bind, and below the runners' app
+/// ports (from 20000).
+const HANDED_OUT: std::ops::Range<u32> = 10_000..20_000;
+
+/// A free TCP port on loopback for a server a test starts; never the same
+/// one twice in a test process.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: std::sync::OnceLock<AtomicU32> = std::sync::OnceLock::new();
+    let span = HANDED_OUT.end - HANDED_OUT.start;
+    // Test processes running one after another start far apart.
+    let next = NEXT.get_or_init(|| AtomicU32::new(std::process::id() % span));
+    for _ in 0..span {
+        let port = (HANDED_OUT.start + next.fetch_add(1, Ordering::Relaxed) % span) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port on loopback in {HANDED_OUT:?}")
 }
 
 /// `GET path` for `host` through the edge listening on `port`: its status

@@ -5,16 +5,6 @@ use std::process::Output;
 
 use slipway_e2e::*;
 
-fn slipway(api: &Api, dir: &Path, args: &[&str]) -> Output {
-    std::process::Command::new(bin("slipway"))
-        .args(args)
-        .current_dir(dir)
-        .env("SLIPWAY_API", &api.base)
-        .env("SLIPWAY_TOKEN", &api.token)
-        .output()
-        .expect("slipway runs")
-}
-
 fn said(out: &Output) -> String {
     format!(
         "{}{}",
@@ -38,11 +28,12 @@ async fn slipway_up_ships_a_directory_and_each_new_upload_replaces_the_last() {
     let dir = temp_dir("cli-up");
     write_site(&dir, "first upload");
 
-    let out = slipway(
-        &api,
-        &dir,
-        &["up", ".", "--app", "site", "--create", "--port", "8080"],
-    );
+    let out = api
+        .cli(
+            &dir,
+            &["up", ".", "--app", "site", "--create", "--port", "8080"],
+        )
+        .await;
     assert!(out.status.success(), "{}", said(&out));
     let apps: AppList = api.expect(200, "GET", "/apps", None).await;
     let app = apps.apps[0].clone();
@@ -75,7 +66,7 @@ async fn slipway_up_ships_a_directory_and_each_new_upload_replaces_the_last() {
     assert_eq!(first.len(), 1, "{first:?}");
 
     write_site(&dir, "second upload");
-    let out = slipway(&api, &dir, &["up", "--app", "site"]);
+    let out = api.cli(&dir, &["up", "--app", "site"]).await;
     assert!(out.status.success(), "{}", said(&out));
     let shown = api.app(&id).await;
     assert_eq!(shown.url, url, "the URL stays");
@@ -100,30 +91,30 @@ async fn slipway_up_ships_a_directory_and_each_new_upload_replaces_the_last() {
     assert_eq!(archive.path, now[0]);
 
     // The other commands, and the API's messages when it refuses.
-    let out = slipway(&api, &dir, &["apps"]);
+    let out = api.cli(&dir, &["apps"]).await;
     assert!(
         said(&out).contains("site") && said(&out).contains("running"),
         "{}",
         said(&out)
     );
-    let out = slipway(&api, &dir, &["status", "site"]);
+    let out = api.cli(&dir, &["status", "site"]).await;
     assert!(said(&out).contains("uploaded archive"), "{}", said(&out));
-    let out = slipway(&api, &dir, &["status", "site", "--output", "json"]);
+    let out = api.cli(&dir, &["status", "site", "--output", "json"]).await;
     let status: AppView = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         (status.id.as_str(), status.status),
         (id.as_str(), AppStatus::Running)
     );
-    let out = slipway(&api, &dir, &["apps", "-o", "json"]);
+    let out = api.cli(&dir, &["apps", "-o", "json"]).await;
     let listed: AppList = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(listed.apps.len(), 1);
     let dep = shown.latest_deployment_id.as_deref().unwrap();
-    let out = slipway(&api, &dir, &["logs", dep]);
+    let out = api.cli(&dir, &["logs", dep]).await;
     assert!(said(&out).contains("Going live at"), "{}", said(&out));
-    let out = slipway(&api, &dir, &["redeploy", "site"]);
+    let out = api.cli(&dir, &["redeploy", "site"]).await;
     assert_eq!(out.status.code(), Some(2), "{}", said(&out));
     assert!(said(&out).contains("uploaded archives"), "{}", said(&out));
-    let out = slipway(&api, &dir, &["up", "--app", "nope"]);
+    let out = api.cli(&dir, &["up", "--app", "nope"]).await;
     assert_eq!(out.status.code(), Some(2));
     assert!(said(&out).contains("--create"), "{}", said(&out));
 }
@@ -139,11 +130,12 @@ async fn a_failing_build_makes_slipway_up_fail_with_the_reason() {
         web_dockerfile("RUN echo broken-step && false"),
     )
     .unwrap();
-    let out = slipway(
-        &api,
-        &dir,
-        &["up", "--app", "broken", "--create", "--port", "8080"],
-    );
+    let out = api
+        .cli(
+            &dir,
+            &["up", "--app", "broken", "--create", "--port", "8080"],
+        )
+        .await;
     assert_eq!(out.status.code(), Some(1), "{}", said(&out));
     assert!(
         said(&out).contains("broken-step"),
@@ -166,52 +158,55 @@ async fn slipway_deploy_follows_a_git_app_to_running() {
     );
     let _runner = Runner::start(&api.res, &[]);
     let dir = temp_dir("cli-git");
-    let out = slipway(
-        &api,
-        &dir,
-        &[
-            "deploy",
-            "--name",
-            "gitapp",
-            "--repo",
-            &git.url("app"),
-            "--port",
-            "8080",
-            "--env",
-            "A=1",
-            "--follow",
-        ],
-    );
+    let out = api
+        .cli(
+            &dir,
+            &[
+                "deploy",
+                "--name",
+                "gitapp",
+                "--repo",
+                &git.url("app"),
+                "--port",
+                "8080",
+                "--env",
+                "A=1",
+                "--follow",
+            ],
+        )
+        .await;
     assert!(out.status.success(), "{}", said(&out));
     assert!(said(&out).contains("\"webhook\""), "{}", said(&out));
     // The webhook secret stays out of the output (a CI log) unless asked for.
-    let shown = slipway(
-        &api,
-        &dir,
-        &[
-            "deploy",
-            "--name",
-            "gitapp",
-            "--repo",
-            &git.url("app"),
-            "--port",
-            "8080",
-            "--env",
-            "A=1",
-            "--show-webhook-secret",
-        ],
-    );
+    let shown = api
+        .cli(
+            &dir,
+            &[
+                "deploy",
+                "--name",
+                "gitapp",
+                "--repo",
+                &git.url("app"),
+                "--port",
+                "8080",
+                "--env",
+                "A=1",
+                "--show-webhook-secret",
+            ],
+        )
+        .await;
     assert!(shown.status.success(), "{}", said(&shown));
     let answer: Queued = serde_json::from_slice(&shown.stdout).unwrap();
     let secret = answer.webhook.unwrap().secret.unwrap();
     assert_eq!(secret.len(), 64);
     let secret = secret.as_str();
     assert!(!said(&out).contains(secret), "{}", said(&out));
-    let out = slipway(
-        &api,
-        &dir,
-        &["deploy", "--name", "Bad Name", "--repo", &git.url("app")],
-    );
+    let out = api
+        .cli(
+            &dir,
+            &["deploy", "--name", "Bad Name", "--repo", &git.url("app")],
+        )
+        .await;
     assert_eq!(out.status.code(), Some(2));
     assert!(
         said(&out).contains("name"),

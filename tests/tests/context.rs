@@ -221,14 +221,22 @@ async fn slipway_up_sends_what_docker_build_sends() {
     for case in CASES.iter().filter(|c| c.context == ".").take(3) {
         let dir = temp_dir(&format!("context-up-{}", case.name));
         write_tree(&dir, &files_of(case, &dockerfile));
-        let out = std::process::Command::new(bin("slipway"))
-            .args(["up", ".", "--app", case.name, "--create", "--port", "8080"])
-            .args(["--dockerfile", case.dockerfile])
-            .current_dir(&dir)
-            .env("SLIPWAY_API", &api.base)
-            .env("SLIPWAY_TOKEN", &api.token)
-            .output()
-            .expect("slipway runs");
+        let out = api
+            .cli(
+                &dir,
+                &[
+                    "up",
+                    ".",
+                    "--app",
+                    case.name,
+                    "--create",
+                    "--port",
+                    "8080",
+                    "--dockerfile",
+                    case.dockerfile,
+                ],
+            )
+            .await;
         assert!(
             out.status.success(),
             "{}: {}{}",

@@ -5,23 +5,11 @@
 use std::time::{Duration, Instant};
 
 use slipway_e2e::*;
-use tokio::process::Command;
 
 /// `slipway-admin runners --json`, as an operator runs it, the records of
 /// this test's runners by id.
 async fn runners(res: &Resources) -> Vec<Value> {
-    let out = Command::new(bin("slipway-admin"))
-        .args(["runners", "--json"])
-        .envs(res.vars())
-        .output()
-        .await
-        .expect("slipway-admin runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice::<Vec<Value>>(&out.stdout).unwrap()
+    serde_json::from_str::<Vec<Value>>(&res.admin(&["runners", "--json"]).await).unwrap()
 }
 
 fn presence_of(list: &[Value], id: &str) -> Option<String> {
@@ -128,13 +116,7 @@ async fn slipway_admin_runners_shows_each_runner_then_a_lost_one_as_missing_and_
     assert_eq!(presence_of(&list, &b_id).as_deref(), Some("stopped"));
 
     // The table an operator reads names both.
-    let out = Command::new(bin("slipway-admin"))
-        .arg("runners")
-        .envs(api.res.vars())
-        .output()
-        .await
-        .unwrap();
-    let text = String::from_utf8(out.stdout).unwrap();
+    let text = api.res.admin(&["runners"]).await;
     assert!(text.starts_with("RUNNER"), "{text}");
     assert!(
         text.lines()
@@ -151,33 +133,12 @@ async fn slipway_admin_runners_shows_each_runner_then_a_lost_one_as_missing_and_
 /// An upload app serving `page`, its archive PUT to its upload URL, and
 /// deployed: `(app, deployment)`.
 async fn upload_app(api: &Api, name: &str, page: &str) -> (String, String) {
-    let app: AppView = api
-        .expect(
-            201,
-            "POST",
-            "/apps",
-            Some(json!({"name": name, "port": 8080})),
-        )
-        .await;
+    let app = api.create_upload_app(name).await;
     let archive = archive_with("site.zip", "unused", page, &web_dockerfile(""));
-    let url: UploadTicket = api
-        .expect(
-            200,
-            "POST",
-            &format!("/apps/{}/source", app.id),
-            Some(json!({"format": "zip", "size": archive.len()})),
-        )
-        .await;
-    let mut put = reqwest::Client::new().put(&url.upload_url).body(archive);
-    for (k, v) in &url.headers {
-        put = put.header(k, v);
-    }
-    assert!(put.send().await.unwrap().status().is_success());
-    let (status, answer) = api
-        .call("POST", &format!("/apps/{}/deploy", app.id), None)
-        .await;
-    assert_eq!(status, 202, "{answer}");
-    (app.id, answer["deploymentId"].as_str().unwrap().to_owned())
+    let size = archive.len() as u64;
+    api.upload(&app, "zip", archive, size).await;
+    let deployment = api.deploy_app(&app).await;
+    (app, deployment)
 }
 
 fn docker(args: &[&str]) -> String {

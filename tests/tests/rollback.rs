@@ -8,15 +8,6 @@ fn deploy_body(name: &str, repo: &str) -> Value {
     json!({"name": name, "repo": repo, "port": 8080})
 }
 
-fn slipway(api: &Api, args: &[&str]) -> std::process::Output {
-    std::process::Command::new(bin("slipway"))
-        .args(args)
-        .env("SLIPWAY_API", &api.base)
-        .env("SLIPWAY_TOKEN", &api.token)
-        .output()
-        .expect("slipway runs")
-}
-
 /// Deletes `app:tag` from the registry, as a retention policy would.
 async fn delete_from_registry(app: &str, tag: &str) {
     let head = registry_request(
@@ -153,7 +144,12 @@ async fn a_rollback_runs_an_earlier_image_without_a_build_and_a_push_supersedes_
     assert_eq!(rolled.status, DeploymentStatus::Superseded);
 
     // The CLI rolls back by id, and lists the history for scripts.
-    let out = slipway(&api, &["rollback", "shop", &d2, "--follow"]);
+    let out = api
+        .cli(
+            &temp_dir("rollback-cli"),
+            &["rollback", "shop", &d2, "--follow"],
+        )
+        .await;
     assert!(
         out.status.success(),
         "{}",
@@ -163,7 +159,12 @@ async fn a_rollback_runs_an_earlier_image_without_a_build_and_a_push_supersedes_
         runner.edge.serves(&host, "/", "v2").await.as_deref(),
         Some("v2")
     );
-    let out = slipway(&api, &["deployments", "shop", "--output", "json"]);
+    let out = api
+        .cli(
+            &temp_dir("rollback-cli"),
+            &["deployments", "shop", "--output", "json"],
+        )
+        .await;
     assert!(
         out.status.success(),
         "{}",

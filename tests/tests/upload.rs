@@ -8,49 +8,6 @@ fn archive(kind: &str, marker: &str, page: &str) -> Vec<u8> {
     archive_with(kind, marker, page, &web_dockerfile(""))
 }
 
-async fn create_upload_app(api: &Api, name: &str) -> String {
-    let app: AppView = api
-        .expect(
-            201,
-            "POST",
-            "/apps",
-            Some(json!({"name": name, "port": 8080})),
-        )
-        .await;
-    assert!(matches!(app.source, SourceView::Upload { .. }), "{app:?}");
-    assert_eq!(app.webhook, None);
-    app.id
-}
-
-/// Gets an upload URL for `declared` bytes and PUTs `bytes` to it with
-/// `curl -T`, as the README shows; returns the URL's answer.
-async fn upload(api: &Api, app: &str, format: &str, bytes: Vec<u8>, declared: u64) -> UploadTicket {
-    let url: UploadTicket = api
-        .expect(
-            200,
-            "POST",
-            &format!("/apps/{app}/source"),
-            Some(json!({"format": format, "size": declared})),
-        )
-        .await;
-    let file = temp_dir("put").join(format!("archive.{format}"));
-    std::fs::write(&file, bytes).unwrap();
-    let mut curl = std::process::Command::new("curl");
-    curl.args(["-sS", "--fail", "-T"]).arg(&file);
-    for (k, v) in &url.headers {
-        if !k.eq_ignore_ascii_case("content-length") {
-            curl.args(["-H", &format!("{k}: {v}")]);
-        }
-    }
-    let out = curl.arg(&url.upload_url).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    url
-}
-
 async fn deploy_now(api: &Api, app: &str) -> (u16, Value) {
     api.call("POST", &format!("/apps/{app}/deploy"), None).await
 }
@@ -59,7 +16,7 @@ async fn deploy_now(api: &Api, app: &str) -> (u16, Value) {
 async fn a_zip_put_to_its_url_deploys_and_is_kept_as_tar_gz() {
     let api = Api::start().await;
     let _runner = Runner::start(&api.res, &[]);
-    let app = create_upload_app(&api, "zipped").await;
+    let app = api.create_upload_app("zipped").await;
 
     let (status, answer) = deploy_now(&api, &app).await;
     assert_eq!(status, 409, "{answer}");
@@ -84,7 +41,7 @@ async fn a_zip_put_to_its_url_deploys_and_is_kept_as_tar_gz() {
 
     let zip = archive("site.zip", "-", "served from a zip");
     let size = zip.len() as u64;
-    let url = upload(&api, &app, "zip", zip, size).await;
+    let url = api.upload(&app, "zip", zip, size).await;
     assert!(url
         .source_archive_path
         .starts_with(&format!("sources/{app}/")));
@@ -161,10 +118,10 @@ async fn each_hostile_archive_fails_naming_its_entry_and_writes_nothing_outside(
         ("text.zip", "zip", "is not a zip archive"),
     ];
     for (kind, format, reason) in cases {
-        let app = create_upload_app(&api, &kind.replace('.', "-")).await;
+        let app = api.create_upload_app(&kind.replace('.', "-")).await;
         let bytes = archive(kind, &marker, "x");
         let size = bytes.len() as u64;
-        upload(&api, &app, format, bytes, size).await;
+        api.upload(&app, format, bytes, size).await;
         let dep = &api.deploy_app(&app).await;
         let d = api.settle(dep).await;
         assert_eq!(d.status, DeploymentStatus::Failed, "{kind}: {d:?}");
@@ -187,10 +144,10 @@ async fn each_hostile_archive_fails_naming_its_entry_and_writes_nothing_outside(
 async fn an_object_larger_than_declared_fails_at_the_runner() {
     let api = Api::start().await;
     let _runner = Runner::start(&api.res, &[]);
-    let app = create_upload_app(&api, "liar").await;
+    let app = api.create_upload_app("liar").await;
     let bytes = archive("site.tar.gz", "-", "x");
     let declared = bytes.len() as u64 - 10;
-    upload(&api, &app, "tar.gz", bytes, declared).await;
+    api.upload(&app, "tar.gz", bytes, declared).await;
     let d = api.settle(&api.deploy_app(&app).await).await;
     assert_eq!(d.status, DeploymentStatus::Failed, "{d:?}");
     assert!(
@@ -285,7 +242,8 @@ async fn bad_upload_requests_write_nothing_and_secrets_stay_sealed() {
     assert_eq!(refused.code, "git_app");
 
     // Deleting an upload app deletes its archives.
-    upload(&api, id, "tar.gz", b"not even gzip".to_vec(), 13).await;
+    api.upload(id, "tar.gz", b"not even gzip".to_vec(), 13)
+        .await;
     assert_eq!(api.source_keys(id).await.len(), 1);
     let _: slipway_core::api::Deleted = api
         .expect(202, "DELETE", &format!("/apps/{id}"), None)
@@ -297,7 +255,7 @@ async fn bad_upload_requests_write_nothing_and_secrets_stay_sealed() {
 async fn a_runner_killed_after_converting_a_zip_leaves_the_rest_to_another() {
     let api = Api::start().await;
     let mut first = Runner::start(&api.res, &[]);
-    let app = create_upload_app(&api, "phoenix-zip").await;
+    let app = api.create_upload_app("phoenix-zip").await;
     let zip = archive_with(
         "site.zip",
         "-",
@@ -305,7 +263,7 @@ async fn a_runner_killed_after_converting_a_zip_leaves_the_rest_to_another() {
         &web_dockerfile("RUN sleep 3"),
     );
     let size = zip.len() as u64;
-    upload(&api, &app, "zip", zip, size).await;
+    api.upload(&app, "zip", zip, size).await;
     let dep = api.deploy_app(&app).await;
     // The fetch phase ends once the .zip is converted, stored back and unpacked.
     api.wait_for(&dep, 60, |d| d.phases.contains_key("fetch"))
@@ -331,10 +289,10 @@ async fn a_runner_killed_after_converting_a_zip_leaves_the_rest_to_another() {
 #[tokio::test]
 async fn an_archive_gone_from_storage_fails_without_quoting_its_signed_url() {
     let api = Api::start().await;
-    let app = create_upload_app(&api, "vanished").await;
+    let app = api.create_upload_app("vanished").await;
     let bytes = archive("site.tar.gz", "-", "x");
     let size = bytes.len() as u64;
-    let url = upload(&api, &app, "tar.gz", bytes, size).await;
+    let url = api.upload(&app, "tar.gz", bytes, size).await;
     let dep = &api.deploy_app(&app).await;
     aws_sdk_s3::Client::from_conf(
         aws_sdk_s3::config::Builder::from(&aws_config::load_from_env().await)
