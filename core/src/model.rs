@@ -251,6 +251,23 @@ impl App {
             upload: None,
         }
     }
+
+    /// A new upload app `n` of owner `o` under [`Rules::for_tests`]: the
+    /// app fixture of every crate's unit tests.
+    ///
+    /// [`Rules::for_tests`]: crate::deploy_request::Rules::for_tests
+    pub fn for_tests() -> Self {
+        let rules = crate::deploy_request::Rules::for_tests();
+        let request = UploadAppRequest::parse(br#"{"name":"n"}"#, &rules).expect("a valid request");
+        Self::new(
+            AppId::new(),
+            &Owner::new("o"),
+            "n",
+            AppConfig::for_upload(&request, None),
+            String::new(),
+            &rules.apps,
+        )
+    }
 }
 
 impl App {
@@ -474,15 +491,7 @@ mod tests {
 
     #[test]
     fn a_deployment_went_live_when_it_has_an_upstream() {
-        let request = UploadAppRequest::parse(br#"{"name":"n"}"#, &Rules::for_tests()).unwrap();
-        let app = App::new(
-            crate::ids::AppId::new(),
-            &Owner::new("o"),
-            "n",
-            AppConfig::for_upload(&request, None),
-            String::new(),
-            &Rules::for_tests().apps,
-        );
+        let app = App::for_tests();
         let mut d = Deployment::queued(&app, Trigger::Api);
         assert!(!d.went_live());
         d.upstream = Some("127.0.0.1:1".into());
@@ -491,15 +500,7 @@ mod tests {
 
     #[test]
     fn a_failover_runs_the_live_deployments_image_whatever_built_it() {
-        let request = UploadAppRequest::parse(br#"{"name":"n"}"#, &Rules::for_tests()).unwrap();
-        let app = App::new(
-            crate::ids::AppId::new(),
-            &Owner::new("o"),
-            "n",
-            AppConfig::for_upload(&request, None),
-            String::new(),
-            &Rules::for_tests().apps,
-        );
+        let app = App::for_tests();
         let mut live = Deployment::queued(&app, Trigger::Api);
         assert_eq!(
             Deployment::failover(&app, &live, "r1"),

@@ -356,23 +356,7 @@ fn work_dir(root: &Path, d: &Deployment) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use slipway_core::deploy_request::{Rules, UploadAppRequest};
-    use slipway_core::model::{AppConfig, Trigger};
-
-    /// An app for the job's unit tests (admission here, the stop rules in
-    /// `watch.rs`).
-    pub(super) fn app() -> App {
-        let request = UploadAppRequest::parse(br#"{"name":"n"}"#, &Rules::for_tests()).unwrap();
-        let config = AppConfig::for_upload(&request, None);
-        App::new(
-            ids::AppId::new(),
-            &ids::Owner::new("o"),
-            "n",
-            config,
-            "s".into(),
-            &Rules::for_tests().apps,
-        )
-    }
+    use slipway_core::model::Trigger;
 
     fn newest(app: &mut App) -> Deployment {
         let d = Deployment::queued(app, Trigger::Api);
@@ -382,7 +366,7 @@ mod tests {
 
     #[test]
     fn the_apps_newest_deployment_in_progress_is_claimed() {
-        let mut app = app();
+        let mut app = App::for_tests();
         let mut d = newest(&mut app);
         assert_eq!(
             admission(&d, Some(app.clone())),
@@ -400,7 +384,7 @@ mod tests {
 
     #[test]
     fn a_finished_deployment_is_skipped() {
-        let mut app = app();
+        let mut app = App::for_tests();
         let mut d = newest(&mut app);
         for status in [
             DeploymentStatus::Running,
@@ -419,7 +403,7 @@ mod tests {
 
     #[test]
     fn a_deployment_of_a_gone_app_is_cancelled() {
-        let mut app = app();
+        let mut app = App::for_tests();
         let d = newest(&mut app);
         let cancelled = Admission::End(DeploymentStatus::Cancelled, APP_DELETED);
         assert_eq!(admission(&d, None), cancelled);
@@ -429,7 +413,7 @@ mod tests {
 
     #[test]
     fn a_cancel_requested_before_the_claim_ends_it_cancelled() {
-        let mut app = app();
+        let mut app = App::for_tests();
         let mut d = newest(&mut app);
         d.cancel_requested = true;
         assert_eq!(
@@ -440,7 +424,7 @@ mod tests {
 
     #[test]
     fn a_deployment_that_is_not_the_apps_newest_is_superseded() {
-        let mut app = app();
+        let mut app = App::for_tests();
         let d = newest(&mut app);
         newest(&mut app);
         assert_eq!(

@@ -194,7 +194,7 @@ mod tests {
     use slipway_core::model::Trigger;
 
     fn claimed() -> (Claim, Deployment) {
-        let app = super::super::tests::app();
+        let app = slipway_core::model::App::for_tests();
         let mut d = Deployment::queued(&app, Trigger::Api);
         d.status = DeploymentStatus::Building;
         d.attempt = 2;
