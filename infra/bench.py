@@ -19,12 +19,19 @@
    same repository; then one
    more deployment of each with the runner held to 100 MB by a memory
    cgroup (where one can be made), which must still go live.
+8. a lost host: two runners of the bench's own, each with its edge, at
+   the production timing (a record every 5 s, lost 30 s after the last);
+   the host running the app loses its runner, edge and container at once,
+   and a client asks the other edge every 200 ms until the app answers
+   again: the outage an app's users see.
 
 A deployment counts as running once its page answers through the edge, at
 the app's hostname.
 
 BENCH_PARTS picks parts: "deploy" (1-3), "upload" (4), "webhook" (5),
-"edge" (6), "clone" (7); all by default.
+"edge" (6), "clone" (7), "fleet" (8); all by default. The fleet part
+stops the bench's runner and starts its own two (BENCH_BIN, the binaries;
+BENCH_RUNNER_PRINCIPAL, a runner's AWS credentials as `KEY=value` words).
 
 Needs SLIPWAY_API, SLIPWAY_TOKEN, SLIPWAY_REGISTRY, SLIPWAY_BASE_IMAGE, a
 git server root (GIT_ROOT, served at GIT_BASE) and the runner's edge
@@ -112,13 +119,13 @@ class Repo:
         run("git", "push", "-q", "-f", self.bare, "main", cwd=self.work)
 
 
-def until_running(deployment, page):
+def until_running(deployment, page, edge=EDGE):
     host = None
     while True:
         d = call("GET", f"/deployments/{deployment}")
         if d["status"] == "running":
             host = host or hostname(d["appId"])
-            if answers(f"http://127.0.0.1:{EDGE}/", page, host):
+            if answers(f"http://127.0.0.1:{edge}/", page, host):
                 return d
         if d["status"] in ("failed", "cancelled", "superseded"):
             raise SystemExit(f"deployment {deployment} ended {d['status']}: {d.get('error')}")
@@ -469,6 +476,109 @@ def stop_runner():
             pass
 
 
+class FleetHost:
+    """A build host of the fleet part: a runner with its own Caddy edge, at
+    the production timing (the runner's defaults)."""
+
+    def __init__(self, runner_id, work):
+        self.id, self.procs = runner_id, []
+        self.http = free_port()
+        admin, https, ask = free_port(), free_port(), free_port()
+        data = os.path.join(work, runner_id)
+        os.makedirs(data, exist_ok=True)
+        with open(os.path.join(data, "init.json"), "w") as f:
+            json.dump({"admin": {"listen": f"127.0.0.1:{admin}"}}, f)
+        log = open(os.path.join(data, "output.log"), "w")
+        self.procs.append(subprocess.Popen(
+            ["caddy", "run", "--config", os.path.join(data, "init.json")],
+            env={**os.environ, "XDG_DATA_HOME": data, "XDG_CONFIG_HOME": data},
+            stdout=log, stderr=subprocess.STDOUT))
+        principal = dict(word.split("=", 1) for word in os.environ["BENCH_RUNNER_PRINCIPAL"].split())
+        self.procs.append(subprocess.Popen(
+            [os.path.join(os.environ["BENCH_BIN"], "slipway-runner")],
+            env={**os.environ, **principal,
+                 "SLIPWAY_RUNNER_ID": runner_id, "SLIPWAY_WORK_DIR": os.path.join(data, "work"),
+                 "SLIPWAY_EDGE_ADMIN": f"127.0.0.1:{admin}", "SLIPWAY_EDGE_HTTP": f"127.0.0.1:{self.http}",
+                 "SLIPWAY_EDGE_HTTPS": f"127.0.0.1:{https}", "SLIPWAY_EDGE_ASK": f"127.0.0.1:{ask}",
+                 "SLIPWAY_EDGE_TLS": "internal", "SLIPWAY_EDGE_REDIRECT_HTTP": "false"},
+            stdout=log, stderr=subprocess.STDOUT))
+
+    def lose(self):
+        """The host is gone at once: no drain, no hand-over."""
+        for proc in self.procs:
+            proc.kill()
+            proc.wait()
+
+    def stop(self):
+        for proc in self.procs:
+            proc.terminate()
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def fleet_presence():
+    """Each runner's presence, as `slipway-admin runners --json` tells an operator."""
+    out = subprocess.run([os.path.join(os.environ["BENCH_BIN"], "slipway-admin"), "runners", "--json"],
+                         capture_output=True, text=True, check=True, timeout=60).stdout
+    return {r["id"]: r["presence"] for r in json.loads(out)}
+
+
+def fleet_outage(stamp):
+    stop_runner()
+    work = tempfile.mkdtemp(prefix="slipway-bench-fleet-")
+    hosts = [FleetHost(f"bench-{stamp}-{n}", work) for n in ("b", "c")]
+    app_id = None
+    try:
+        deadline = time.monotonic() + 60
+        while any(fleet_presence().get(h.id) != "live" for h in hosts):
+            if time.monotonic() > deadline:
+                raise SystemExit("the fleet part's runners did not come up within 60 s")
+            time.sleep(0.5)
+        name = f"bench-fleet-{stamp}"
+        page = f"{name} v1"
+        repo = Repo(name)
+        repo.commit(page)
+        answer = call("POST", "/deploy", {"name": name, "repo": repo.url, "port": 8080})
+        app_id = answer["appId"]
+        until_running(answer["deploymentId"], page, hosts[0].http)
+        on = subprocess.run(["docker", "ps", "--filter", f"label=slipway.app={app_id}",
+                             "--format", '{{.Label "slipway.runner"}}'],
+                            capture_output=True, text=True, check=True).stdout.split()
+        lost = next(h for h in hosts if h.id == on[0])
+        other = next(h for h in hosts if h is not lost)
+        host = hostname(app_id)
+        start = time.monotonic()
+        lost.lose()
+        containers = subprocess.run(["docker", "ps", "-aq", "--filter", f"label=slipway.app={app_id}"],
+                                    capture_output=True, text=True, check=True).stdout.split()
+        subprocess.run(["docker", "rm", "-f", *containers], check=True, stdout=subprocess.DEVNULL)
+        outage = None
+        while time.monotonic() - start < 120:
+            if answers(f"http://127.0.0.1:{other.http}/", page, host):
+                outage = time.monotonic() - start
+                break
+            time.sleep(0.2)
+        if outage is None:
+            raise SystemExit("the lost host's app did not answer again within 120 s")
+        triggers = [d["trigger"] for d in call("GET", f"/apps/{app_id}/deployments")["deployments"]]
+        figures = {"outageSeconds": round(outage, 1), "runnerDeadlineSeconds": 30,
+                   "announceSeconds": 5, "failovers": triggers.count("failover")}
+        print(f"  a lost host: its app answered again through another edge {outage:.1f} s after the host died "
+              f"(runners lost 30 s after their last record, one every 5 s; target <= 45 s); "
+              f"{figures['failovers']} failover deployment")
+        return figures
+    finally:
+        if app_id:
+            call("DELETE", f"/apps/{app_id}")
+        for h in hosts:
+            h.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def percentile(values, p):
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
@@ -585,7 +695,7 @@ def median(values):
 
 
 def main():
-    parts = os.environ.get("BENCH_PARTS", "deploy,upload,clone,edge,webhook").split(",")
+    parts = os.environ.get("BENCH_PARTS", "deploy,upload,clone,edge,webhook,fleet").split(",")
     stamp = str(int(time.time()))
     figures = {}
     if "deploy" in parts:
@@ -599,6 +709,8 @@ def main():
         figures["edge"] = edge_latency(stamp)
     if "webhook" in parts:
         figures["webhook"] = webhook_latency(stamp)
+    if "fleet" in parts:
+        figures["fleet"] = fleet_outage(stamp)
     out = os.environ.get("BENCH_OUT")
     if out:
         with open(out, "w") as f:

@@ -524,7 +524,7 @@ bench() {
   # on other hosts, not next to the API and the emulator on these 2 cores.
   SLIPWAY_API=http://127.0.0.1:$port SLIPWAY_TOKEN=$("$bin/slipway-admin" mint-token bench) \
     GIT_ROOT=$STATE/bench-git GIT_BASE=http://127.0.0.1:8791 BENCH_OUT=$STATE/bench.json BENCH_EDGE_HTTP=8098 \
-    BENCH_RUNNER_PIDFILE=$PIDS/bench-runner.pid \
+    BENCH_RUNNER_PIDFILE=$PIDS/bench-runner.pid BENCH_BIN=$bin BENCH_RUNNER_PRINCIPAL="$(principal RunnerPolicy)" \
     "$PY" "$ROOT/infra/bench.py" || { stop bench-api; stop bench-runner; stop bench-git; stop bench-caddy; exit 1; }
   stop bench-api
   stop bench-runner
