@@ -458,6 +458,13 @@ impl Deployment {
         })
     }
 
+    /// Whether its job builds an image, and so takes one of its owner's
+    /// build places while it runs: a redeploy, rollback or failover starts
+    /// an image built before.
+    pub fn builds(&self) -> bool {
+        !self.trigger.reuses_image()
+    }
+
     /// The image tag a deployment that builds nothing runs: a failover's
     /// recorded one, else the commit it names.
     pub fn reused_image_tag(&self) -> Option<&str> {
@@ -550,6 +557,8 @@ mod tests {
             let json = serde_json::to_string(&t).unwrap();
             assert_eq!(json, format!("\"{}\"", t.as_str()));
             assert_eq!(t.reuses_image(), reuses, "{json}");
+            let d = Deployment::queued(&App::for_tests(), t);
+            assert_eq!(d.builds(), !reuses, "{json}");
         }
     }
 

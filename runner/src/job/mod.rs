@@ -64,7 +64,7 @@ pub async fn run(
             Ok(Admitted::Work(app, d)) => {
                 rt.in_flight.lock().await.insert(d.id.clone());
                 let owner = app.owner.clone();
-                let builds = !d.trigger.reuses_image();
+                let builds = d.builds();
                 let outcome = work(rt, *app, *d, receipt, shutdown).await;
                 rt.in_flight.lock().await.remove(&msg.deployment_id);
                 // A lost claim's place is its new runner's now.
@@ -190,11 +190,8 @@ async fn admit(rt: &Runtime, msg: &JobMessage) -> anyhow::Result<Admitted> {
     if let Decision::LeaveTo(runner) = placement(rt, &d, &app).await? {
         return Ok(Admitted::LeaveTo(runner));
     }
-    // Only a build takes one of its owner's places: a job that starts an
-    // image built before (redeploy, rollback, failover) waits for no build.
-    let fresh = if d.trigger.reuses_image() {
-        false
-    } else {
+    // Only a build takes one of its owner's places.
+    let fresh = if d.builds() {
         let place = rt
             .store
             .hold_build(
@@ -209,6 +206,8 @@ async fn admit(rt: &Runtime, msg: &JobMessage) -> anyhow::Result<Admitted> {
             BuildPlace::Full { running } => return Ok(Admitted::Wait { running }),
             BuildPlace::Held { fresh } => fresh,
         }
+    } else {
+        false
     };
     let claimed = rt
         .store
@@ -267,7 +266,7 @@ async fn work(
         ));
     }
     let claim = Claim::of(&d);
-    let place_of = (!d.trigger.reuses_image()).then_some(&app.owner);
+    let place_of = d.builds().then_some(&app.owner);
     let watcher = watch::Watcher::start(rt, &claim, place_of, receipt, shutdown);
     let job = Job {
         rt,
