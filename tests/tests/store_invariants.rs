@@ -99,7 +99,7 @@ async fn a_runner_that_lost_its_claim_cannot_write() {
     let far = slipway_core::ids::epoch_millis() + 60_000;
     let second = store.claim(&first, "runner-b", far).await.unwrap();
     assert_eq!(second.attempt, first.attempt + 1);
-    assert!(second.is_leased());
+    assert!(second.is_leased(slipway_core::ids::epoch_millis()));
     assert!(
         matches!(
             store.claim(&second, "runner-d", far).await,

@@ -405,12 +405,10 @@ impl Deployment {
         self.upstream.is_some()
     }
 
-    /// Whether a runner holds this deployment under a lease that has not run out.
-    pub fn is_leased(&self) -> bool {
-        self.status.is_in_progress()
-            && self
-                .lease_until
-                .is_some_and(|l| l > crate::ids::epoch_millis())
+    /// Whether a runner holds this deployment under a lease that has not run
+    /// out at `now` (Unix milliseconds).
+    pub fn is_leased(&self, now: u64) -> bool {
+        self.status.is_in_progress() && self.lease_until.is_some_and(|l| l > now)
     }
 }
 

@@ -221,7 +221,7 @@ async fn admit(rt: &Runtime, msg: &JobMessage) -> anyhow::Result<Admitted> {
         Err(StoreError::Conflict) => match rt.store.get_deployment(&d.id).await {
             // A duplicate delivery while another runner works: its message
             // must live on, so this copy waits and comes back later.
-            Ok(Some(now)) if now.is_leased() => Err(anyhow::anyhow!(
+            Ok(Some(now)) if now.is_leased(ids::epoch_millis()) => Err(anyhow::anyhow!(
                 "runner {} holds the deployment",
                 now.runner_id.unwrap_or_default()
             )),

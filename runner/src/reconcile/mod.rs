@@ -223,7 +223,7 @@ async fn fail_dead_letters(
     for m in out.messages.unwrap_or_default() {
         if let Ok(job) = JobMessage::decode(m.body.as_deref().unwrap_or_default()) {
             if let Some(d) = rt.store.get_deployment(&job.deployment_id).await? {
-                if d.is_leased() {
+                if d.is_leased(slipway_core::ids::epoch_millis()) {
                     // A copy of a job a runner is working on (SQS delivers at
                     // least once): that runner finishes it.
                     tracing::info!(app_id = %d.app_id, deployment_id = %d.id, "a dead letter for a deployment a runner holds; dropped");
