@@ -446,7 +446,8 @@ MUTANT_FILES=(
   core/src/archive.rs core/src/fields.rs core/src/github.rs core/src/redact.rs
   core/src/status.rs core/src/dockerignore/mod.rs core/src/hostnames.rs
   core/src/base_images.rs core/src/config_patch.rs core/src/registry_login.rs
-  core/src/fleet.rs core/src/model/mod.rs
+  core/src/fleet.rs core/src/model/mod.rs core/src/deploy_request.rs core/src/watch_paths.rs
+  core/src/upload.rs
 )
 MUTANTS_PASS=95
 MUTANTS_VERSION=27.1.0

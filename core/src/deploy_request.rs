@@ -539,10 +539,18 @@ mod tests {
             DeployRequest::parse(b"[1]", &Rules::for_tests()),
             Err(RequestError::NotJson(_))
         ));
+        assert_eq!(MAX_BODY_BYTES, 1_048_576);
         let big = vec![b' '; MAX_BODY_BYTES + 1];
         assert!(matches!(
             DeployRequest::parse(&big, &Rules::for_tests()),
             Err(RequestError::TooLarge(_))
         ));
+        assert!(
+            matches!(
+                DeployRequest::parse(&big[1..], &Rules::for_tests()),
+                Err(RequestError::NotJson(_))
+            ),
+            "a body of the largest size is read"
+        );
     }
 }

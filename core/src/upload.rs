@@ -125,6 +125,13 @@ mod tests {
     use super::*;
 
     #[test]
+    fn an_upload_url_lasts_a_quarter_of_an_hour_and_names_its_content_type() {
+        assert_eq!(UPLOAD_URL_SECONDS, 900);
+        assert_eq!(ArchiveFormat::Zip.content_type(), "application/zip");
+        assert_eq!(ArchiveFormat::TarGz.content_type(), "application/gzip");
+    }
+
+    #[test]
     fn sizes_and_formats_are_checked() {
         assert_eq!(
             UploadRequest::parse(br#"{"format":"zip","size":10}"#),

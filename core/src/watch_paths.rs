@@ -130,5 +130,19 @@ mod tests {
         }
         let many: Vec<String> = (0..=MAX_WATCH_PATHS).map(|i| format!("d{i}/**")).collect();
         assert!(WatchPaths::parse("watchPaths", &json!(many)).is_err());
+        assert!(
+            WatchPaths::parse("watchPaths", &json!(many[1..])).is_ok(),
+            "{MAX_WATCH_PATHS} may be given"
+        );
+        let longest = "a".repeat(MAX_PATTERN_BYTES);
+        assert!(WatchPaths::parse("watchPaths", &json!([longest])).is_ok());
+        assert!(WatchPaths::parse("watchPaths", &json!([format!("{longest}b")])).is_err());
+        for odd in ["a\u{7}b", "a\\b"] {
+            let e = WatchPaths::parse("watchPaths", &json!([odd])).unwrap_err();
+            assert!(
+                e.message.contains("control character or a backslash"),
+                "{odd:?}: {e:?}"
+            );
+        }
     }
 }
