@@ -362,6 +362,35 @@ impl Api {
             .expect("slipway runs")
     }
 
+    /// The dashboard's page at `route` (such as `#/deployments/<id>`) in
+    /// Chromium, signed in as this API's user, once it shows `text`: the
+    /// text a person reads there. Its screenshot is saved as `shot`.png in
+    /// the test output; the page logs no error.
+    pub async fn look(&self, route: &str, text: &str, shot: &str) -> String {
+        let root = crate::env("SLIPWAY_ROOT");
+        let run = Command::new("node")
+            .arg(format!("{root}/web/test/look.mjs"))
+            .current_dir(format!("{root}/web"))
+            .env("LOOK_URL", &self.base)
+            .env("LOOK_TOKEN", &self.token)
+            .env("LOOK_PATH", route)
+            .env("LOOK_TEXT", text)
+            .env("LOOK_SHOT", crate::output_dir().join(format!("{shot}.png")))
+            .kill_on_drop(true)
+            .output();
+        let out = tokio::time::timeout(std::time::Duration::from_secs(120), run)
+            .await
+            .expect("the browser is done within 2 minutes")
+            .expect("node runs");
+        let printed = String::from_utf8_lossy(&out.stdout);
+        let said = format!("{printed}{}", String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success(), "{said}");
+        let seen: Value = serde_json::from_str(printed.lines().last().unwrap_or_default())
+            .unwrap_or_else(|e| panic!("{e}: {said}"));
+        assert_eq!(seen["consoleErrors"], serde_json::json!([]), "{said}");
+        seen["text"].as_str().unwrap_or_default().to_owned()
+    }
+
     /// `POST /apps` → 201: a new upload app serving port 8080; its id.
     pub async fn create_upload_app(&self, name: &str) -> String {
         let app: AppView = self

@@ -245,6 +245,22 @@ async fn a_lost_hosts_app_comes_back_on_another_runner_once_and_its_runner_retur
         .logs(&f.id)
         .await
         .contains(&format!("Moving the app off build host {a_id}")));
+    // The dashboard's page of the failover says where it came from.
+    let shown = api
+        .look(
+            &format!("#/deployments/{}", f.id),
+            "moved off build host",
+            "failover-deployment",
+        )
+        .await;
+    assert!(
+        shown.contains(&format!(
+            "failover (moved off build host {a_id}; runs deployment {}'s image)",
+            &dep[dep.len() - 8..]
+        )),
+        "{shown}"
+    );
+    assert!(shown.contains("Deploy log"), "nothing was built: {shown}");
     tokio::time::sleep(Duration::from_secs(3)).await;
     for (app, _) in &apps {
         assert_eq!(containers_of(app).len(), 1, "exactly one container");

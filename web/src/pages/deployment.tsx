@@ -58,7 +58,7 @@ export function DeploymentPage({ id }: { id: string }) {
           ))}</dd>
         </dl>
       </section>
-      <h2>Build log</h2>
+      <h2>Deploy log</h2>
       <pre class="log" aria-live="polite" data-log>{log}</pre>
     </main>
   );
