@@ -440,7 +440,7 @@ async fn a_redeploy_builds_nothing_so_it_goes_live_while_its_owner_is_at_the_bui
     let git = GitServer::start(None).await;
     git.commit("quick", &files(&site("quick")));
     let slow = format!(
-        "FROM {}\nRUN echo started=$(date +%s) && sleep 20\n\
+        "FROM {}\nRUN echo started=$(date +%s) && sleep 30\n\
          RUN mkdir -p /www && echo ok > /www/index.html\nCMD [\"httpd\", \"-f\", \"-p\", \"8080\", \"-h\", \"/www\"]\n",
         env("SLIPWAY_BASE_IMAGE")
     );
