@@ -142,7 +142,8 @@ pub fn free_port() -> u16 {
     use std::sync::atomic::{AtomicU32, Ordering};
     static NEXT: std::sync::OnceLock<AtomicU32> = std::sync::OnceLock::new();
     let span = HANDED_OUT.end - HANDED_OUT.start;
-    // Test processes running one after another start far apart.
+    // Each test process starts where its pid points; the bind below skips
+    // whatever another process still holds.
     let next = NEXT.get_or_init(|| AtomicU32::new(std::process::id() % span));
     for _ in 0..span {
         let port = (HANDED_OUT.start + next.fetch_add(1, Ordering::Relaxed) % span) as u16;
