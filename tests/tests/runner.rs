@@ -77,6 +77,9 @@ async fn another_branch_deploys_its_own_head_and_a_missing_branch_fails_once_say
     git.commit("branches", &files(&site("from main")));
     let feature = git.commit_unpushed("branches", &files(&site("from the feature branch")));
     git.push_branch("branches", &feature, "feature/x");
+    // A name git allows that holds a glob character.
+    let bracketed = git.commit_unpushed("branches", &files(&site("from release]1")));
+    git.push_branch("branches", &bracketed, "release]1");
     let _runner = Runner::start(&api.res, &[]);
 
     let (_, dep) = api
@@ -89,6 +92,14 @@ async fn another_branch_deploys_its_own_head_and_a_missing_branch_fails_once_say
         fetch_upstream(&d).await.as_deref(),
         Some("from the feature branch")
     );
+
+    let (_, dep) = api
+        .deploy(json!({"name": "bracketed", "repo": git.url("branches"), "port": 8080, "branch": "release]1"}))
+        .await;
+    let d = api.settle(&dep).await;
+    assert_eq!(d.status, DeploymentStatus::Running, "{d:?}");
+    assert_eq!(d.commit.as_deref(), Some(bracketed.as_str()));
+    assert_eq!(fetch_upstream(&d).await.as_deref(), Some("from release]1"));
 
     let (_, dep) = api
         .deploy(json!({"name": "no-branch", "repo": git.url("branches"), "port": 8080, "branch": "nope"}))

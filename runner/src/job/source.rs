@@ -142,38 +142,47 @@ fn fetch(
 ) -> Result<gix::clone::PrepareCheckout, CloneError> {
     let failed = |reason: String| failure(repo, branch, token.is_some(), reason);
     let token = token.map(str::to_owned);
-    let mut prepare = gix::prepare_clone(repo, dir)
+    let prepare = gix::prepare_clone(repo, dir)
         .map_err(|e| failed(Chain(&e).to_string()))?
-        .with_shallow(gix::remote::fetch::Shallow::DepthAtRemote(NonZeroU32::MIN))
-        // The branch's head only, on a detached HEAD: what a build needs,
-        // in one connection. Naming the branch instead (`with_ref_name`)
-        // makes gix connect twice: once to resolve the name, then to fetch.
-        .with_revision(Some(format!("refs/heads/{branch}")))
-        .map_err(|e| failed(Chain(&e).to_string()))?
-        .configure_connection(move |conn| {
-            let url = conn.remote().url(Direction::Fetch).map(|u| u.to_bstring());
-            if let Some(options) = url.and_then(|url| {
-                conn.remote()
-                    .repo()
-                    .transport_options(url.as_bstr(), None)
-                    .transpose()
-            }) {
-                conn.set_transport_options(with_stall_limit(options?, stall));
-            }
-            let token = token.clone();
-            conn.set_credentials(move |action| match action {
-                Action::Get(ctx) => Ok(Some(Outcome {
-                    identity: Account {
-                        username: TOKEN_USER.into(),
-                        password: token.clone().unwrap_or_default(),
-                        oauth_refresh_token: None,
-                    },
-                    next: ctx.into(),
-                })),
-                Action::Store(_) | Action::Erase(_) => Ok(None),
-            });
-            Ok(())
+        .with_shallow(gix::remote::fetch::Shallow::DepthAtRemote(NonZeroU32::MIN));
+    // The branch's head only, on a detached HEAD: what a build needs, in one
+    // connection. Naming the branch instead (`with_ref_name`) makes gix
+    // connect twice: once to resolve the name, then to fetch. gix takes no
+    // revision holding a glob character, which a branch may (`]`): such a
+    // branch is named.
+    let prepare = if branch.contains(']') {
+        prepare
+            .with_ref_name(Some(branch))
+            .map_err(|e| failed(Chain(&e).to_string()))?
+    } else {
+        prepare
+            .with_revision(Some(format!("refs/heads/{branch}")))
+            .map_err(|e| failed(Chain(&e).to_string()))?
+    };
+    let mut prepare = prepare.configure_connection(move |conn| {
+        let url = conn.remote().url(Direction::Fetch).map(|u| u.to_bstring());
+        if let Some(options) = url.and_then(|url| {
+            conn.remote()
+                .repo()
+                .transport_options(url.as_bstr(), None)
+                .transpose()
+        }) {
+            conn.set_transport_options(with_stall_limit(options?, stall));
+        }
+        let token = token.clone();
+        conn.set_credentials(move |action| match action {
+            Action::Get(ctx) => Ok(Some(Outcome {
+                identity: Account {
+                    username: TOKEN_USER.into(),
+                    password: token.clone().unwrap_or_default(),
+                    oauth_refresh_token: None,
+                },
+                next: ctx.into(),
+            })),
+            Action::Store(_) | Action::Erase(_) => Ok(None),
         });
+        Ok(())
+    });
     let (checkout, _) = prepare
         .fetch_then_checkout(gix::progress::Discard, stop)
         .map_err(|e| {
